@@ -1,0 +1,120 @@
+//! Appel's own entries (subcodes 900000–999999): reasons the source document lacks. Sorted by subcode.
+//!
+//! 900000–900099 signaling protocol, 900100–900199 REST and identities, 900200–900299 call operations,
+//! 900300–900399 server-side call ends, 900900–900999 command-line and local input.
+
+entries! {
+    ADDITIONS;
+
+    FRAME_TOO_LARGE = Sdk(413, Some(900001), UnexpectedClientError, retryable: false) {
+        en: "A signaling frame was larger than the server accepts, so it was discarded."
+            => "Keep each frame under the server's frame limit (signaling.max_frame_bytes). If an unmodified SDK sent it, report it with the SDK version.",
+        fr: "Une trame de signalisation dépassait la taille acceptée par le serveur ; elle a été ignorée."
+            => "Gardez chaque trame sous la limite du serveur (signaling.max_frame_bytes). Si un SDK non modifié l'a envoyée, signalez-le avec la version du SDK.",
+    }
+
+    MALFORMED_FRAME = Sdk(400, Some(900002), UnexpectedClientError, retryable: false) {
+        en: "A signaling frame was not valid JSON or did not match the shape of its type, so it was discarded."
+            => "Send frames exactly as docs/protocol.md describes them. If an unmodified SDK sent it, report it with the SDK version.",
+        fr: "Une trame de signalisation n'était pas du JSON valide ou ne respectait pas la forme de son type ; elle a été ignorée."
+            => "Envoyez les trames exactement comme les décrit docs/protocol.md. Si un SDK non modifié l'a envoyée, signalez-le avec la version du SDK.",
+    }
+
+    UNKNOWN_FRAME_TYPE = Sdk(400, Some(900003), UnexpectedClientError, retryable: false) {
+        en: "A signaling frame had a type this server does not know, so it was discarded."
+            => "Check that the SDK and the server speak the same protocol version; update whichever is older.",
+        fr: "Une trame de signalisation avait un type que ce serveur ne connaît pas ; elle a été ignorée."
+            => "Vérifiez que le SDK et le serveur parlent la même version du protocole ; mettez à jour le plus ancien des deux.",
+    }
+
+    PROTOCOL_VERSION_UNSUPPORTED = Sdk(426, Some(900004), ExpectedError, retryable: false) {
+        en: "The client asked for a signaling protocol version this server does not support."
+            => "Use an SDK release that matches the server, or upgrade the server.",
+        fr: "Le client a demandé une version du protocole de signalisation que ce serveur ne prend pas en charge."
+            => "Utilisez une version du SDK adaptée au serveur, ou mettez le serveur à jour.",
+    }
+
+    HANDSHAKE_EXPECTED = Sdk(400, Some(900005), UnexpectedClientError, retryable: false) {
+        en: "The first signaling frame was not a handshake, or a second handshake was sent."
+            => "Open each signaling connection with exactly one hello frame and wait for the welcome before anything else.",
+        fr: "La première trame de signalisation n'était pas une poignée de main, ou une seconde poignée de main a été envoyée."
+            => "Ouvrez chaque connexion de signalisation par une seule trame hello et attendez l'accueil avant tout autre envoi.",
+    }
+
+    ACCESS_KEY_INVALID = Sdk(401, Some(900100), ExpectedError, retryable: false) {
+        en: "The request did not carry the server's access key."
+            => "Send the access key as a bearer token from your application's backend only; never ship it to clients.",
+        fr: "La requête ne portait pas la clé d'accès du serveur."
+            => "Envoyez la clé d'accès comme jeton porteur, depuis le serveur de votre application uniquement ; ne la distribuez jamais aux clients.",
+    }
+
+    IDENTITY_NOT_FOUND = Sdk(404, Some(900101), ExpectedError, retryable: false) {
+        en: "No identity with that id exists on this server."
+            => "Create the identity first, and check that it was not deleted.",
+        fr: "Aucune identité portant cet identifiant n'existe sur ce serveur."
+            => "Créez d'abord l'identité, et vérifiez qu'elle n'a pas été supprimée.",
+    }
+
+    INVALID_REQUEST = Sdk(400, Some(900102), ExpectedError, retryable: false) {
+        en: "The request body or one of its parameters is not valid."
+            => "Compare the request with the OpenAPI document at /openapi.json; the detail names the field at fault.",
+        fr: "Le corps de la requête ou l'un de ses paramètres n'est pas valide."
+            => "Comparez la requête au document OpenAPI publié sur /openapi.json ; le détail nomme le champ en cause.",
+    }
+
+    TOKEN_LIFETIME_OUT_OF_RANGE = Sdk(400, Some(900103), ExpectedError, retryable: false) {
+        en: "The requested token lifetime is outside the allowed range of 60 to 1440 minutes."
+            => "Ask for a lifetime between 60 and 1440 minutes, or omit it to get 24 hours.",
+        fr: "La durée de vie demandée pour le jeton sort de la plage autorisée de 60 à 1440 minutes."
+            => "Demandez une durée comprise entre 60 et 1440 minutes, ou omettez-la pour obtenir 24 heures.",
+    }
+
+    CALL_RECORD_NOT_FOUND = Sdk(404, Some(900104), ExpectedError, retryable: false) {
+        en: "No call with that id is known to this server."
+            => "Check the call id; records of calls are kept only on the server that handled them.",
+        fr: "Aucun appel portant cet identifiant n'est connu de ce serveur."
+            => "Vérifiez l'identifiant de l'appel ; les enregistrements ne sont conservés que sur le serveur qui a traité l'appel.",
+    }
+
+    CALL_OPERATION_UNKNOWN_CALL = Sdk(404, Some(900200), ExpectedError, retryable: false) {
+        en: "The operation names a call this endpoint is not part of, or one that has already ended."
+            => "Act only on calls whose state is not Disconnected; listen for the call's end event before reusing it.",
+        fr: "L'opération vise un appel dont ce point de terminaison ne fait pas partie, ou qui est déjà terminé."
+            => "N'agissez que sur des appels dont l'état n'est pas Disconnected ; écoutez l'événement de fin d'appel avant de le réutiliser.",
+    }
+
+    CALL_OPERATION_INVALID_STATE = Sdk(412, Some(900201), ExpectedError, retryable: true) {
+        en: "The operation is not allowed in the call's current state."
+            => "Wait for the state the operation needs (for example Connected before hold) by following the call's state events.",
+        fr: "L'opération n'est pas permise dans l'état actuel de l'appel."
+            => "Attendez l'état requis par l'opération (par exemple Connected avant la mise en attente) en suivant les événements d'état de l'appel.",
+    }
+
+    CALL_PARTICIPANT_LIMIT = Sdk(403, Some(900202), ExpectedError, retryable: true) {
+        en: "The call already has the maximum number of participants."
+            => "Wait until someone leaves, or ask the operator to raise limits.max_participants (350 by default).",
+        fr: "L'appel compte déjà le nombre maximal de participants."
+            => "Attendez qu'un participant parte, ou demandez à l'exploitant d'augmenter limits.max_participants (350 par défaut).",
+    }
+
+    NO_TARGETS = Sdk(400, Some(900203), ExpectedError, retryable: false) {
+        en: "A call was started without any target, or with the caller as its only target."
+            => "Pass at least one identity other than your own.",
+        fr: "Un appel a été lancé sans cible, ou avec l'appelant comme seule cible."
+            => "Indiquez au moins une identité autre que la vôtre.",
+    }
+
+    SERVER_SHUTTING_DOWN = CallEnd(503, Some(900300), UnexpectedServerError, retryable: true) {
+        en: "The call ended because the Appel server was shutting down."
+            => "Call again in a moment; a restarted or another server will take it.",
+        fr: "L'appel s'est terminé parce que le serveur Appel s'arrêtait."
+            => "Rappelez dans un instant ; un serveur redémarré ou un autre serveur le prendra en charge.",
+    }
+
+    INVALID_ARGUMENT = Sdk(400, Some(900900), ExpectedError, retryable: false) {
+        en: "An argument is not valid."
+            => "Read the message's detail, which names the argument and the form it must take, and correct it.",
+        fr: "Un argument n'est pas valide."
+            => "Lisez le détail du message, qui nomme l'argument et la forme attendue, puis corrigez-le.",
+    }
+}

@@ -1,0 +1,5 @@
+//! The `appel` command line's building blocks, kept in a library so tests reach them directly.
+
+pub mod catalog;
+pub mod explain;
+pub mod locale;

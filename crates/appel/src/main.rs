@@ -1,0 +1,297 @@
+//! `appel`: run the server, explain outcome codes, browse and export the catalogue.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use appel::catalog::{self, Coverage};
+use appel::explain::{self, QueryError};
+use appel_codes::{registry, CallingError, Entry, Locale, ResultCategory, Scope};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "appel",
+    version,
+    about = "Appel: a self-hostable calling platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Explain an outcome: `appel explain 10004`, `487/10004`, `603`, or --code/--subcode.
+    Explain(ExplainArgs),
+    /// List the catalogue, or export and check its generated files.
+    Codes(CodesArgs),
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// A subcode (10004), a code (603), or a pair: code/subCode (487/10004) or subCode/code.
+    #[arg(allow_hyphen_values = true, required_unless_present = "code")]
+    query: Option<String>,
+    /// The code, with or without --subcode.
+    #[arg(long, conflicts_with = "query", allow_hyphen_values = true)]
+    code: Option<String>,
+    /// The subcode (needs --code).
+    #[arg(long, requires = "code", allow_hyphen_values = true)]
+    subcode: Option<String>,
+    /// Language of the explanation; default from LC_ALL, LC_MESSAGES or LANG, else English.
+    #[arg(long)]
+    lang: Option<Lang>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct CodesArgs {
+    #[command(subcommand)]
+    action: Option<CodesAction>,
+    /// Only entries of this scope.
+    #[arg(long)]
+    scope: Option<ScopeArg>,
+    /// Only entries of this category (Success, ExpectedError, UnexpectedClientError, UnexpectedServerError).
+    #[arg(long, value_parser = parse_category)]
+    category: Option<ResultCategory>,
+    /// Language of the messages in the table; default from the environment, else English.
+    #[arg(long)]
+    lang: Option<Lang>,
+    /// Print the entries as the JSON array of catalog/codes.json.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum CodesAction {
+    /// Write docs/codes.md, catalog/codes.json and catalog/codes.d.ts from the registry.
+    Export {
+        /// Repository root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Write nothing; fail if a file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Check catalog/coverage.json against the catalogue and the tests that exist.
+    CheckCoverage {
+        /// Repository root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Output of `cargo test -- --list` for the whole workspace.
+        #[arg(long)]
+        test_list: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Lang {
+    En,
+    Fr,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    Sdk,
+    CallEnd,
+    CodeOnly,
+}
+
+fn parse_category(text: &str) -> Result<ResultCategory, String> {
+    ResultCategory::parse(text).ok_or_else(|| {
+        format!("unknown category `{text}`: use Success, ExpectedError, UnexpectedClientError or UnexpectedServerError")
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Explain(args) => run_explain(args),
+        Command::Codes(args) => run_codes(args),
+    }
+}
+
+fn locale(lang: Option<Lang>) -> Locale {
+    let flag = lang.map(|l| match l {
+        Lang::En => Locale::En,
+        Lang::Fr => Locale::Fr,
+    });
+    appel::locale::choose(flag, |var| std::env::var(var).ok())
+}
+
+fn run_explain(args: ExplainArgs) -> ExitCode {
+    let resolved = match (&args.query, &args.code) {
+        (Some(query), _) => explain::resolve_query(query),
+        (None, Some(code)) => parse_flag(code).and_then(|code| {
+            let sub = args.subcode.as_deref().map(parse_flag).transpose()?;
+            let text = match &args.subcode {
+                Some(s) => format!("{code}/{s}"),
+                None => code.to_string(),
+            };
+            explain::resolve_pair(code, sub, &text)
+        }),
+        (None, None) => unreachable!("clap requires a query or --code"),
+    };
+    match resolved {
+        Ok(resolution) => {
+            if args.json {
+                println!("{}", explain::render_json(&resolution));
+            } else {
+                print!("{}", explain::render_text(&resolution, locale(args.lang)));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let status = match error {
+                QueryError::UnknownSubcode(_) => 1,
+                _ => 2,
+            };
+            let reported =
+                CallingError::new(&registry::INVALID_ARGUMENT).with_context(error.to_string());
+            eprintln!("appel explain: {}", reported.describe(locale(args.lang)));
+            ExitCode::from(status)
+        }
+    }
+}
+
+fn parse_flag(text: &str) -> Result<u64, QueryError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(QueryError::Malformed(text.to_owned()));
+    }
+    trimmed
+        .parse()
+        .map_err(|_| QueryError::OutOfRange(text.to_owned()))
+}
+
+fn run_codes(args: CodesArgs) -> ExitCode {
+    match args.action {
+        Some(CodesAction::Export { root, check }) => export(root, check),
+        Some(CodesAction::CheckCoverage { root, test_list }) => check_coverage(root, test_list),
+        None => {
+            let scope = args.scope.map(|s| match s {
+                ScopeArg::Sdk => Scope::Sdk,
+                ScopeArg::CallEnd => Scope::CallEnd,
+                ScopeArg::CodeOnly => Scope::CodeOnly,
+            });
+            let entries: Vec<&Entry> = registry::all()
+                .filter(|e| scope.is_none_or(|s| e.scope == s))
+                .filter(|e| args.category.is_none_or(|c| e.category == c))
+                .collect();
+            if args.json {
+                let text = serde_json::to_string_pretty(&entries).expect("entries serialize");
+                println!("{text}");
+            } else {
+                print_table(&entries, locale(args.lang));
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn print_table(entries: &[&Entry], locale: Locale) {
+    println!(
+        "{:>4} {:>7}  {:<36} {:<22} MESSAGE",
+        "CODE", "SUBCODE", "NAME", "CATEGORY"
+    );
+    for entry in entries {
+        let sub = entry
+            .subcode
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:>4} {:>7}  {:<36} {:<22} {}",
+            entry.code.0,
+            sub,
+            entry.name,
+            entry.category.as_str(),
+            entry.message(locale)
+        );
+    }
+    println!("{} entries", entries.len());
+}
+
+fn export(root: PathBuf, check: bool) -> ExitCode {
+    let coverage = match Coverage::load(&root) {
+        Ok(coverage) => coverage,
+        Err(error) => {
+            eprintln!("appel codes export: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if check {
+        let stale = catalog::stale_artefacts(&root, &coverage);
+        for path in &stale {
+            eprintln!("stale: {} (run `appel codes export`)", path.display());
+        }
+        return if stale.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    for artefact in catalog::render_all(&coverage) {
+        let path = root.join(artefact.path);
+        if let Some(dir) = path.parent() {
+            if let Err(error) = std::fs::create_dir_all(dir) {
+                eprintln!(
+                    "appel codes export: cannot create {}: {error}",
+                    dir.display()
+                );
+                return ExitCode::from(1);
+            }
+        }
+        if let Err(error) = std::fs::write(&path, artefact.content) {
+            eprintln!(
+                "appel codes export: cannot write {}: {error}",
+                path.display()
+            );
+            return ExitCode::from(1);
+        }
+        println!("wrote {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+fn check_coverage(root: PathBuf, test_list: PathBuf) -> ExitCode {
+    let coverage = match Coverage::load(&root) {
+        Ok(coverage) => coverage,
+        Err(error) => {
+            eprintln!("appel codes check-coverage: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let tests: HashSet<String> = match std::fs::read_to_string(&test_list) {
+        Ok(text) => catalog::parse_test_list(&text),
+        Err(error) => {
+            eprintln!(
+                "appel codes check-coverage: cannot read {}: {error}",
+                test_list.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let problems = catalog::check_coverage(&coverage, &tests, &root);
+    for problem in &problems {
+        eprintln!("coverage: {problem}");
+    }
+    let proved = coverage
+        .records
+        .iter()
+        .filter(|r| !r.tests.is_empty())
+        .count();
+    println!(
+        "coverage: {} records, {proved} proved by a test, {} problems",
+        coverage.records.len(),
+        problems.len()
+    );
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,154 @@
+//! The `appel` binary as a user runs it: explain and codes, with good and bad input.
+
+use std::process::{Command, Output};
+
+fn appel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_appel"))
+        .args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
+        .output()
+        .expect("the appel binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn explain_accepts_a_subcode_a_pair_and_flags() {
+    for args in [
+        &["explain", "10004"][..],
+        &["explain", "487/10004"],
+        &["explain", "--code", "487", "--subcode", "10004"],
+    ] {
+        let out = appel(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("487/10004  RINGING_TIMEOUT"),
+            "{args:?}: {text}"
+        );
+        assert!(text.contains("Category: ExpectedError"), "{text}");
+        assert!(text.contains("Advice: "), "{text}");
+    }
+}
+
+#[test]
+fn explain_a_code_alone_shows_the_code_only_entry() {
+    let out = appel(&["explain", "603"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with("603  DECLINED_EVERYWHERE  (code-only fallback)"));
+}
+
+#[test]
+fn explain_speaks_french_by_flag_or_environment() {
+    let out = appel(&["explain", "10003", "--lang", "fr"]);
+    assert!(stdout(&out).contains("Conseil : "), "{}", stdout(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_appel"))
+        .args(["explain", "10003"])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "fr_FR.UTF-8")
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("raison de fin d'appel"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn explain_json_carries_the_entry_and_how_it_was_found() {
+    let out = appel(&["explain", "487/123", "--json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["requested"],
+        serde_json::json!({"code": 487, "subCode": 123})
+    );
+    assert_eq!(json["matched"], "codeOnly");
+    assert_eq!(json["name"], "CALL_CANCELLED");
+    assert!(json["subCode"].is_null());
+    assert!(json["advice"]["fr"].as_str().unwrap().len() > 10);
+}
+
+#[test]
+fn explain_refuses_bad_input_with_status_2_and_no_panic() {
+    for bad in [
+        "abc",
+        "-5",
+        "487/",
+        "4x7/1",
+        "1000",
+        "487/99999999999",
+        "99999999999999999999",
+    ] {
+        let out = appel(&["explain", bad]);
+        let err = stderr(&out);
+        if bad == "1000" {
+            // A lone number above 999 is a subcode; none is 1000, so it is "not found", status 1.
+            assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        }
+        assert!(
+            err.starts_with("appel explain: 900900/400 ExpectedError: "),
+            "{bad}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{bad}: {err}");
+    }
+    let out = appel(&["explain", "--code", "1200"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = appel(&["explain", "10004", "--lang", "de"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn codes_lists_filters_and_prints_json() {
+    let out = appel(&["codes"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("CALL_ACCEPTED_ELSEWHERE"));
+
+    let out = appel(&["codes", "--scope", "code-only", "--json"]);
+    let json: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json.len(),
+        19 + 6,
+        "19 code-only rows and the 6 class fallbacks"
+    );
+    assert!(json.iter().all(|e| e["scope"] == "codeOnly"));
+
+    let out = appel(&[
+        "codes",
+        "--scope",
+        "sdk",
+        "--category",
+        "unexpectedclienterror",
+        "--json",
+    ]);
+    let json: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!json.is_empty());
+    assert!(json
+        .iter()
+        .all(|e| e["scope"] == "sdk" && e["resultCategory"] == "UnexpectedClientError"));
+
+    let out = appel(&["codes", "--category", "Nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn codes_json_is_the_committed_catalogue() {
+    let out = appel(&["codes", "--json"]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/codes.json");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
+    assert_eq!(printed, committed);
+}
