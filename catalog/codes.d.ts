@@ -278,6 +278,10 @@ export declare const Codes: {
   readonly NO_TARGETS: { readonly code: 400; readonly subCode: 900203; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The call ended because the Appel server was shutting down. */
   readonly SERVER_SHUTTING_DOWN: { readonly code: 503; readonly subCode: 900300; readonly resultCategory: "UnexpectedServerError"; readonly scope: "callEnd"; readonly retryable: true };
+  /** The call agent was disposed, so it can no longer place, answer or control calls. */
+  readonly CALL_AGENT_DISPOSED: { readonly code: 400; readonly subCode: 900400; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The server did not answer a signaling request in time, or the connection dropped before it answered. */
+  readonly SIGNALING_REQUEST_TIMEOUT: { readonly code: 408; readonly subCode: 900401; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: true };
   /** An argument is not valid. */
   readonly INVALID_ARGUMENT: { readonly code: 400; readonly subCode: 900900; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The call ended normally for a reason this version of Appel does not know. */

@@ -1,7 +1,9 @@
 //! Finding the entry for a `(code, subCode)` pair, as behaviour.md §1 orders it.
 
 use crate::model::{Code, CodeClass, Entry};
-use crate::registry::{self, ADDITIONS, CALL_END, CODE_ONLY, SDK};
+use crate::registry;
+#[cfg(test)]
+use crate::registry::{ADDITIONS, CALL_END, CODE_ONLY, SDK};
 
 /// How a [`Resolution`] found its entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,44 +98,79 @@ pub fn class_fallback(code: Code) -> &'static Entry {
     }
 }
 
-/// Lists sorted by `(subcode, code)`; each search is a binary search.
-const SUBCODED: [&[&Entry]; 3] = [CALL_END, SDK, ADDITIONS];
+/// The list a subcode belongs to: SDK errors use 40000–49999, Appel's additions 900000–999999, and
+/// call-end reasons the rest.
+fn list_of(subcode: u32) -> Subcoded {
+    match subcode {
+        40_000..=49_999 => Subcoded::Sdk,
+        900_000..=999_999 => Subcoded::Additions,
+        _ => Subcoded::CallEnd,
+    }
+}
 
-fn key(entry: &Entry) -> (u32, u16) {
-    (entry.subcode.unwrap_or(0), entry.code.0)
+enum Subcoded {
+    Sdk,
+    CallEnd,
+    Additions,
 }
 
 fn find_subcoded(code: u16, subcode: u32) -> Option<&'static Entry> {
-    SUBCODED.iter().find_map(|list| {
-        list.binary_search_by(|e| key(e).cmp(&(subcode, code)))
-            .ok()
-            .map(|i| list[i])
-    })
+    match list_of(subcode) {
+        Subcoded::Sdk => registry::sdk::index::exact(code, subcode),
+        Subcoded::CallEnd => registry::call_end::index::exact(code, subcode),
+        Subcoded::Additions => registry::additions::index::exact(code, subcode),
+    }
 }
 
 fn find_by_subcode(subcode: u32) -> Option<&'static Entry> {
-    SUBCODED.iter().find_map(|list| {
-        let i = list.partition_point(|e| key(e).0 < subcode);
-        list.get(i).copied().filter(|e| e.subcode == Some(subcode))
-    })
+    match list_of(subcode) {
+        Subcoded::Sdk => registry::sdk::index::by_subcode(subcode),
+        Subcoded::CallEnd => registry::call_end::index::by_subcode(subcode),
+        Subcoded::Additions => registry::additions::index::by_subcode(subcode),
+    }
 }
 
 fn find_code_only(code: u16) -> Option<&'static Entry> {
-    CODE_ONLY
-        .binary_search_by(|e| e.code.0.cmp(&code))
-        .ok()
-        .map(|i| CODE_ONLY[i])
+    registry::code_only::index::by_code(code)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The index functions are generated from the same lists; each entry must be found by its own
+    /// pair, and each list must hold the subcodes its range says.
     #[test]
-    fn lists_are_sorted_for_binary_search() {
-        for list in SUBCODED {
+    fn every_entry_is_found_in_its_list() {
+        for (list, kind) in [
+            (SDK, "sdk"),
+            (CALL_END, "callEnd"),
+            (ADDITIONS, "additions"),
+        ] {
+            for entry in list.iter() {
+                let sub = entry.subcode.expect("subcoded lists hold subcodes");
+                let expected = match list_of(sub) {
+                    Subcoded::Sdk => "sdk",
+                    Subcoded::CallEnd => "callEnd",
+                    Subcoded::Additions => "additions",
+                };
+                assert_eq!(expected, kind, "{} is in the wrong list", entry.name);
+                assert!(std::ptr::eq(
+                    find_subcoded(entry.code.0, sub).unwrap(),
+                    *entry
+                ));
+            }
+        }
+        for entry in CODE_ONLY.iter() {
+            assert!(std::ptr::eq(find_code_only(entry.code.0).unwrap(), *entry));
+        }
+    }
+
+    #[test]
+    fn lists_are_sorted_as_the_docs_show_them() {
+        let key = |e: &Entry| (e.subcode.unwrap_or(0), e.code.0);
+        for list in [SDK, CALL_END, ADDITIONS] {
             assert!(list.windows(2).all(|w| key(w[0]) < key(w[1])));
-            assert!(list.iter().all(|e| e.subcode.is_some()));
         }
         assert!(CODE_ONLY.windows(2).all(|w| w[0].code < w[1].code));
     }

@@ -22,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server: REST, WebSocket signaling, the call controller and call records.
+    Serve(appel_server::ServeArgs),
     /// Explain an outcome: `appel explain 10004`, `487/10004`, `603`, or --code/--subcode.
     Explain(ExplainArgs),
     /// List the catalogue, or export and check its generated files.
@@ -110,8 +112,39 @@ fn parse_category(text: &str) -> Result<ResultCategory, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => run_serve(args),
         Command::Explain(args) => run_explain(args),
         Command::Codes(args) => run_codes(args),
+    }
+}
+
+fn run_serve(args: appel_server::ServeArgs) -> ExitCode {
+    // Logs go to stderr; RUST_LOG (e.g. `appel_server=debug`) overrides the default level.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let error = CallingError::new(&registry::INTERNAL_SERVER_ERROR)
+                .with_context("cannot start the async runtime")
+                .with_raw_cause(error.to_string());
+            eprintln!("appel serve: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(appel_server::serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("appel serve: {}", error.describe(locale(None)));
+            ExitCode::from(1)
+        }
     }
 }
 

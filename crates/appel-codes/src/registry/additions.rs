@@ -111,6 +111,20 @@ entries! {
             => "Rappelez dans un instant ; un serveur redémarré ou un autre serveur le prendra en charge.",
     }
 
+    CALL_AGENT_DISPOSED = Sdk(400, Some(900400), ExpectedError, retryable: false) {
+        en: "The call agent was disposed, so it can no longer place, answer or control calls."
+            => "Create a new call agent with the same credential if the application still needs to call.",
+        fr: "L'agent d'appel a été libéré ; il ne peut plus passer, prendre ni piloter d'appels."
+            => "Créez un nouvel agent d'appel avec le même identifiant de connexion si l'application doit encore appeler.",
+    }
+
+    SIGNALING_REQUEST_TIMEOUT = Sdk(408, Some(900401), UnexpectedClientError, retryable: true) {
+        en: "The server did not answer a signaling request in time, or the connection dropped before it answered."
+            => "Check the network, then retry; the call's events tell whether the operation took effect after all.",
+        fr: "Le serveur n'a pas répondu à temps à une requête de signalisation, ou la connexion a été coupée avant sa réponse."
+            => "Vérifiez le réseau, puis réessayez ; les événements de l'appel indiquent si l'opération a tout de même abouti.",
+    }
+
     INVALID_ARGUMENT = Sdk(400, Some(900900), ExpectedError, retryable: false) {
         en: "An argument is not valid."
             => "Read the message's detail, which names the argument and the form it must take, and correct it.",

@@ -4,16 +4,70 @@
 //! search; a test keeps the order. The entries are public statics so that other crates name the
 //! outcome they produce (`appel_codes::registry::CALL_ACCEPTED_ELSEWHERE`) instead of repeating numbers.
 
-/// Declares the entries of one list: a `pub static` per entry and a slice of them all, in order.
+/// Declares the entries of one list: a `pub static` per entry, a slice of them all in order, and an
+/// `index` module whose lookups are `match` expressions, which the compiler turns into decision trees.
 macro_rules! entries {
     (
         $list:ident;
         $(
-            $name:ident = $scope:ident($code:literal, $sub:expr, $cat:ident, retryable: $retry:literal) {
+            $name:ident = $scope:ident($code:literal, Some($sub:literal), $cat:ident, retryable: $retry:literal) {
                 en: $en_msg:literal => $en_adv:literal,
                 fr: $fr_msg:literal => $fr_adv:literal $(,)?
             }
         )*
+    ) => {
+        entries!(@statics $list; $($name = $scope($code, Some($sub), $cat, $retry, $en_msg, $en_adv, $fr_msg, $fr_adv);)*);
+
+        pub(crate) mod index {
+            use super::*;
+
+            /// The entry with exactly this pair.
+            #[allow(unreachable_patterns)]
+            pub(crate) fn exact(code: u16, subcode: u32) -> Option<&'static $crate::Entry> {
+                match (code, subcode) {
+                    $(($code, $sub) => Some(&$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The first entry with this subcode (subcode 0 is shared and never asked for alone).
+            #[allow(unreachable_patterns)]
+            pub(crate) fn by_subcode(subcode: u32) -> Option<&'static $crate::Entry> {
+                match subcode {
+                    $($sub => Some(&$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+    (
+        $list:ident;
+        $(
+            $name:ident = $scope:ident($code:literal, None, $cat:ident, retryable: $retry:literal) {
+                en: $en_msg:literal => $en_adv:literal,
+                fr: $fr_msg:literal => $fr_adv:literal $(,)?
+            }
+        )*
+    ) => {
+        entries!(@statics $list; $($name = $scope($code, None, $cat, $retry, $en_msg, $en_adv, $fr_msg, $fr_adv);)*);
+
+        pub(crate) mod index {
+            use super::*;
+
+            /// The code-only entry of this code. (Unused for the class fallbacks, which are reached by
+            /// class rather than by code.)
+            #[allow(dead_code)]
+            pub(crate) fn by_code(code: u16) -> Option<&'static $crate::Entry> {
+                match code {
+                    $($code => Some(&$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+    (
+        @statics $list:ident;
+        $($name:ident = $scope:ident($code:literal, $sub:expr, $cat:ident, $retry:literal, $en_msg:literal, $en_adv:literal, $fr_msg:literal, $fr_adv:literal);)*
     ) => {
         $(
             #[doc = $en_msg]
@@ -28,16 +82,16 @@ macro_rules! entries {
                 advice: $crate::Text { en: $en_adv, fr: $fr_adv },
             };
         )*
-        /// Every entry of this list, in lookup order.
+        /// Every entry of this list, in order.
         pub(crate) static $list: &[&$crate::Entry] = &[$(&$name),*];
     };
 }
 
-mod additions;
-mod call_end;
-mod code_only;
-mod fallbacks;
-mod sdk;
+pub(crate) mod additions;
+pub(crate) mod call_end;
+pub(crate) mod code_only;
+pub(crate) mod fallbacks;
+pub(crate) mod sdk;
 
 pub use additions::*;
 pub use call_end::*;

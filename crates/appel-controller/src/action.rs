@@ -1,0 +1,74 @@
+//! What the controller asks the shell to do.
+
+use std::collections::VecDeque;
+
+use appel_codes::CallingError;
+use appel_protocol::{CallId, EndpointId, IdentityId, ServerFrame};
+
+use crate::records::RecordEvent;
+
+/// One output of the controller, drained with [`crate::Controller::poll_action`] in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Send a frame to a connected endpoint (the controller never addresses a dropped one).
+    Send {
+        /// The endpoint.
+        endpoint: EndpointId,
+        /// The frame.
+        frame: ServerFrame,
+    },
+    /// Send `error` as a fatal `error` frame and close the connection. The controller has already
+    /// forgotten the endpoint; a later `EndpointClosed` or `EndpointLost` for it is ignored.
+    Close {
+        /// The endpoint.
+        endpoint: EndpointId,
+        /// Why (401/10009 `UNAUTHENTICATED` for an expired or revoked token).
+        error: CallingError,
+    },
+    /// POST a push notice of an incoming call to `url`, then feed
+    /// [`crate::Input::PushDelivered`] with the outcome.
+    Push {
+        /// The identity to wake.
+        identity: IdentityId,
+        /// Its push URL.
+        url: String,
+        /// The call that rings.
+        call: CallId,
+        /// Who calls.
+        from: IdentityId,
+    },
+    /// Persist that `identity` has registered (it connected for the first time).
+    MarkRegistered {
+        /// The identity.
+        identity: IdentityId,
+    },
+    /// Store a fact in the call records.
+    Record(RecordEvent),
+}
+
+/// The queue of actions, in the order they were decided.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    queue: VecDeque<Action>,
+}
+
+impl Outbox {
+    pub(crate) fn push(&mut self, action: Action) {
+        self.queue.push_back(action);
+    }
+
+    pub(crate) fn send(&mut self, endpoint: &EndpointId, frame: ServerFrame) {
+        self.queue.push_back(Action::Send {
+            endpoint: endpoint.clone(),
+            frame,
+        });
+    }
+
+    pub(crate) fn record(&mut self, event: RecordEvent) {
+        self.queue.push_back(Action::Record(event));
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Action> {
+        self.queue.pop_front()
+    }
+}

@@ -1,0 +1,46 @@
+//! Timers and limits of the controller; the defaults are behaviour.md §2.
+
+use std::time::Duration;
+
+/// What the controller waits for and how much it allows. Every field is configurable; the server
+/// reads them from its configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// How long targets ring before everyone still ringing, and a caller nobody answered, get
+    /// 487/10004 (`RINGING_TIMEOUT`). Default 120 s.
+    pub ringing_timeout: Duration,
+    /// How long a callee that accepted has to send `mediaReady` before its leg, and a 1:1 call, end
+    /// with 408/10057 (`CALLEE_SETUP_INCOMPLETE`). Default 85 s.
+    pub establishment_timeout: Duration,
+    /// How long an endpoint has to answer `incomingCall` with `ackIncoming` before it counts as
+    /// unreachable (480/10078 `TARGET_UNREACHABLE` when none answers). Default 5 s.
+    pub delivery_ack_timeout: Duration,
+    /// How long a connection that vanished without hanging up may take to resume before its legs end
+    /// with 0/4521 (`ABRUPT_DISCONNECT`). Default 40 s.
+    pub disconnect_detection: Duration,
+    /// How long, after a push notice was sent to an identity with no connected endpoint, the
+    /// controller waits for one of its endpoints to come online before the target ends with
+    /// 480/10077 (`TARGET_OFFLINE_AFTER_PUSH`). Default 30 s: a woken mobile app needs a few seconds
+    /// to start and connect, and a quarter of the ringing timeout leaves the caller time to hear why.
+    pub push_wait: Duration,
+    /// The most participants one call may have, caller included (`CALL_PARTICIPANT_LIMIT`).
+    /// Default 350.
+    pub max_participants: usize,
+    /// Seed of the generator of call and participant ids. The server passes a random value at
+    /// start so ids differ across restarts; tests pass a fixed one to get the same ids every run.
+    pub id_seed: u64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            ringing_timeout: Duration::from_secs(120),
+            establishment_timeout: Duration::from_secs(85),
+            delivery_ack_timeout: Duration::from_secs(5),
+            disconnect_detection: Duration::from_secs(40),
+            push_wait: Duration::from_secs(30),
+            max_participants: 350,
+            id_seed: 0,
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! What the shell feeds the controller.
+
+use std::time::Instant;
+
+use appel_codes::CallEndReason;
+use appel_protocol::{CallId, ClientFrame, EndpointId, IdentityId};
+
+/// One event for [`crate::Controller::handle`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// A connection finished its handshake: the token was valid and names `identity`. Send the
+    /// `welcome` (with [`crate::Controller::resumed_calls`]) before any frame the controller queues
+    /// for this endpoint.
+    EndpointOnline {
+        /// The endpoint id from `hello`.
+        endpoint: EndpointId,
+        /// The identity the token names.
+        identity: IdentityId,
+        /// Whether the shell's store says this identity has registered before (the controller asks
+        /// the shell to persist it with [`crate::Action::MarkRegistered`] otherwise).
+        ever_registered: bool,
+        /// When the connection's token expires.
+        token_expires_at: Instant,
+        /// The push URL from `hello`, if any.
+        push_url: Option<String>,
+        /// `hello.resume`: the endpoint continues the calls of its dropped connection.
+        resume: bool,
+    },
+    /// The connection dropped without hanging up (socket error, heartbeat missed). Its calls go on
+    /// for the detection window; if it does not come back, its legs end with 0/4521.
+    EndpointLost {
+        /// The endpoint.
+        endpoint: EndpointId,
+    },
+    /// The connection closed in order (the SDK disposed its agent). Its legs end at once (0/0, or
+    /// 408/10057 for a callee still setting up).
+    EndpointClosed {
+        /// The endpoint.
+        endpoint: EndpointId,
+    },
+    /// A client frame from a signed-in connection (every frame but `hello`, `ping`, `pong` and
+    /// `refreshToken`, which the shell answers itself).
+    Frame {
+        /// The endpoint that sent it.
+        endpoint: EndpointId,
+        /// The frame.
+        frame: ClientFrame,
+    },
+    /// The endpoint sent a valid `refreshToken`: its token now expires at `expires_at`.
+    TokenRefreshed {
+        /// The endpoint.
+        endpoint: EndpointId,
+        /// The new expiry.
+        expires_at: Instant,
+    },
+    /// The outcome of an [`crate::Action::Push`] to `identity`. A failure ends every call waiting on
+    /// a push to that identity with 480/10076.
+    PushDelivered {
+        /// The identity the notice was for.
+        identity: IdentityId,
+        /// Whether the push service accepted the notice.
+        ok: bool,
+    },
+    /// The server ends a call for every party with `reason` (shutdown: 503/900300; later the
+    /// call-control API: 0/7000).
+    HangUpAll {
+        /// The call.
+        call: CallId,
+        /// What every party sees.
+        reason: CallEndReason,
+    },
+    /// The identity was deleted: its connections end with 401/10009 and calls still trying to reach
+    /// it end with 480/10037.
+    IdentityDeleted {
+        /// The identity.
+        identity: IdentityId,
+    },
+    /// Every token of the identity was revoked: its connections end with 401/10009.
+    TokensRevoked {
+        /// The identity.
+        identity: IdentityId,
+    },
+    /// The shell's store knows that `identity` has registered before (fed at start for each stored
+    /// identity, so calls to identities with no connected endpoint get 480/10076 or a push rather
+    /// than 480/10037).
+    RegistrationKnown {
+        /// The identity.
+        identity: IdentityId,
+        /// Its stored push URL, if any.
+        push_url: Option<String>,
+    },
+}

@@ -1,0 +1,201 @@
+//! Frames the SDK sends to the server.
+
+use crate::ids::{CallId, EndpointId, IdentityId, ParticipantId};
+
+/// Where the server may post a push notice for this endpoint's identity while none of its endpoints
+/// is connected (an incoming call).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushRegistration {
+    /// The URL the server POSTs the notice to.
+    pub url: String,
+}
+
+/// A frame from client to server. `type` names the variant in camelCase (`startCall`, `ackIncoming`…).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ClientFrame {
+    /// The handshake; must be the first frame of a connection and is answered by `welcome`.
+    Hello {
+        /// The protocol version the client speaks ([`crate::PROTOCOL_VERSION`]).
+        version: u16,
+        /// The identity's access token.
+        token: String,
+        /// This device's or tab's id, chosen by the client and kept across reconnects so calls can
+        /// resume.
+        endpoint_id: EndpointId,
+        /// Where push notices reach this identity when it has no connected endpoint.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        push: Option<PushRegistration>,
+        /// Whether this connection resumes the calls of a connection that dropped (same endpoint id).
+        #[serde(default)]
+        resume: bool,
+    },
+    /// Heartbeat; answered by `pong`.
+    Ping,
+    /// Answer to the server's `ping`.
+    Pong,
+    /// A fresh access token for this connection; answered by `ack` or `error`.
+    RefreshToken {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The new token (same identity).
+        token: String,
+    },
+    /// Starts a call to one or more identities; answered by `callCreated` or `error`.
+    StartCall {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The identities to call (the caller itself and duplicates are ignored).
+        targets: Vec<IdentityId>,
+        /// Whether the caller starts with video.
+        video: bool,
+    },
+    /// Confirms that an `incomingCall` reached this endpoint and is ringing.
+    AckIncoming {
+        /// The incoming call.
+        call_id: CallId,
+    },
+    /// Answers an incoming call; answered by `ack` or `error` (41006 when it no longer rings).
+    Accept {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The incoming call.
+        call_id: CallId,
+        /// Whether to answer with video.
+        video: bool,
+    },
+    /// Declines an incoming call on this endpoint; answered by `ack` or `error` (41007 when it no
+    /// longer rings).
+    Reject {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The incoming call.
+        call_id: CallId,
+    },
+    /// Leaves a call (or cancels it while it rings); answered by `ack` or `error`.
+    HangUp {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// Ends the call for every participant (they see 0/4097).
+        #[serde(default)]
+        for_everyone: bool,
+    },
+    /// Puts the call on hold; answered by `ack` or `error`.
+    Hold {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+    },
+    /// Takes the call off hold; answered by `ack` or `error`.
+    Resume {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+    },
+    /// This endpoint finished connecting its side of the call (media flows).
+    MediaReady {
+        /// The call.
+        call_id: CallId,
+    },
+    /// An opaque message (SDP, ICE candidate) for the other participants of a call.
+    Signal {
+        /// The call.
+        call_id: CallId,
+        /// One participant, or every other participant when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<ParticipantId>,
+        /// Relayed untouched.
+        payload: serde_json::Value,
+    },
+}
+
+impl ClientFrame {
+    /// Every `type` a client frame may have.
+    pub const TYPES: &'static [&'static str] = &[
+        "hello",
+        "ping",
+        "pong",
+        "refreshToken",
+        "startCall",
+        "ackIncoming",
+        "accept",
+        "reject",
+        "hangUp",
+        "hold",
+        "resume",
+        "mediaReady",
+        "signal",
+    ];
+
+    /// The frame's `type` on the wire.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientFrame::Hello { .. } => "hello",
+            ClientFrame::Ping => "ping",
+            ClientFrame::Pong => "pong",
+            ClientFrame::RefreshToken { .. } => "refreshToken",
+            ClientFrame::StartCall { .. } => "startCall",
+            ClientFrame::AckIncoming { .. } => "ackIncoming",
+            ClientFrame::Accept { .. } => "accept",
+            ClientFrame::Reject { .. } => "reject",
+            ClientFrame::HangUp { .. } => "hangUp",
+            ClientFrame::Hold { .. } => "hold",
+            ClientFrame::Resume { .. } => "resume",
+            ClientFrame::MediaReady { .. } => "mediaReady",
+            ClientFrame::Signal { .. } => "signal",
+        }
+    }
+
+    /// The `requestId` the answer must echo, for frames that expect one.
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            ClientFrame::RefreshToken { request_id, .. }
+            | ClientFrame::StartCall { request_id, .. }
+            | ClientFrame::Accept { request_id, .. }
+            | ClientFrame::Reject { request_id, .. }
+            | ClientFrame::HangUp { request_id, .. }
+            | ClientFrame::Hold { request_id, .. }
+            | ClientFrame::Resume { request_id, .. } => Some(*request_id),
+            ClientFrame::Hello { .. }
+            | ClientFrame::Ping
+            | ClientFrame::Pong
+            | ClientFrame::AckIncoming { .. }
+            | ClientFrame::MediaReady { .. }
+            | ClientFrame::Signal { .. } => None,
+        }
+    }
+
+    /// The call the frame acts on, if any.
+    pub fn call_id(&self) -> Option<&CallId> {
+        match self {
+            ClientFrame::AckIncoming { call_id }
+            | ClientFrame::Accept { call_id, .. }
+            | ClientFrame::Reject { call_id, .. }
+            | ClientFrame::HangUp { call_id, .. }
+            | ClientFrame::Hold { call_id, .. }
+            | ClientFrame::Resume { call_id, .. }
+            | ClientFrame::MediaReady { call_id }
+            | ClientFrame::Signal { call_id, .. } => Some(call_id),
+            ClientFrame::Hello { .. }
+            | ClientFrame::Ping
+            | ClientFrame::Pong
+            | ClientFrame::RefreshToken { .. }
+            | ClientFrame::StartCall { .. } => None,
+        }
+    }
+
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        // Strings, numbers, bools, lists and JSON values with string keys always serialize.
+        serde_json::to_string(self).expect("client frames always serialize")
+    }
+}

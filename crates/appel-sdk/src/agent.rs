@@ -1,0 +1,311 @@
+//! The call agent: one identity signed in on one endpoint, placing and receiving calls.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use appel_codes::{registry, CallEndReason, CallingError};
+use appel_protocol::{CallId, ClientFrame, EndpointId, IdentityId};
+use futures_util::stream::StreamExt;
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::call::{Call, CallDirection, CallShared};
+use crate::errors;
+use crate::events::EventStream;
+use crate::incoming::{IncomingCall, IncomingShared};
+use crate::link::{AgentLink, Command};
+use crate::options::{CallAgentOptions, StartCallOptions};
+
+/// Whether the agent's signaling connection is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Signed in; calls and incoming calls flow.
+    Connected,
+    /// The connection dropped; the agent is trying again. Calls survive for the reconnect grace,
+    /// then end with 496/7.
+    Reconnecting,
+    /// Disposed, or closed by the server; the agent does nothing more.
+    Disconnected,
+}
+
+/// How many incoming calls may wait in a slow subscriber's queue before it skips some.
+const INCOMING_QUEUE: usize = 256;
+
+/// What the agent's handles and its session task share.
+pub(crate) struct AgentShared {
+    pub(crate) identity: IdentityId,
+    pub(crate) endpoint_id: EndpointId,
+    pub(crate) options: CallAgentOptions,
+    calls: Mutex<HashMap<CallId, Arc<CallShared>>>,
+    incoming: Mutex<HashMap<CallId, Arc<IncomingShared>>>,
+    incoming_feed: Mutex<Option<broadcast::Sender<Arc<IncomingShared>>>>,
+    pub(crate) connection: watch::Sender<ConnectionState>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Only maps live behind these locks; a panic elsewhere leaves them usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl AgentShared {
+    pub(crate) fn new(
+        identity: IdentityId,
+        endpoint_id: EndpointId,
+        options: CallAgentOptions,
+    ) -> Arc<Self> {
+        Arc::new(AgentShared {
+            identity,
+            endpoint_id,
+            options,
+            calls: Mutex::new(HashMap::new()),
+            incoming: Mutex::new(HashMap::new()),
+            incoming_feed: Mutex::new(Some(broadcast::channel(INCOMING_QUEUE).0)),
+            connection: watch::channel(ConnectionState::Connected).0,
+        })
+    }
+
+    pub(crate) fn add_call(&self, id: CallId, call: Arc<CallShared>) {
+        lock(&self.calls).insert(id, call);
+    }
+
+    pub(crate) fn call(&self, id: &CallId) -> Option<Arc<CallShared>> {
+        lock(&self.calls).get(id).cloned()
+    }
+
+    pub(crate) fn forget_call(&self, id: &CallId) -> Option<Arc<CallShared>> {
+        lock(&self.calls).remove(id)
+    }
+
+    /// The calls in progress, by id.
+    pub(crate) fn calls(&self) -> Vec<(CallId, Arc<CallShared>)> {
+        lock(&self.calls)
+            .iter()
+            .map(|(id, call)| (id.clone(), call.clone()))
+            .collect()
+    }
+
+    /// Keeps a new incoming call and tells subscribers; `false` when it was already known.
+    pub(crate) fn add_incoming(&self, incoming: Arc<IncomingShared>) -> bool {
+        let mut map = lock(&self.incoming);
+        if map.contains_key(&incoming.call_id) {
+            return false;
+        }
+        map.insert(incoming.call_id.clone(), incoming.clone());
+        drop(map);
+        if let Some(feed) = lock(&self.incoming_feed).as_ref() {
+            // No subscriber yet is fine: the call stays listed while it rings.
+            let _ = feed.send(incoming);
+        }
+        true
+    }
+
+    pub(crate) fn forget_incoming(&self, id: &CallId) -> Option<Arc<IncomingShared>> {
+        lock(&self.incoming).remove(id)
+    }
+
+    /// The incoming calls still ringing.
+    pub(crate) fn ringing(&self) -> Vec<Arc<IncomingShared>> {
+        lock(&self.incoming)
+            .values()
+            .filter(|i| i.end_reason().is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// Ends every call and stops every ringing call with `reason`.
+    pub(crate) fn end_everything(&self, reason: CallEndReason, raw_cause: Option<String>) {
+        for (id, call) in self.calls() {
+            call.finish(reason, raw_cause.clone());
+            self.forget_call(&id);
+        }
+        let ringing: Vec<_> = lock(&self.incoming).drain().map(|(_, i)| i).collect();
+        for incoming in ringing {
+            incoming.stop(reason, raw_cause.clone());
+        }
+    }
+
+    /// Ends the stream of incoming calls: the agent will receive no more.
+    pub(crate) fn close_incoming_feed(&self) {
+        lock(&self.incoming_feed).take();
+    }
+
+    fn subscribe_incoming(&self) -> Option<broadcast::Receiver<Arc<IncomingShared>>> {
+        lock(&self.incoming_feed)
+            .as_ref()
+            .map(|feed| feed.subscribe())
+    }
+}
+
+/// One identity signed in on one endpoint. Create it with
+/// [`crate::CallClient::create_call_agent`]; end it with [`CallAgent::dispose`].
+pub struct CallAgent {
+    shared: Arc<AgentShared>,
+    link: AgentLink,
+    done: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl std::fmt::Debug for CallAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallAgent")
+            .field("identity", &self.shared.identity)
+            .field("endpoint_id", &self.shared.endpoint_id)
+            .field("connection", &self.connection_state())
+            .finish()
+    }
+}
+
+impl CallAgent {
+    pub(crate) fn new(
+        shared: Arc<AgentShared>,
+        link: AgentLink,
+        done: oneshot::Receiver<()>,
+    ) -> Self {
+        CallAgent {
+            shared,
+            link,
+            done: Mutex::new(Some(done)),
+        }
+    }
+
+    /// The identity the server signed this agent in as.
+    pub fn identity(&self) -> &IdentityId {
+        &self.shared.identity
+    }
+
+    /// This endpoint's id (kept across reconnects).
+    pub fn endpoint_id(&self) -> &EndpointId {
+        &self.shared.endpoint_id
+    }
+
+    /// The display name given in the options.
+    pub fn display_name(&self) -> Option<&str> {
+        self.shared.options.display_name.as_deref()
+    }
+
+    /// Whether the signaling connection is up.
+    pub fn connection_state(&self) -> ConnectionState {
+        *self.shared.connection.borrow()
+    }
+
+    /// The connection state now, then each change.
+    pub fn connection_states(&self) -> EventStream<ConnectionState> {
+        let receiver = self.shared.connection.subscribe();
+        let stream =
+            futures_util::stream::unfold((receiver, true), |(mut receiver, first)| async move {
+                if !first && receiver.changed().await.is_err() {
+                    return None;
+                }
+                let state = *receiver.borrow_and_update();
+                Some((state, (receiver, false)))
+            });
+        EventStream::new(stream.boxed())
+    }
+
+    /// The calls in progress.
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared
+            .calls()
+            .into_iter()
+            .map(|(_, call)| {
+                Call::new(
+                    call,
+                    self.link.clone(),
+                    self.shared.options.timeouts.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Starts a call to `targets`. The call is returned at once, in state `Connecting`, without an
+    /// id; the server's confirmation gives it one ([`crate::CallEvent::IdAssigned`]). Every outcome
+    /// after that, including a target that cannot be reached (480/10037…) or no confirmation within
+    /// the establishment timeout (408/4506), is the call's end reason.
+    pub fn start_call(
+        &self,
+        targets: &[IdentityId],
+        options: StartCallOptions,
+    ) -> Result<Call, CallingError> {
+        if self.link.is_disposed() {
+            return Err(errors::disposed("start_call"));
+        }
+        let mut seen = HashSet::new();
+        let targets: Vec<IdentityId> = targets
+            .iter()
+            .filter(|t| **t != self.shared.identity && seen.insert((*t).clone()))
+            .cloned()
+            .collect();
+        if targets.is_empty() {
+            return Err(CallingError::new(&registry::NO_TARGETS).with_context("start_call targets"));
+        }
+        let call = CallShared::new(CallDirection::Outgoing, options.video, None, None);
+        let frame = ClientFrame::StartCall {
+            request_id: self.link.request_id(),
+            targets,
+            video: options.video,
+        };
+        if !self.link.command(Command::StartCall {
+            frame,
+            call: call.clone(),
+        }) {
+            return Err(errors::disposed("start_call"));
+        }
+        let establishment = self.shared.options.timeouts.call_establishment;
+        let watched = call.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(establishment).await;
+            if watched.id().is_none() {
+                watched.finish(
+                    CallEndReason::of(&registry::CALL_SETUP_TIMEOUT),
+                    Some(format!("no callCreated within {establishment:?}")),
+                );
+            }
+        });
+        Ok(Call::new(
+            call,
+            self.link.clone(),
+            self.shared.options.timeouts.clone(),
+        ))
+    }
+
+    /// The incoming calls: those still ringing now, then each new one. Several subscribers each
+    /// get every call.
+    pub fn incoming_calls(&self) -> EventStream<IncomingCall> {
+        let receiver = self.shared.subscribe_incoming();
+        let ringing = self.shared.ringing();
+        let known: HashSet<CallId> = ringing.iter().map(|i| i.call_id.clone()).collect();
+        let now = futures_util::stream::iter(ringing);
+        let later = futures_util::stream::unfold(receiver, |receiver| async move {
+            let mut receiver = receiver?;
+            loop {
+                match receiver.recv().await {
+                    Ok(incoming) => return Some((incoming, Some(receiver))),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .filter(move |incoming| std::future::ready(!known.contains(&incoming.call_id)));
+        let shared = self.shared.clone();
+        let link = self.link.clone();
+        let stream = now
+            .chain(later)
+            .map(move |incoming| IncomingCall::new(incoming, shared.clone(), link.clone()));
+        EventStream::new(stream.boxed())
+    }
+
+    /// Hangs up every call, closes the connection and frees the identity, so that this client can
+    /// create a new agent for it. Doing it twice does nothing.
+    pub async fn dispose(&self) {
+        let (done, receiver) = oneshot::channel();
+        if self.link.command(Command::Dispose { done }) {
+            let wait = self.shared.options.timeouts.request;
+            let _ = tokio::time::timeout(wait, receiver).await;
+        }
+        let finished = self.done.lock().ok().and_then(|mut done| done.take());
+        if let Some(finished) = finished {
+            let wait = self.shared.options.timeouts.request;
+            let _ = tokio::time::timeout(wait, finished).await;
+        }
+    }
+}

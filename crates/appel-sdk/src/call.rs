@@ -1,0 +1,466 @@
+//! A call this agent takes part in: its state, its remote participants, its events and its end.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use appel_codes::{registry, CallEndReason, CallingError};
+use appel_protocol::{
+    CallId, CallState, ClientFrame, IdentityId, ParticipantId, ParticipantInfo, ParticipantState,
+    ResumedCall,
+};
+use tokio::sync::watch;
+
+use crate::errors;
+use crate::events::{EventLog, EventStream};
+use crate::link::{AgentLink, Command};
+use crate::options::{HangUpOptions, Timeouts};
+
+/// Who started the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallDirection {
+    /// This agent started it.
+    Outgoing,
+    /// This agent accepted it.
+    Incoming,
+}
+
+/// Another participant of a call, as this agent last heard of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteParticipant {
+    /// Its id in the call.
+    pub id: ParticipantId,
+    /// Who it is.
+    pub identity: IdentityId,
+    /// Where it stands (`Disconnected` once it left).
+    pub state: ParticipantState,
+    /// Why its leg ended, once it left: the same value its own endpoint received.
+    pub end_reason: Option<CallEndReason>,
+}
+
+/// Something that happened to a call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallEvent {
+    /// The server confirmed the started call and named it.
+    IdAssigned(CallId),
+    /// The call's state changed.
+    StateChanged(CallState),
+    /// Participants joined (or were first heard of) or left; those that left carry their reason.
+    RemoteParticipantsUpdated {
+        /// New participants.
+        added: Vec<RemoteParticipant>,
+        /// Participants that left, with `end_reason` set.
+        removed: Vec<RemoteParticipant>,
+    },
+    /// A known participant changed state (ringing, connected, hold…).
+    RemoteParticipantStateChanged(RemoteParticipant),
+    /// An opaque message (SDP, ICE) from another participant.
+    Signal {
+        /// The sender.
+        from: ParticipantId,
+        /// As sent.
+        payload: serde_json::Value,
+    },
+    /// The call ended for this agent; the last event.
+    Ended(CallEndReason),
+}
+
+/// What the agent knows of one call; shared by its handles and the session task.
+pub(crate) struct CallShared {
+    direction: CallDirection,
+    video: bool,
+    data: Mutex<CallData>,
+    events: Arc<EventLog<CallEvent>>,
+    end: watch::Sender<Option<CallEndReason>>,
+}
+
+struct CallData {
+    id: Option<CallId>,
+    participant_id: Option<ParticipantId>,
+    state: CallState,
+    remotes: Vec<RemoteParticipant>,
+    end_reason: Option<CallEndReason>,
+    raw_cause: Option<String>,
+}
+
+impl CallShared {
+    pub(crate) fn new(
+        direction: CallDirection,
+        video: bool,
+        id: Option<CallId>,
+        participant_id: Option<ParticipantId>,
+    ) -> Arc<Self> {
+        let events = EventLog::new();
+        events.push(CallEvent::StateChanged(CallState::Connecting));
+        Arc::new(CallShared {
+            direction,
+            video,
+            data: Mutex::new(CallData {
+                id,
+                participant_id,
+                state: CallState::Connecting,
+                remotes: Vec::new(),
+                end_reason: None,
+                raw_cause: None,
+            }),
+            events,
+            end: watch::channel(None).0,
+        })
+    }
+
+    fn data(&self) -> MutexGuard<'_, CallData> {
+        // A panic while holding this lock leaves plain data behind, still fine to read.
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn id(&self) -> Option<CallId> {
+        self.data().id.clone()
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.data().end_reason.is_some()
+    }
+
+    /// Binds the call to the id the server chose; `false` when it already ended.
+    pub(crate) fn assign_id(&self, id: CallId, participant: ParticipantId) -> bool {
+        let mut data = self.data();
+        data.id = Some(id.clone());
+        data.participant_id = Some(participant);
+        if data.end_reason.is_some() {
+            return false;
+        }
+        drop(data);
+        self.events.push(CallEvent::IdAssigned(id));
+        true
+    }
+
+    pub(crate) fn set_state(&self, state: CallState) {
+        let mut data = self.data();
+        if data.end_reason.is_some() || data.state == state || state == CallState::Disconnected {
+            // Disconnected comes with the end reason, through `finish`.
+            return;
+        }
+        data.state = state;
+        drop(data);
+        self.events.push(CallEvent::StateChanged(state));
+    }
+
+    pub(crate) fn participant_updated(&self, info: ParticipantInfo) {
+        let mut data = self.data();
+        if data.end_reason.is_some() {
+            return;
+        }
+        let event = match data.remotes.iter_mut().find(|r| r.id == info.id) {
+            Some(known) if known.state == info.state => return,
+            Some(known) => {
+                known.state = info.state;
+                known.end_reason = None;
+                CallEvent::RemoteParticipantStateChanged(known.clone())
+            }
+            None => {
+                let added = RemoteParticipant {
+                    id: info.id,
+                    identity: info.identity,
+                    state: info.state,
+                    end_reason: None,
+                };
+                data.remotes.push(added.clone());
+                CallEvent::RemoteParticipantsUpdated {
+                    added: vec![added],
+                    removed: Vec::new(),
+                }
+            }
+        };
+        drop(data);
+        self.events.push(event);
+    }
+
+    pub(crate) fn participant_left(
+        &self,
+        id: ParticipantId,
+        identity: IdentityId,
+        reason: CallEndReason,
+    ) {
+        let mut data = self.data();
+        let removed = match data.remotes.iter_mut().find(|r| r.id == id) {
+            Some(known) if known.state == ParticipantState::Disconnected => return,
+            Some(known) => {
+                known.state = ParticipantState::Disconnected;
+                known.end_reason = Some(reason);
+                known.clone()
+            }
+            None => {
+                let gone = RemoteParticipant {
+                    id,
+                    identity,
+                    state: ParticipantState::Disconnected,
+                    end_reason: Some(reason),
+                };
+                data.remotes.push(gone.clone());
+                gone
+            }
+        };
+        drop(data);
+        self.events.push(CallEvent::RemoteParticipantsUpdated {
+            added: Vec::new(),
+            removed: vec![removed],
+        });
+    }
+
+    pub(crate) fn signal(&self, from: ParticipantId, payload: serde_json::Value) {
+        self.events.push(CallEvent::Signal { from, payload });
+    }
+
+    /// Brings the call up to date after the connection came back.
+    pub(crate) fn resumed(&self, resumed: &ResumedCall) {
+        for participant in &resumed.participants {
+            self.participant_updated(participant.clone());
+        }
+        self.set_state(resumed.state);
+    }
+
+    /// Ends the call with `reason`; `false` when it had already ended (the first reason stays).
+    pub(crate) fn finish(&self, reason: CallEndReason, raw_cause: Option<String>) -> bool {
+        let mut data = self.data();
+        if data.end_reason.is_some() {
+            return false;
+        }
+        data.end_reason = Some(reason);
+        data.raw_cause = raw_cause;
+        data.state = CallState::Disconnected;
+        drop(data);
+        self.events
+            .push(CallEvent::StateChanged(CallState::Disconnected));
+        self.events.push(CallEvent::Ended(reason));
+        self.events.close();
+        self.end.send_replace(Some(reason));
+        true
+    }
+}
+
+/// A call this agent started or accepted. Cloning gives another handle to the same call.
+#[derive(Clone)]
+pub struct Call {
+    shared: Arc<CallShared>,
+    link: AgentLink,
+    timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("id", &self.id())
+            .field("direction", &self.direction())
+            .field("state", &self.state())
+            .field("end_reason", &self.end_reason())
+            .finish()
+    }
+}
+
+impl Call {
+    pub(crate) fn new(shared: Arc<CallShared>, link: AgentLink, timeouts: Timeouts) -> Self {
+        Call {
+            shared,
+            link,
+            timeouts,
+        }
+    }
+
+    /// The call's id; `None` for a started call until the server confirms it
+    /// ([`CallEvent::IdAssigned`]).
+    pub fn id(&self) -> Option<CallId> {
+        self.shared.id()
+    }
+
+    /// This agent's participant id in the call, once known.
+    pub fn participant_id(&self) -> Option<ParticipantId> {
+        self.shared.data().participant_id.clone()
+    }
+
+    /// The call's state as this agent sees it.
+    pub fn state(&self) -> CallState {
+        self.shared.data().state
+    }
+
+    /// Whether this agent started or accepted the call.
+    pub fn direction(&self) -> CallDirection {
+        self.shared.direction
+    }
+
+    /// Whether the call was started or accepted with video.
+    pub fn video(&self) -> bool {
+        self.shared.video
+    }
+
+    /// Every remote participant heard of, including those that left (state `Disconnected`, with
+    /// their own end reason).
+    pub fn remote_participants(&self) -> Vec<RemoteParticipant> {
+        self.shared.data().remotes.clone()
+    }
+
+    /// Why the call ended, once it has.
+    pub fn end_reason(&self) -> Option<CallEndReason> {
+        self.shared.data().end_reason
+    }
+
+    /// The protocol cause behind the end reason, when the server (or the SDK) gave one.
+    pub fn end_raw_cause(&self) -> Option<String> {
+        self.shared.data().raw_cause.clone()
+    }
+
+    /// Every event of the call since it began, then live ones; ends after [`CallEvent::Ended`].
+    pub fn events(&self) -> EventStream<CallEvent> {
+        self.shared.events.stream()
+    }
+
+    /// Waits until the call ends and gives the reason.
+    pub async fn ended(&self) -> CallEndReason {
+        let mut end = self.shared.end.subscribe();
+        loop {
+            if let Some(reason) = *end.borrow_and_update() {
+                return reason;
+            }
+            if end.changed().await.is_err() {
+                // The sender lives in `shared`, which this handle keeps alive.
+                continue;
+            }
+        }
+    }
+
+    /// Leaves the call, or ends it for everyone. The call ends for this agent (0/0) even when the
+    /// server cannot be told; the error then says so (900401). Hanging up an ended call does nothing.
+    pub async fn hang_up(&self, options: HangUpOptions) -> Result<(), CallingError> {
+        if self.shared.is_ended() {
+            return Ok(());
+        }
+        let local = CallEndReason::of(&registry::CALL_ENDED_LOCALLY);
+        let Some(call_id) = self.id() else {
+            // Not confirmed yet: the session hangs it up as soon as `callCreated` arrives.
+            self.shared.finish(local, None);
+            return Ok(());
+        };
+        let timeout = self.timeouts.request;
+        let answer = self
+            .link
+            .request(
+                |request_id| ClientFrame::HangUp {
+                    request_id,
+                    call_id: call_id.clone(),
+                    for_everyone: options.for_everyone,
+                },
+                timeout,
+            )
+            .await;
+        self.shared.finish(local, None);
+        match answer {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) if error.is(&registry::CALL_OPERATION_UNKNOWN_CALL) => Ok(()),
+            Ok(Err(error)) => Err(error),
+            Err(why) => Err(errors::no_answer(
+                &registry::SIGNALING_REQUEST_TIMEOUT,
+                why,
+                &format!("hang up call {call_id}"),
+                timeout,
+            )),
+        }
+    }
+
+    /// Puts the call on hold; 41033 when the server does not confirm in time.
+    pub async fn hold(&self) -> Result<(), CallingError> {
+        self.hold_or_resume(true).await
+    }
+
+    /// Takes the call off hold; 41034 when the server does not confirm in time.
+    pub async fn resume(&self) -> Result<(), CallingError> {
+        self.hold_or_resume(false).await
+    }
+
+    async fn hold_or_resume(&self, hold: bool) -> Result<(), CallingError> {
+        let (operation, entry) = if hold {
+            ("hold", &registry::HOLD_FAILED)
+        } else {
+            ("resume", &registry::RESUME_FAILED)
+        };
+        let call_id = self.active_id(operation)?;
+        let timeout = self.timeouts.hold;
+        let answer = self
+            .link
+            .request(
+                |request_id| {
+                    let call_id = call_id.clone();
+                    if hold {
+                        ClientFrame::Hold {
+                            request_id,
+                            call_id,
+                        }
+                    } else {
+                        ClientFrame::Resume {
+                            request_id,
+                            call_id,
+                        }
+                    }
+                },
+                timeout,
+            )
+            .await;
+        match answer {
+            Ok(result) => result,
+            Err(why) => Err(errors::no_answer(
+                entry,
+                why,
+                &format!("{operation} call {call_id}"),
+                timeout,
+            )),
+        }
+    }
+
+    /// Tells the server this agent's media is connected. Needed only with
+    /// [`crate::CallAgentOptions::manual_media_ready`]; an accepted call whose media never becomes
+    /// ready ends with 408/10057.
+    pub fn media_ready(&self) -> Result<(), CallingError> {
+        let call_id = self.active_id("mediaReady")?;
+        self.send(ClientFrame::MediaReady { call_id }, "mediaReady")
+    }
+
+    /// Relays an opaque message (SDP, ICE candidate) to one participant, or to all others.
+    pub fn send_signal(
+        &self,
+        to: Option<ParticipantId>,
+        payload: serde_json::Value,
+    ) -> Result<(), CallingError> {
+        let call_id = self.active_id("signal")?;
+        self.send(
+            ClientFrame::Signal {
+                call_id,
+                to,
+                payload,
+            },
+            "signal",
+        )
+    }
+
+    fn send(&self, frame: ClientFrame, operation: &str) -> Result<(), CallingError> {
+        if self.link.command(Command::Send(frame)) {
+            Ok(())
+        } else {
+            Err(errors::disposed(operation))
+        }
+    }
+
+    /// The id of a call that has not ended, or the error of acting on it.
+    fn active_id(&self, operation: &str) -> Result<CallId, CallingError> {
+        if self.link.is_disposed() {
+            return Err(errors::disposed(operation));
+        }
+        let data = self.shared.data();
+        if let Some(reason) = data.end_reason {
+            return Err(CallingError::new(&registry::CALL_OPERATION_UNKNOWN_CALL)
+                .with_context(format!("{operation}: the call ended with {reason}")));
+        }
+        data.id.clone().ok_or_else(|| {
+            CallingError::new(&registry::CALL_OPERATION_INVALID_STATE).with_context(format!(
+                "{operation}: the server has not confirmed the call yet"
+            ))
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! The entry point: a client creates call agents, at most one per identity at a time.
+
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use appel_codes::{registry, CallingError};
+use appel_protocol::{
+    parse_server_frame, ClientFrame, EndpointId, PushRegistration, ServerFrame, PROTOCOL_VERSION,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::agent::{AgentShared, CallAgent};
+use crate::credential::{FetchUse, TokenCredential};
+use crate::jwt;
+use crate::link::AgentLink;
+use crate::options::{CallAgentOptions, CallClientOptions};
+use crate::session::{Session, SessionStart};
+use crate::transport::{self, Socket};
+
+/// The identities that have a live agent in one client.
+type Identities = Arc<Mutex<HashSet<String>>>;
+
+/// An identity's place in its client; freed when the agent stops.
+pub(crate) struct Registration {
+    identities: Identities,
+    identity: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut identities) = self.identities.lock() {
+            identities.remove(&self.identity);
+        }
+    }
+}
+
+/// Creates call agents. One client holds at most one agent per identity (40228 otherwise); the
+/// identity is free again once its agent is disposed.
+#[derive(Clone, Debug, Default)]
+pub struct CallClient {
+    identities: Identities,
+    _options: CallClientOptions,
+}
+
+impl CallClient {
+    /// A client with `options`.
+    pub fn new(options: CallClientOptions) -> Self {
+        CallClient {
+            identities: Arc::default(),
+            _options: options,
+        }
+    }
+
+    /// Signs `credential`'s identity in at `options.server_url` and returns its agent.
+    ///
+    /// Errors: 40114 when the server cannot be reached; 40115 when it answers but refuses the
+    /// WebSocket upgrade or does not answer `hello` with a well-formed `welcome`; the server's own
+    /// error when it refuses the handshake with one (401/10009 for a missing, forged, expired or
+    /// revoked token; 426/900004 for a protocol version it does not speak); 40101 when `welcome`
+    /// does not come in time; 40104 when a later step (fetching the first token, confirming a
+    /// token refreshed during creation) times out; 40228 when this client already has an agent for
+    /// the identity; 40216 for an unexpected internal failure.
+    pub async fn create_call_agent(
+        &self,
+        credential: TokenCredential,
+        options: CallAgentOptions,
+    ) -> Result<CallAgent, CallingError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(CallingError::new(&registry::CALL_AGENT_INTERNAL_FAILURE)
+                .with_context("create_call_agent")
+                .with_raw_cause("not running inside a Tokio runtime"));
+        }
+        let url = transport::signaling_url(&options.server_url)?;
+        let timeouts = options.timeouts.clone();
+        let token = credential.current_or_fetch(timeouts.token_fetch).await?;
+        if let Some(identity) = jwt::claims(&token).identity {
+            self.check_free(&identity)?;
+        }
+        let endpoint_id = EndpointId::new(
+            options
+                .endpoint_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        );
+        let mut socket = transport::connect(&url, timeouts.connect).await?;
+        let hello = ClientFrame::Hello {
+            version: PROTOCOL_VERSION,
+            token,
+            endpoint_id: endpoint_id.clone(),
+            push: options.push_url.clone().map(|url| PushRegistration { url }),
+            resume: false,
+        };
+        let welcome = transport::handshake(&mut socket, hello, timeouts.registration).await?;
+        let registration = match self.register(welcome.identity.as_str()) {
+            Ok(registration) => registration,
+            Err(error) => {
+                let _ = tokio::time::timeout(Duration::from_millis(500), socket.close(None)).await;
+                return Err(error);
+            }
+        };
+        if let Err(error) =
+            refresh_if_due(&mut socket, &credential, welcome.token_expires_at, &options).await
+        {
+            let _ = tokio::time::timeout(Duration::from_millis(500), socket.close(None)).await;
+            return Err(error);
+        }
+        let shared = AgentShared::new(welcome.identity.clone(), endpoint_id, options);
+        let (commands_tx, commands) = mpsc::unbounded_channel();
+        let disposed = Arc::new(AtomicBool::new(false));
+        let link = AgentLink::new(commands_tx, disposed.clone());
+        let (finished_tx, finished) = oneshot::channel();
+        let session = Session::new(SessionStart {
+            shared: shared.clone(),
+            link: link.clone(),
+            credential,
+            url,
+            commands,
+            welcome,
+            disposed,
+            registration,
+            finished: finished_tx,
+        });
+        tokio::spawn(session.run(socket));
+        Ok(CallAgent::new(shared, link, finished))
+    }
+
+    fn check_free(&self, identity: &str) -> Result<(), CallingError> {
+        let identities = self
+            .identities
+            .lock()
+            .map_err(|_| internal("the client's identity list"))?;
+        if identities.contains(identity) {
+            return Err(already_exists(identity));
+        }
+        Ok(())
+    }
+
+    fn register(&self, identity: &str) -> Result<Registration, CallingError> {
+        let mut identities = self
+            .identities
+            .lock()
+            .map_err(|_| internal("the client's identity list"))?;
+        if !identities.insert(identity.to_string()) {
+            return Err(already_exists(identity));
+        }
+        Ok(Registration {
+            identities: self.identities.clone(),
+            identity: identity.to_string(),
+        })
+    }
+}
+
+fn already_exists(identity: &str) -> CallingError {
+    CallingError::new(&registry::CALL_AGENT_ALREADY_EXISTS)
+        .with_context(format!("identity {identity}"))
+}
+
+fn internal(what: &str) -> CallingError {
+    CallingError::new(&registry::CALL_AGENT_INTERNAL_FAILURE).with_context(what.to_string())
+}
+
+/// The creation step after `welcome`: a token that a proactive credential would already refresh
+/// is refreshed before the agent is handed out, so it never starts on a token about to lapse.
+/// A fetch or a confirmation that does not come within the step timeout is 40104.
+async fn refresh_if_due(
+    socket: &mut Socket,
+    credential: &TokenCredential,
+    server_expiry: SystemTime,
+    options: &CallAgentOptions,
+) -> Result<(), CallingError> {
+    if !credential.proactive() {
+        return Ok(());
+    }
+    let expires_at = credential.expires_at().unwrap_or(server_expiry);
+    let left = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    if left > credential.lead() {
+        return Ok(());
+    }
+    let step = options.timeouts.creation_step;
+    let deadline = tokio::time::Instant::now() + step;
+    let timed_out = |what: &str| {
+        CallingError::new(&registry::CALL_AGENT_CREATION_STEP_TIMEOUT)
+            .with_context("refreshing the token during creation")
+            .with_raw_cause(format!("{what} within {step:?}"))
+    };
+    let token =
+        match tokio::time::timeout_at(deadline, credential.fetch(step, FetchUse::Creation)).await {
+            Err(_) => return Err(timed_out("no token")),
+            Ok(result) => result?,
+        };
+    const REQUEST_ID: u64 = 0;
+    socket
+        .send(Message::text(
+            ClientFrame::RefreshToken {
+                request_id: REQUEST_ID,
+                token,
+            }
+            .to_json(),
+        ))
+        .await
+        .map_err(|e| timed_out("no confirmation").with_raw_cause(e.to_string()))?;
+    loop {
+        let message = match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => return Err(timed_out("no confirmation")),
+            Ok(None) | Ok(Some(Err(_))) => {
+                return Err(CallingError::new(&registry::SIGNALING_HANDSHAKE_FAILED)
+                    .with_context("refreshing the token during creation")
+                    .with_raw_cause("the server closed the connection"))
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        let Message::Text(text) = message else {
+            continue;
+        };
+        match parse_server_frame(text.as_str()) {
+            Ok(ServerFrame::Ack {
+                request_id: REQUEST_ID,
+            }) => return Ok(()),
+            Ok(ServerFrame::Error {
+                request_id: Some(REQUEST_ID) | None,
+                error,
+                ..
+            }) => return Err(error),
+            Ok(ServerFrame::Ping) => {
+                let _ = socket
+                    .send(Message::text(ClientFrame::Pong.to_json()))
+                    .await;
+            }
+            // Nothing else can concern an agent nobody holds yet.
+            _ => {}
+        }
+    }
+}

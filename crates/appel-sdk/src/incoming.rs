@@ -1,0 +1,268 @@
+//! A call ringing on this agent: accept it, reject it, or learn why it stopped ringing.
+
+use std::sync::{Arc, Mutex};
+
+use appel_codes::{registry, CallEndReason, CallingError, Entry};
+use appel_protocol::{CallId, ClientFrame, IdentityId, ParticipantId};
+use tokio::sync::watch;
+
+use crate::agent::AgentShared;
+use crate::call::{Call, CallDirection, CallShared};
+use crate::errors;
+use crate::link::{AgentLink, Command};
+use crate::options::AcceptOptions;
+
+/// What the agent knows of one ringing call.
+pub(crate) struct IncomingShared {
+    pub(crate) call_id: CallId,
+    pub(crate) from: IdentityId,
+    pub(crate) from_participant_id: ParticipantId,
+    pub(crate) participant_id: ParticipantId,
+    pub(crate) video: bool,
+    stop: watch::Sender<Option<CallEndReason>>,
+    /// Serialises accept and reject, so only one of them talks to the server.
+    answering: tokio::sync::Mutex<()>,
+    raw_cause: Mutex<Option<String>>,
+}
+
+impl IncomingShared {
+    pub(crate) fn new(
+        call_id: CallId,
+        from: IdentityId,
+        from_participant_id: ParticipantId,
+        participant_id: ParticipantId,
+        video: bool,
+    ) -> Arc<Self> {
+        Arc::new(IncomingShared {
+            call_id,
+            from,
+            from_participant_id,
+            participant_id,
+            video,
+            stop: watch::channel(None).0,
+            answering: tokio::sync::Mutex::new(()),
+            raw_cause: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn end_reason(&self) -> Option<CallEndReason> {
+        *self.stop.borrow()
+    }
+
+    /// Records why it stopped ringing; the first reason stays. `true` when this call stopped it.
+    pub(crate) fn stop(&self, reason: CallEndReason, raw_cause: Option<String>) -> bool {
+        let mut first = false;
+        self.stop.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(reason);
+            first = true;
+            true
+        });
+        if first {
+            if let Ok(mut raw) = self.raw_cause.lock() {
+                *raw = raw_cause;
+            }
+        }
+        first
+    }
+}
+
+/// A call ringing on this agent. Cloning gives another handle to the same incoming call.
+#[derive(Clone)]
+pub struct IncomingCall {
+    shared: Arc<IncomingShared>,
+    agent: Arc<AgentShared>,
+    link: AgentLink,
+}
+
+impl std::fmt::Debug for IncomingCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncomingCall")
+            .field("id", &self.shared.call_id)
+            .field("from", &self.shared.from)
+            .field("end_reason", &self.end_reason())
+            .finish()
+    }
+}
+
+impl IncomingCall {
+    pub(crate) fn new(
+        shared: Arc<IncomingShared>,
+        agent: Arc<AgentShared>,
+        link: AgentLink,
+    ) -> Self {
+        IncomingCall {
+            shared,
+            agent,
+            link,
+        }
+    }
+
+    /// The call's id.
+    pub fn id(&self) -> &CallId {
+        &self.shared.call_id
+    }
+
+    /// Who calls.
+    pub fn caller(&self) -> &IdentityId {
+        &self.shared.from
+    }
+
+    /// The caller's participant id.
+    pub fn caller_participant_id(&self) -> &ParticipantId {
+        &self.shared.from_participant_id
+    }
+
+    /// Whether the caller started with video.
+    pub fn video(&self) -> bool {
+        self.shared.video
+    }
+
+    /// Why it stopped ringing on this agent, once it has: 487/0 (the caller cancelled), 487/10003
+    /// (accepted on another endpoint), 487/10004 (nobody answered), 0/0 (accepted here), 603/0
+    /// (rejected here)…
+    pub fn end_reason(&self) -> Option<CallEndReason> {
+        self.shared.end_reason()
+    }
+
+    /// The protocol cause behind [`Self::end_reason`], when one was given.
+    pub fn end_raw_cause(&self) -> Option<String> {
+        self.shared
+            .raw_cause
+            .lock()
+            .ok()
+            .and_then(|raw| raw.clone())
+    }
+
+    /// Waits until it stops ringing on this agent and gives the reason.
+    pub async fn stopped(&self) -> CallEndReason {
+        let mut stop = self.shared.stop.subscribe();
+        loop {
+            if let Some(reason) = *stop.borrow_and_update() {
+                return reason;
+            }
+            if stop.changed().await.is_err() {
+                continue;
+            }
+        }
+    }
+
+    /// Answers the call. 41006 when it no longer rings (whether this agent already knew, or the
+    /// server says so); 900401 when the server does not confirm in time.
+    pub async fn accept(&self, options: AcceptOptions) -> Result<Call, CallingError> {
+        let _answering = self.shared.answering.lock().await;
+        self.still_ringing(&registry::ACCEPT_NOT_RINGING, "accept")?;
+        let call_id = self.shared.call_id.clone();
+        let call = CallShared::new(
+            CallDirection::Incoming,
+            options.video,
+            Some(call_id.clone()),
+            Some(self.shared.participant_id.clone()),
+        );
+        // Registered before the frame leaves, so the call's first events find it.
+        self.agent.add_call(call_id.clone(), call.clone());
+        let timeout = self.agent.options.timeouts.request;
+        let answer = self
+            .link
+            .request(
+                |request_id| ClientFrame::Accept {
+                    request_id,
+                    call_id: call_id.clone(),
+                    video: options.video,
+                },
+                timeout,
+            )
+            .await;
+        match answer {
+            Ok(Ok(())) => {
+                self.shared.stop(
+                    CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+                    Some("accepted here".into()),
+                );
+                self.agent.forget_incoming(&call_id);
+                if !self.agent.options.manual_media_ready {
+                    self.link.command(Command::Send(ClientFrame::MediaReady {
+                        call_id: call_id.clone(),
+                    }));
+                }
+                Ok(Call::new(
+                    call,
+                    self.link.clone(),
+                    self.agent.options.timeouts.clone(),
+                ))
+            }
+            Ok(Err(error)) => {
+                self.agent.forget_call(&call_id);
+                call.finish(error.as_reason(), error.raw_cause().map(str::to_owned));
+                Err(error)
+            }
+            Err(why) => {
+                self.agent.forget_call(&call_id);
+                call.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY), None);
+                // The server may have taken the answer after all; leave rather than linger.
+                let leave = ClientFrame::HangUp {
+                    request_id: self.link.request_id(),
+                    call_id: call_id.clone(),
+                    for_everyone: false,
+                };
+                self.link.command(Command::Send(leave));
+                Err(errors::no_answer(
+                    &registry::SIGNALING_REQUEST_TIMEOUT,
+                    why,
+                    &format!("accept call {call_id}"),
+                    timeout,
+                ))
+            }
+        }
+    }
+
+    /// Declines the call on this agent. 41007 when it no longer rings; 900401 when the server does
+    /// not confirm in time.
+    pub async fn reject(&self) -> Result<(), CallingError> {
+        let _answering = self.shared.answering.lock().await;
+        self.still_ringing(&registry::REJECT_NOT_RINGING, "reject")?;
+        let call_id = self.shared.call_id.clone();
+        let timeout = self.agent.options.timeouts.request;
+        let answer = self
+            .link
+            .request(
+                |request_id| ClientFrame::Reject {
+                    request_id,
+                    call_id: call_id.clone(),
+                },
+                timeout,
+            )
+            .await;
+        match answer {
+            Ok(Ok(())) => {
+                self.shared.stop(
+                    CallEndReason::of(&registry::CALL_DECLINED),
+                    Some("rejected here".into()),
+                );
+                self.agent.forget_incoming(&call_id);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(error),
+            Err(why) => Err(errors::no_answer(
+                &registry::SIGNALING_REQUEST_TIMEOUT,
+                why,
+                &format!("reject call {call_id}"),
+                timeout,
+            )),
+        }
+    }
+
+    fn still_ringing(&self, entry: &'static Entry, operation: &str) -> Result<(), CallingError> {
+        if self.link.is_disposed() {
+            return Err(errors::disposed(operation));
+        }
+        match self.end_reason() {
+            None => Ok(()),
+            Some(reason) => Err(CallingError::new(entry)
+                .with_context(format!("call {}", self.shared.call_id))
+                .with_raw_cause(format!("stopped ringing with {reason}"))),
+        }
+    }
+}

@@ -1,0 +1,541 @@
+//! The server's settings: defaults, a TOML file, `APPEL_*` environment variables and the command line.
+//!
+//! Every setting has one key (`timers.ringing`); the file writes it as `[timers] ringing = "120s"` and
+//! the environment as `APPEL_TIMERS_RINGING=120s`. Precedence: command line > environment > file >
+//! defaults. Durations are written the humantime way: `"120s"`, `"40ms"`, `"2m"`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use appel_codes::{registry, CallingError};
+
+/// The command-line arguments of `appel serve`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080; env: APPEL_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Folder holding the database and the generated access key [default: ./appel-data; env: APPEL_DATA].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// TOML file with settings; every key can also be set as APPEL_<SECTION>_<KEY> [env: APPEL_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// The timers of behaviour.md §2, plus the delays the server itself needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timers {
+    /// Ringing without answer before 487/10004.
+    pub ringing: Duration,
+    /// 1:1 or group call establishment (408/10057 when the callee never finishes connecting).
+    pub establishment: Duration,
+    /// PSTN call establishment.
+    pub pstn_establishment: Duration,
+    /// Reconnect grace after the signaling connection drops; published to the SDK, which ends its own
+    /// call with 496/7 when it runs out.
+    pub reconnect_grace: Duration,
+    /// How long a participant whose socket vanished may take to come back before the others see 0/4521.
+    pub abrupt_disconnect: Duration,
+    /// Adding or removing video or screen share.
+    pub video_change: Duration,
+    /// Per-endpoint acknowledgement of an incoming call before it counts as unreachable (10078).
+    pub delivery_ack: Duration,
+    /// After a push notice, how long to wait for an endpoint to come online (10077).
+    pub push_wait: Duration,
+    /// How long before a token expires the server tells the client to refresh it.
+    pub token_refresh_ahead: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            ringing: Duration::from_secs(120),
+            establishment: Duration::from_secs(85),
+            pstn_establishment: Duration::from_secs(115),
+            reconnect_grace: Duration::from_secs(120),
+            abrupt_disconnect: Duration::from_secs(40),
+            video_change: Duration::from_secs(40),
+            delivery_ack: Duration::from_secs(5),
+            push_wait: Duration::from_secs(30),
+            token_refresh_ahead: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Settings of the WebSocket signaling endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signaling {
+    /// How often the server pings; a connection silent for about two intervals is lost.
+    pub heartbeat_interval: Duration,
+    /// Largest frame accepted, in bytes (larger ones get 900001).
+    pub max_frame_bytes: usize,
+    /// Frames queued towards one connection; a client that lets it fill up is treated as lost.
+    pub send_queue: usize,
+}
+
+impl Default for Signaling {
+    fn default() -> Self {
+        Signaling {
+            heartbeat_interval: Duration::from_secs(15),
+            max_frame_bytes: 64 * 1024,
+            send_queue: 256,
+        }
+    }
+}
+
+/// Limits on calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Participants per call.
+    pub max_participants: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_participants: 350,
+        }
+    }
+}
+
+/// Access tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tokens {
+    /// Lifetime of a token when the request names none (allowed: 1–24 h).
+    pub default_lifetime: Duration,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Tokens {
+            default_lifetime: crate::tokens::MAX_LIFETIME,
+        }
+    }
+}
+
+/// The batched writer of call records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Records {
+    /// Events per transaction at most.
+    pub batch_size: usize,
+    /// Longest time an event waits before its transaction commits.
+    pub flush_interval: Duration,
+}
+
+impl Default for Records {
+    fn default() -> Self {
+        Records {
+            batch_size: 256,
+            flush_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Push notices sent to offline endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Push {
+    /// Timeout of one notice's HTTP request.
+    pub request_timeout: Duration,
+}
+
+impl Default for Push {
+    fn default() -> Self {
+        Push {
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Every setting of the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Folder of the database and the generated access key.
+    pub data: PathBuf,
+    /// The access key; when `None` it is read from (or generated into) `DATA/access-key`.
+    pub access_key: Option<String>,
+    /// Call timers.
+    pub timers: Timers,
+    /// Signaling endpoint.
+    pub signaling: Signaling,
+    /// Call limits.
+    pub limits: Limits,
+    /// Access tokens.
+    pub tokens: Tokens,
+    /// Call records writer.
+    pub records: Records,
+    /// Push notices.
+    pub push: Push,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data: PathBuf::from("./appel-data"),
+            access_key: None,
+            timers: Timers::default(),
+            signaling: Signaling::default(),
+            limits: Limits::default(),
+            tokens: Tokens::default(),
+            records: Records::default(),
+            push: Push::default(),
+        }
+    }
+}
+
+/// Where a value came from, named in error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    File,
+    Env,
+    CommandLine,
+}
+
+impl Source {
+    fn describe(self, key: &str) -> String {
+        match self {
+            Source::File => format!("{key} in the config file"),
+            Source::Env => env_name(key),
+            Source::CommandLine => format!("--{}", key.replace('_', "-")),
+        }
+    }
+}
+
+type Apply = fn(&mut Config, &str) -> Result<(), String>;
+
+/// One setting: its key and how to store a textual value.
+struct Setting {
+    key: &'static str,
+    apply: Apply,
+}
+
+macro_rules! settings {
+    ($($key:literal => |$cfg:ident, $v:ident| $body:expr;)*) => {
+        &[$(Setting { key: $key, apply: |$cfg: &mut Config, $v: &str| { $body; Ok(()) } }),*]
+    };
+}
+
+/// Every setting, by key. A key `a.b` is `[a] b = …` in the file and `APPEL_A_B` in the environment.
+static SETTINGS: &[Setting] = settings! {
+    "listen" => |c, v| c.listen = v.parse().map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:8080"))?;
+    "data" => |c, v| c.data = PathBuf::from(v);
+    "access_key" => |c, v| c.access_key = Some(non_empty(v)?);
+    "timers.ringing" => |c, v| c.timers.ringing = duration(v)?;
+    "timers.establishment" => |c, v| c.timers.establishment = duration(v)?;
+    "timers.pstn_establishment" => |c, v| c.timers.pstn_establishment = duration(v)?;
+    "timers.reconnect_grace" => |c, v| c.timers.reconnect_grace = duration(v)?;
+    "timers.abrupt_disconnect" => |c, v| c.timers.abrupt_disconnect = duration(v)?;
+    "timers.video_change" => |c, v| c.timers.video_change = duration(v)?;
+    "timers.delivery_ack" => |c, v| c.timers.delivery_ack = duration(v)?;
+    "timers.push_wait" => |c, v| c.timers.push_wait = duration(v)?;
+    "timers.token_refresh_ahead" => |c, v| c.timers.token_refresh_ahead = duration(v)?;
+    "signaling.heartbeat_interval" => |c, v| c.signaling.heartbeat_interval = duration(v)?;
+    "signaling.max_frame_bytes" => |c, v| c.signaling.max_frame_bytes = count(v)?;
+    "signaling.send_queue" => |c, v| c.signaling.send_queue = count(v)?;
+    "limits.max_participants" => |c, v| c.limits.max_participants = count(v)?;
+    "tokens.default_lifetime" => |c, v| c.tokens.default_lifetime = token_lifetime(v)?;
+    "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
+    "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
+    "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
+};
+
+/// The environment variable of a setting key: `timers.ringing` → `APPEL_TIMERS_RINGING`.
+pub fn env_name(key: &str) -> String {
+    format!("APPEL_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Every setting key, in documentation order.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.key)
+}
+
+impl Config {
+    /// Builds the configuration from the command line, the process environment and the file the
+    /// command line or `APPEL_CONFIG` names.
+    pub fn load(args: &ServeArgs) -> Result<Config, CallingError> {
+        Self::load_with_env(args, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::load`], with the environment given as a lookup function (tests pass a map).
+    pub fn load_with_env(
+        args: &ServeArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, CallingError> {
+        let mut config = Config::default();
+        let file = args
+            .config
+            .clone()
+            .or_else(|| env("APPEL_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                invalid(format!("cannot read the config file {}", path.display()))
+                    .with_raw_cause(e.to_string())
+            })?;
+            config.apply_toml(&text)?;
+        }
+        for setting in SETTINGS {
+            if let Some(value) = env(&env_name(setting.key)) {
+                config.apply(setting, &value, Source::Env)?;
+            }
+        }
+        let command_line = [
+            ("listen", args.listen.clone()),
+            ("data", args.data.as_ref().map(|p| p.display().to_string())),
+        ];
+        for (key, value) in command_line {
+            if let (Some(value), Some(setting)) = (value, find(key)) {
+                config.apply(setting, &value, Source::CommandLine)?;
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies the settings of a TOML document over this configuration.
+    pub fn apply_toml(&mut self, text: &str) -> Result<(), CallingError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            invalid("the config file is not valid TOML").with_raw_cause(e.message().to_string())
+        })?;
+        let mut flat = BTreeMap::new();
+        flatten("", &table, &mut flat)?;
+        for (key, value) in flat {
+            let setting = find(&key).ok_or_else(|| {
+                invalid(format!(
+                    "unknown setting `{key}` in the config file; known: {}",
+                    keys().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            self.apply(setting, &value, Source::File)?;
+        }
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        setting: &Setting,
+        value: &str,
+        source: Source,
+    ) -> Result<(), CallingError> {
+        (setting.apply)(self, value.trim())
+            .map_err(|why| invalid(format!("{}: {why}", source.describe(setting.key))))
+    }
+
+    fn validate(&self) -> Result<(), CallingError> {
+        let positive = [
+            (
+                "signaling.heartbeat_interval",
+                self.signaling.heartbeat_interval,
+            ),
+            ("records.flush_interval", self.records.flush_interval),
+        ];
+        for (key, value) in positive {
+            if value.is_zero() {
+                return Err(invalid(format!("{key} must be longer than zero")));
+            }
+        }
+        let counts = [
+            ("signaling.max_frame_bytes", self.signaling.max_frame_bytes),
+            ("signaling.send_queue", self.signaling.send_queue),
+            ("limits.max_participants", self.limits.max_participants),
+            ("records.batch_size", self.records.batch_size),
+        ];
+        for (key, value) in counts {
+            if value == 0 {
+                return Err(invalid(format!("{key} must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn find(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+fn invalid(context: impl Into<String>) -> CallingError {
+    CallingError::new(&registry::INVALID_ARGUMENT).with_context(context)
+}
+
+/// Flattens `[a] b = v` to `a.b → "v"`; strings keep their content, numbers their decimal form.
+fn flatten(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), CallingError> {
+    for (name, value) in table {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match value {
+            toml::Value::Table(inner) => flatten(&key, inner, out)?,
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            toml::Value::Integer(i) => {
+                out.insert(key, i.to_string());
+            }
+            other => {
+                return Err(invalid(format!(
+                    "{key} in the config file: expected a string or an integer, found {}",
+                    other.type_str()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as \"120s\" or \"40ms\" ({e})"))
+}
+
+fn count(text: &str) -> Result<usize, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))
+}
+
+fn non_empty(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("must not be empty".to_string())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+fn token_lifetime(text: &str) -> Result<Duration, String> {
+    let value = duration(text)?;
+    if (crate::tokens::MIN_LIFETIME..=crate::tokens::MAX_LIFETIME).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("`{text}` is outside the allowed 1h–24h"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("appel.toml");
+        std::fs::write(&path, text).expect("write config");
+        (dir, path)
+    }
+
+    #[test]
+    fn defaults_follow_behaviour_timers() {
+        let config = Config::load_with_env(&ServeArgs::default(), env(&[])).expect("config");
+        assert_eq!(config, Config::default());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.timers.ringing, Duration::from_secs(120));
+        assert_eq!(config.timers.establishment, Duration::from_secs(85));
+        assert_eq!(config.timers.abrupt_disconnect, Duration::from_secs(40));
+        assert_eq!(config.timers.delivery_ack, Duration::from_secs(5));
+        assert_eq!(
+            config.tokens.default_lifetime,
+            Duration::from_secs(24 * 3600)
+        );
+        assert_eq!(config.limits.max_participants, 350);
+    }
+
+    #[test]
+    fn command_line_beats_environment_beats_file_beats_defaults() {
+        let (_dir, path) = file(
+            "listen = \"127.0.0.1:1000\"\n[timers]\nringing = \"3s\"\ndelivery_ack = \"40ms\"\n[limits]\nmax_participants = 7\n",
+        );
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:3000".into()),
+            data: None,
+            config: Some(path),
+        };
+        let config = Config::load_with_env(
+            &args,
+            env(&[
+                ("APPEL_LISTEN", "127.0.0.1:2000"),
+                ("APPEL_TIMERS_RINGING", "2s"),
+                ("APPEL_DATA", "/tmp/from-env"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.timers.ringing, Duration::from_secs(2));
+        assert_eq!(config.timers.delivery_ack, Duration::from_millis(40));
+        assert_eq!(config.limits.max_participants, 7);
+        assert_eq!(config.data, PathBuf::from("/tmp/from-env"));
+        assert_eq!(config.timers.establishment, Duration::from_secs(85));
+    }
+
+    #[test]
+    fn every_setting_has_an_environment_variable() {
+        let names: Vec<String> = keys().map(env_name).collect();
+        assert!(names.contains(&"APPEL_SIGNALING_MAX_FRAME_BYTES".to_string()));
+        assert!(names.contains(&"APPEL_TIMERS_PUSH_WAIT".to_string()));
+        let config = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[
+                ("APPEL_SIGNALING_HEARTBEAT_INTERVAL", "25ms"),
+                ("APPEL_TIMERS_PUSH_WAIT", "1m"),
+                ("APPEL_ACCESS_KEY", "secret"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(
+            config.signaling.heartbeat_interval,
+            Duration::from_millis(25)
+        );
+        assert_eq!(config.timers.push_wait, Duration::from_secs(60));
+        assert_eq!(config.access_key.as_deref(), Some("secret"));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_its_source() {
+        let error = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_TIMERS_RINGING", "soon")]),
+        )
+        .expect_err("bad duration");
+        assert!(error.is(&registry::INVALID_ARGUMENT));
+        assert!(error
+            .context()
+            .is_some_and(|c| c.contains("APPEL_TIMERS_RINGING")));
+
+        let (_dir, path) = file("[timers]\nringin = \"3s\"\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let error = Config::load_with_env(&args, env(&[])).expect_err("unknown key");
+        assert!(error.context().is_some_and(|c| c.contains("timers.ringin")));
+
+        let error = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_TOKENS_DEFAULT_LIFETIME", "25h")]),
+        )
+        .expect_err("lifetime out of range");
+        assert!(error.is(&registry::INVALID_ARGUMENT));
+
+        let error = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_SIGNALING_HEARTBEAT_INTERVAL", "0s")]),
+        )
+        .expect_err("zero heartbeat");
+        assert!(error.is(&registry::INVALID_ARGUMENT));
+    }
+}

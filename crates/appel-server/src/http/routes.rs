@@ -1,0 +1,264 @@
+//! The REST handlers. Each one reads its input, calls the store or the token keys, and answers;
+//! errors are catalogue problems through [`ApiError`].
+
+use std::time::{Duration, SystemTime};
+
+use appel_codes::{registry, CallingError, ResultCategory};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{invalid_request, AccessKey, JsonBody, QueryParams};
+use super::problem::ApiError;
+use crate::state::AppState;
+use crate::store::{rfc3339, unix_ms, CallFilter, CallPage, CallRecord};
+use crate::tokens::{self, MAX_LIFETIME, MIN_LIFETIME, VOIP_SCOPE};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// `GET /health`: liveness, plus the signaling settings an SDK needs before it connects (the
+/// reconnect grace it applies itself when its connection drops).
+pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let config = state.config();
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Json(serde_json::json!({
+        "status": "ok",
+        "signaling": {
+            "protocolVersion": appel_protocol::PROTOCOL_VERSION,
+            "heartbeatIntervalMs": millis(config.signaling.heartbeat_interval),
+            "reconnectGraceMs": millis(config.timers.reconnect_grace),
+            "maxFrameBytes": config.signaling.max_frame_bytes,
+        }
+    }))
+}
+
+/// The body of `POST /identities`' answer.
+#[derive(Serialize)]
+pub struct CreatedIdentity {
+    id: String,
+}
+
+/// `POST /identities`.
+pub async fn create_identity(
+    _: AccessKey,
+    State(state): State<AppState>,
+) -> ApiResult<(StatusCode, Json<CreatedIdentity>)> {
+    let id = state.store().create_identity(SystemTime::now()).await?;
+    Ok((StatusCode::CREATED, Json(CreatedIdentity { id })))
+}
+
+/// The body of `POST /identities/{id}/token`; every member is optional.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    scopes: Option<Vec<String>>,
+    expires_in_minutes: Option<i64>,
+}
+
+/// A signed token and when it expires.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    token: String,
+    expires_on: String,
+}
+
+/// `POST /identities/{id}/token`.
+pub async fn issue_token(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<TokenRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let scopes = request
+        .scopes
+        .unwrap_or_else(|| vec![VOIP_SCOPE.to_string()]);
+    if scopes.is_empty() || scopes.iter().any(|s| s != VOIP_SCOPE) {
+        return Err(invalid_request(
+            "scopes: the only scope is \"voip\"",
+            format!("{scopes:?}"),
+        ));
+    }
+    let lifetime = match request.expires_in_minutes {
+        None => state.config().tokens.default_lifetime,
+        Some(minutes) => {
+            let allowed = MIN_LIFETIME.as_secs() / 60..=MAX_LIFETIME.as_secs() / 60;
+            match u64::try_from(minutes) {
+                Ok(m) if allowed.contains(&m) => Duration::from_secs(m * 60),
+                _ => {
+                    return Err(CallingError::new(&registry::TOKEN_LIFETIME_OUT_OF_RANGE)
+                        .with_context(format!("expiresInMinutes = {minutes}"))
+                        .into())
+                }
+            }
+        }
+    };
+    require_live_identity(&state, &id).await?;
+    let now = SystemTime::now();
+    let issued = state.keys().issue(&id, &scopes, now, now + lifetime)?;
+    Ok(Json(TokenResponse {
+        token: issued.token,
+        expires_on: rfc3339(unix_ms(issued.claims.expires_at())),
+    }))
+}
+
+/// `DELETE /identities/{id}/tokens`: every token issued so far stops working, and live connections
+/// of the identity are closed with 401/10009.
+pub async fn revoke_tokens(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !state.store().revoke_tokens(&id, SystemTime::now()).await? {
+        return Err(identity_not_found(&id));
+    }
+    state.runtime().tokens_revoked(&id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /identities/{id}`.
+pub async fn delete_identity(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !state
+        .store()
+        .delete_identity(&id, SystemTime::now())
+        .await?
+    {
+        return Err(identity_not_found(&id));
+    }
+    state.runtime().identity_deleted(&id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `GET /validate` says about a valid token.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Validation {
+    identity: String,
+    expires_on: String,
+}
+
+/// `GET /validate`: the same check the signaling handshake makes, readable from a browser.
+pub async fn validate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Validation>> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| tokens::unauthenticated("no bearer token"))?;
+    let claims = state.authenticate(token).await?;
+    Ok(Json(Validation {
+        identity: claims.identity.clone(),
+        expires_on: rfc3339(unix_ms(claims.expires_at())),
+    }))
+}
+
+/// Default and largest page of `GET /calls`.
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 500;
+
+/// Query parameters of `GET /calls`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallsQuery {
+    code: Option<u16>,
+    sub_code: Option<u32>,
+    category: Option<String>,
+    identity: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /calls`.
+pub async fn list_calls(
+    _: AccessKey,
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<CallsQuery>,
+) -> ApiResult<Json<CallPage>> {
+    let category = match &query.category {
+        None => None,
+        Some(text) => Some(ResultCategory::parse(text).ok_or_else(|| {
+            invalid_request(
+                "category: one of Success, ExpectedError, UnexpectedClientError, UnexpectedServerError",
+                text.clone(),
+            )
+        })?),
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(invalid_request(
+            format!("limit: between 1 and {MAX_PAGE}"),
+            limit.to_string(),
+        ));
+    }
+    let cursor = match &query.cursor {
+        None => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            invalid_request(
+                "cursor: use the nextCursor of a previous page",
+                text.clone(),
+            )
+        })?),
+    };
+    let filter = CallFilter {
+        code: query.code,
+        sub_code: query.sub_code,
+        category,
+        identity: query.identity,
+        since_ms: time_param("since", query.since.as_deref())?,
+        until_ms: time_param("until", query.until.as_deref())?,
+        limit,
+        cursor,
+    };
+    // Records are written off the hot path; a read first waits for what is queued.
+    state.records().flush().await;
+    Ok(Json(state.store().call_records(filter).await?))
+}
+
+/// `GET /calls/{id}`.
+pub async fn get_call(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CallRecord>> {
+    state.records().flush().await;
+    match state.store().call_record(&id).await? {
+        Some(call) => Ok(Json(call)),
+        None => Err(CallingError::new(&registry::CALL_RECORD_NOT_FOUND)
+            .with_context(format!("call `{id}`"))
+            .into()),
+    }
+}
+
+async fn require_live_identity(state: &AppState, id: &str) -> ApiResult<()> {
+    match state.store().identity_state(id).await? {
+        Some(identity) if !identity.deleted => Ok(()),
+        _ => Err(identity_not_found(id)),
+    }
+}
+
+fn identity_not_found(id: &str) -> ApiError {
+    CallingError::new(&registry::IDENTITY_NOT_FOUND)
+        .with_context(format!("identity `{id}`"))
+        .into()
+}
+
+fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    value
+        .map(|text| {
+            humantime::parse_rfc3339_weak(text)
+                .map(unix_ms)
+                .map_err(|e| invalid_request(format!("{name}: an RFC 3339 time"), e.to_string()))
+        })
+        .transpose()
+}

@@ -1,0 +1,558 @@
+//! The controller task: the one owner of the sans-IO [`Controller`].
+//!
+//! Connections, REST handlers and push tasks send [`Event`]s on a channel; the task feeds them to the
+//! controller, drains its actions (frames to per-connection bounded queues, records to the batched
+//! writer, push notices and registrations to their own tasks) and sleeps until the controller's next
+//! timer. Nothing here awaits I/O, so a slow client or disk never holds up a call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use appel_codes::{registry, CallEndReason, CallingError};
+use appel_controller::{Action, Controller, ControllerConfig, Input, RecordEvent};
+use appel_protocol::{ClientFrame, EndpointId, IdentityId, ServerFrame, PROTOCOL_VERSION};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::config::Config;
+use crate::push::PushSender;
+use crate::store::{RecordOp, RecordWriter, Store};
+
+/// Events queued towards the controller task before senders wait.
+const EVENT_QUEUE: usize = 4096;
+
+/// What the controller task sends a connection task.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A frame to write.
+    Frame(ServerFrame),
+    /// Write this error as a fatal `error` frame, then close.
+    Close(CallingError),
+}
+
+/// The controller task's hold on one connection.
+pub(crate) struct Link {
+    /// The endpoint the connection signed in as.
+    pub endpoint: EndpointId,
+    /// Tells this connection apart from an earlier or later one of the same endpoint.
+    pub conn_id: u64,
+    /// The connection's bounded queue of outgoing frames.
+    pub outbox: mpsc::Sender<Outgoing>,
+    /// Ends the connection task at once (its queue is full: the client is too slow).
+    pub kill: Arc<Notify>,
+}
+
+/// A connection that passed the handshake.
+pub(crate) struct Arrival {
+    pub link: Link,
+    pub identity: IdentityId,
+    pub ever_registered: bool,
+    pub token_expires_at: Instant,
+    pub token_expires_at_ms: u64,
+    pub push_url: Option<String>,
+    pub resume: bool,
+}
+
+enum Event {
+    Online(Box<Arrival>),
+    Frame {
+        endpoint: EndpointId,
+        conn_id: u64,
+        frame: ClientFrame,
+    },
+    TokenRefreshed {
+        endpoint: EndpointId,
+        conn_id: u64,
+        expires_at: Instant,
+    },
+    Gone {
+        endpoint: EndpointId,
+        conn_id: u64,
+        orderly: bool,
+    },
+    Input(Input),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// How the rest of the server talks to the controller task.
+#[derive(Clone)]
+pub(crate) struct RuntimeHandle {
+    events: mpsc::Sender<Event>,
+}
+
+impl RuntimeHandle {
+    /// Registers a connection that passed the handshake. `false` when the server is shutting down.
+    pub async fn online(&self, arrival: Arrival) -> bool {
+        self.events
+            .send(Event::Online(Box::new(arrival)))
+            .await
+            .is_ok()
+    }
+
+    /// A client frame for the controller.
+    pub async fn frame(&self, endpoint: &EndpointId, conn_id: u64, frame: ClientFrame) {
+        self.send(Event::Frame {
+            endpoint: endpoint.clone(),
+            conn_id,
+            frame,
+        })
+        .await;
+    }
+
+    /// The connection presented a valid new token.
+    pub async fn token_refreshed(&self, endpoint: &EndpointId, conn_id: u64, expires_at: Instant) {
+        self.send(Event::TokenRefreshed {
+            endpoint: endpoint.clone(),
+            conn_id,
+            expires_at,
+        })
+        .await;
+    }
+
+    /// The connection ended: `orderly` for a close frame, otherwise lost.
+    pub async fn gone(&self, endpoint: &EndpointId, conn_id: u64, orderly: bool) {
+        self.send(Event::Gone {
+            endpoint: endpoint.clone(),
+            conn_id,
+            orderly,
+        })
+        .await;
+    }
+
+    /// Every token of the identity was revoked.
+    pub async fn tokens_revoked(&self, identity: &str) {
+        self.send(Event::Input(Input::TokensRevoked {
+            identity: identity.into(),
+        }))
+        .await;
+    }
+
+    /// The identity was deleted.
+    pub async fn identity_deleted(&self, identity: &str) {
+        self.send(Event::Input(Input::IdentityDeleted {
+            identity: identity.into(),
+        }))
+        .await;
+    }
+
+    /// Ends every call with 503/900300, delivers the frames, and stops the task.
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.events.send(Event::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    async fn send(&self, event: Event) {
+        // Fails only once the task has stopped at shutdown, when nothing more can happen.
+        let _ = self.events.send(event).await;
+    }
+}
+
+/// The controller's timers and limits from the server's configuration.
+pub fn controller_config(config: &Config, id_seed: u64) -> ControllerConfig {
+    ControllerConfig {
+        ringing_timeout: config.timers.ringing,
+        establishment_timeout: config.timers.establishment,
+        delivery_ack_timeout: config.timers.delivery_ack,
+        disconnect_detection: config.timers.abrupt_disconnect,
+        push_wait: config.timers.push_wait,
+        max_participants: config.limits.max_participants,
+        id_seed,
+    }
+}
+
+/// Starts the controller task, telling the controller first which identities registered before.
+pub(crate) fn start(
+    config: &Config,
+    id_seed: u64,
+    registered: Vec<(String, Option<String>)>,
+    store: Store,
+    records: RecordWriter,
+) -> (RuntimeHandle, tokio::task::JoinHandle<()>) {
+    let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+    let mut runtime = Runtime {
+        controller: Controller::new(controller_config(config, id_seed)),
+        links: HashMap::new(),
+        anchor: (Instant::now(), SystemTime::now()),
+        heartbeat_ms: u64::try_from(config.signaling.heartbeat_interval.as_millis())
+            .unwrap_or(u64::MAX),
+        store,
+        records,
+        push: PushSender::new(config.push.request_timeout),
+        events: events.downgrade(),
+    };
+    let now = Instant::now();
+    for (identity, push_url) in registered {
+        runtime.controller.handle(
+            now,
+            Input::RegistrationKnown {
+                identity: identity.into(),
+                push_url,
+            },
+        );
+    }
+    runtime.drain();
+    let task = tokio::spawn(runtime.run(receiver));
+    (RuntimeHandle { events }, task)
+}
+
+struct Runtime {
+    controller: Controller,
+    links: HashMap<EndpointId, Link>,
+    /// Converts the controller's instants to wall-clock times for records.
+    anchor: (Instant, SystemTime),
+    heartbeat_ms: u64,
+    store: Store,
+    records: RecordWriter,
+    push: PushSender,
+    /// For push tasks to report back; weak so the task ends when every handle is gone.
+    events: mpsc::WeakSender<Event>,
+}
+
+impl Runtime {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Event>) {
+        loop {
+            let deadline = self.controller.poll_timeout();
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = receiver.recv() => match event {
+                    Some(Event::Shutdown(done)) => {
+                        self.shut_down();
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(event) => self.on_event(event),
+                    None => return,
+                },
+                () = timer => self.controller.handle_timeout(Instant::now()),
+            }
+            self.drain();
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let now = Instant::now();
+        match event {
+            Event::Online(arrival) => self.online(now, *arrival),
+            Event::Frame {
+                endpoint,
+                conn_id,
+                frame,
+            } => {
+                if self.is_current(&endpoint, conn_id) {
+                    self.controller
+                        .handle(now, Input::Frame { endpoint, frame });
+                }
+            }
+            Event::TokenRefreshed {
+                endpoint,
+                conn_id,
+                expires_at,
+            } => {
+                if self.is_current(&endpoint, conn_id) {
+                    self.controller.handle(
+                        now,
+                        Input::TokenRefreshed {
+                            endpoint,
+                            expires_at,
+                        },
+                    );
+                }
+            }
+            Event::Gone {
+                endpoint,
+                conn_id,
+                orderly,
+            } => {
+                if self.is_current(&endpoint, conn_id) {
+                    self.links.remove(&endpoint);
+                    let input = if orderly {
+                        Input::EndpointClosed { endpoint }
+                    } else {
+                        Input::EndpointLost { endpoint }
+                    };
+                    self.controller.handle(now, input);
+                }
+            }
+            Event::Input(input) => self.controller.handle(now, input),
+            // Handled by `run`, which must answer after the task's last action.
+            Event::Shutdown(_) => {}
+        }
+    }
+
+    fn online(&mut self, now: Instant, arrival: Arrival) {
+        let Arrival {
+            link,
+            identity,
+            ever_registered,
+            token_expires_at,
+            token_expires_at_ms,
+            push_url,
+            resume,
+        } = arrival;
+        let endpoint = link.endpoint.clone();
+        // A second connection of the same endpoint replaces the first, which counts as lost.
+        if let Some(previous) = self.links.remove(&endpoint) {
+            previous.kill.notify_one();
+            self.controller.handle(
+                now,
+                Input::EndpointLost {
+                    endpoint: endpoint.clone(),
+                },
+            );
+            self.drain();
+        }
+        if let Some(url) = &push_url {
+            let (store, identity, url) = (self.store.clone(), identity.to_string(), url.clone());
+            tokio::spawn(async move {
+                if let Err(e) = store
+                    .remember_push_url(&identity, &url, SystemTime::now())
+                    .await
+                {
+                    tracing::error!(error = %e, "push URL not stored");
+                }
+            });
+        }
+        self.controller.handle(
+            now,
+            Input::EndpointOnline {
+                endpoint: endpoint.clone(),
+                identity: identity.clone(),
+                ever_registered,
+                token_expires_at,
+                push_url,
+                resume,
+            },
+        );
+        // The welcome goes out before anything the controller queued for this endpoint.
+        let welcome = ServerFrame::Welcome {
+            version: PROTOCOL_VERSION,
+            identity,
+            endpoint_id: endpoint.clone(),
+            heartbeat_interval_ms: self.heartbeat_ms,
+            token_expires_at: token_expires_at_ms,
+            resumed_calls: if resume {
+                self.controller.resumed_calls(&endpoint)
+            } else {
+                Vec::new()
+            },
+        };
+        self.links.insert(endpoint.clone(), link);
+        self.deliver(now, &endpoint, Outgoing::Frame(welcome));
+    }
+
+    fn is_current(&self, endpoint: &EndpointId, conn_id: u64) -> bool {
+        self.links
+            .get(endpoint)
+            .is_some_and(|link| link.conn_id == conn_id)
+    }
+
+    /// Carries out every pending action, including those that carrying them out causes.
+    fn drain(&mut self) {
+        while let Some(action) = self.controller.poll_action() {
+            let now = Instant::now();
+            match action {
+                Action::Send { endpoint, frame } => {
+                    self.deliver(now, &endpoint, Outgoing::Frame(frame))
+                }
+                Action::Close { endpoint, error } => {
+                    if let Some(link) = self.links.remove(&endpoint) {
+                        if link.outbox.try_send(Outgoing::Close(error)).is_err() {
+                            link.kill.notify_one();
+                        }
+                    }
+                }
+                Action::Push {
+                    identity,
+                    url,
+                    call,
+                    from,
+                } => {
+                    let (push, events) = (self.push.clone(), self.events.clone());
+                    tokio::spawn(async move {
+                        let ok = push.send(&url, &identity, &call, &from).await;
+                        if let Some(events) = events.upgrade() {
+                            let _ = events
+                                .send(Event::Input(Input::PushDelivered { identity, ok }))
+                                .await;
+                        }
+                    });
+                }
+                Action::MarkRegistered { identity } => {
+                    let store = self.store.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = store
+                            .mark_registered(identity.as_str(), SystemTime::now())
+                            .await
+                        {
+                            tracing::error!(error = %e, "registration not stored");
+                        }
+                    });
+                }
+                Action::Record(event) => {
+                    for op in record_ops(event, self.anchor) {
+                        self.records.write(op);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues a frame for a connection; a full queue means the client cannot keep up, and it is
+    /// treated as lost rather than allowed to hold up the controller.
+    fn deliver(&mut self, now: Instant, endpoint: &EndpointId, outgoing: Outgoing) {
+        let Some(link) = self.links.get(endpoint) else {
+            return;
+        };
+        match link.outbox.try_send(outgoing) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(%endpoint, "send queue full: the connection is treated as lost");
+                if let Some(link) = self.links.remove(endpoint) {
+                    link.kill.notify_one();
+                }
+                self.controller.handle(
+                    now,
+                    Input::EndpointLost {
+                        endpoint: endpoint.clone(),
+                    },
+                );
+            }
+            // The connection task ended; its `Gone` event is on its way.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn shut_down(&mut self) {
+        let now = Instant::now();
+        for call in self.controller.call_ids() {
+            self.controller.handle(
+                now,
+                Input::HangUpAll {
+                    call,
+                    reason: CallEndReason::of(&registry::SERVER_SHUTTING_DOWN),
+                },
+            );
+        }
+        self.drain();
+        // Dropping the links lets each connection write what is queued, then close.
+        self.links.clear();
+    }
+}
+
+/// The wall-clock time of a controller instant.
+fn wall(anchor: (Instant, SystemTime), at: Instant) -> SystemTime {
+    if at >= anchor.0 {
+        anchor.1 + (at - anchor.0)
+    } else {
+        anchor.1 - (anchor.0 - at)
+    }
+}
+
+/// The stored form of a controller record.
+fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp> {
+    match event {
+        RecordEvent::CallCreated {
+            call,
+            caller,
+            caller_participant,
+            caller_endpoint,
+            targets,
+            video,
+            at,
+        } => vec![
+            RecordOp::CallCreated {
+                call_id: call.0.clone(),
+                caller: caller.0,
+                targets: targets.into_iter().map(|t| t.0).collect(),
+                at: wall(anchor, at),
+            },
+            RecordOp::Timeline {
+                call_id: call.0,
+                at: wall(anchor, at),
+                kind: "created".into(),
+                detail: serde_json::json!({
+                    "callerParticipant": caller_participant.0,
+                    "callerEndpoint": caller_endpoint.0,
+                    "video": video,
+                }),
+            },
+        ],
+        RecordEvent::LegJoined {
+            call,
+            participant,
+            endpoint,
+            identity,
+            at,
+        } => vec![RecordOp::LegJoined {
+            call_id: call.0,
+            participant_id: participant.0,
+            endpoint_id: Some(endpoint.0),
+            identity: identity.0,
+            at: wall(anchor, at),
+        }],
+        RecordEvent::LegLeft {
+            call,
+            participant,
+            endpoint,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => vec![RecordOp::LegLeft {
+            call_id: call.0,
+            participant_id: participant.0,
+            identity: identity.0,
+            endpoint_id: Some(endpoint.0),
+            at: wall(anchor, at),
+            reason,
+            raw_cause,
+        }],
+        RecordEvent::Timeline {
+            call,
+            at,
+            kind,
+            detail,
+        } => vec![RecordOp::Timeline {
+            call_id: call.0,
+            at: wall(anchor, at),
+            kind: kind.as_str().into(),
+            detail: serde_json::Value::String(detail),
+        }],
+        RecordEvent::CallEnded { call, at, reason } => vec![RecordOp::CallEnded {
+            call_id: call.0,
+            at: wall(anchor, at),
+            reason: Some(reason),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn instants_map_to_wall_clock_on_both_sides_of_the_anchor() {
+        let anchor = (
+            Instant::now(),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1000),
+        );
+        assert_eq!(
+            wall(anchor, anchor.0 + Duration::from_millis(1500)),
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_001_500)
+        );
+        if let Some(before) = anchor.0.checked_sub(Duration::from_secs(1)) {
+            assert_eq!(
+                wall(anchor, before),
+                SystemTime::UNIX_EPOCH + Duration::from_secs(999)
+            );
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! One signaling connection after the handshake: frames in go to the controller task, frames out
+//! come from the connection's bounded queue; heartbeats detect a silent peer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use appel_codes::{registry, CallingError};
+use appel_protocol::{parse_client_frame, ClientFrame, EndpointId, ServerFrame};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::sync::{mpsc, Notify};
+
+use super::handshake::{handshake, instant_of, Admitted, Refusal};
+use crate::runtime::{Arrival, Link, Outgoing};
+use crate::state::AppState;
+use crate::store::unix_ms;
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// WebSocket close code for "going away" (server shutdown).
+const GOING_AWAY: u16 = 1001;
+/// WebSocket close code for a policy violation (refused handshake, closed by the controller).
+const POLICY: u16 = 1008;
+
+/// Runs one connection to its end.
+pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
+    let _tracked = state.shutdown().track_connection();
+    let admitted = match handshake(&mut socket, &state).await {
+        Ok(admitted) => admitted,
+        Err(Refusal::Error(error)) => {
+            close_with_error(&mut socket, None, error).await;
+            return;
+        }
+        Err(Refusal::Gone) => return,
+    };
+    let (outbox, inbox) = mpsc::channel(state.config().signaling.send_queue);
+    let kill = Arc::new(Notify::new());
+    let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    let endpoint = admitted.endpoint.clone();
+    let arrival = arrival(admitted, outbox, Arc::clone(&kill), conn_id);
+    let identity = arrival.identity.to_string();
+    if !state.runtime().online(arrival).await {
+        let error = CallingError::new(&registry::SERVER_SHUTTING_DOWN);
+        close_with_error(&mut socket, None, error).await;
+        return;
+    }
+    let mut connection = Connection {
+        socket,
+        state,
+        endpoint,
+        identity,
+        conn_id,
+        last_heard: Instant::now(),
+    };
+    let end = connection.serve(inbox, kill).await;
+    let Connection {
+        state,
+        endpoint,
+        conn_id,
+        ..
+    } = connection;
+    match end {
+        End::Closed => state.runtime().gone(&endpoint, conn_id, true).await,
+        End::Lost => state.runtime().gone(&endpoint, conn_id, false).await,
+        End::Dropped => {}
+    }
+}
+
+fn arrival(
+    admitted: Admitted,
+    outbox: mpsc::Sender<Outgoing>,
+    kill: Arc<Notify>,
+    conn_id: u64,
+) -> Arrival {
+    Arrival {
+        link: Link {
+            endpoint: admitted.endpoint,
+            conn_id,
+            outbox,
+            kill,
+        },
+        identity: admitted.claims.identity.clone().into(),
+        ever_registered: admitted.ever_registered,
+        token_expires_at: admitted.token_expires_at,
+        token_expires_at_ms: u64::try_from(unix_ms(admitted.claims.expires_at())).unwrap_or(0),
+        push_url: admitted.push_url,
+        resume: admitted.resume,
+    }
+}
+
+/// How a connection ended, which decides what the controller is told.
+enum End {
+    /// The client closed it (close frame): an orderly end.
+    Closed,
+    /// The socket failed or went silent: the endpoint may come back.
+    Lost,
+    /// The controller task ended it (or forgot it); nothing to report.
+    Dropped,
+}
+
+struct Connection {
+    socket: WebSocket,
+    state: AppState,
+    endpoint: EndpointId,
+    identity: String,
+    conn_id: u64,
+    last_heard: Instant,
+}
+
+impl Connection {
+    async fn serve(&mut self, mut inbox: mpsc::Receiver<Outgoing>, kill: Arc<Notify>) -> End {
+        let interval = self.state.config().signaling.heartbeat_interval;
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = kill.notified() => {
+                    let _ = self.socket.send(Message::Close(None)).await;
+                    return End::Dropped;
+                }
+                outgoing = inbox.recv() => match outgoing {
+                    Some(Outgoing::Frame(frame)) => {
+                        if self.send(&frame).await.is_err() {
+                            return End::Lost;
+                        }
+                    }
+                    Some(Outgoing::Close(error)) => {
+                        close_with_error(&mut self.socket, None, error).await;
+                        return End::Dropped;
+                    }
+                    None => {
+                        // The controller task let go of this connection: the server is stopping.
+                        let close = CloseFrame { code: GOING_AWAY, reason: "server shutting down".into() };
+                        if self.socket.send(Message::Close(Some(close))).await.is_ok() {
+                            await_close_reply(&mut self.socket).await;
+                        }
+                        return End::Dropped;
+                    }
+                },
+                incoming = self.socket.recv() => match incoming {
+                    Some(Ok(message)) => {
+                        self.last_heard = Instant::now();
+                        match message {
+                            Message::Text(text) => {
+                                if self.on_text(text.as_str()).await.is_err() {
+                                    return End::Lost;
+                                }
+                            }
+                            Message::Binary(_) => {
+                                let error = CallingError::new(&registry::MALFORMED_FRAME)
+                                    .with_context("binary frames are not part of the protocol");
+                                if self.send(&ServerFrame::error(None, error)).await.is_err() {
+                                    return End::Lost;
+                                }
+                            }
+                            Message::Close(_) => return End::Closed,
+                            Message::Ping(_) | Message::Pong(_) => {}
+                        }
+                    }
+                    // Includes frames beyond the WebSocket layer's own cap, which end the socket.
+                    Some(Err(error)) => {
+                        tracing::debug!(endpoint = %self.endpoint, %error, "socket failed");
+                        return End::Lost;
+                    }
+                    None => return End::Lost,
+                },
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > interval * 2 {
+                        tracing::debug!(endpoint = %self.endpoint, "heartbeat missed: connection lost");
+                        return End::Lost;
+                    }
+                    if self.send(&ServerFrame::Ping).await.is_err() {
+                        return End::Lost;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One text frame from the client. `Err` when the socket can no longer be written.
+    async fn on_text(&mut self, text: &str) -> Result<(), axum::Error> {
+        let max = self.state.config().signaling.max_frame_bytes;
+        if text.len() > max {
+            let error = CallingError::new(&registry::FRAME_TOO_LARGE)
+                .with_context(format!("{} bytes, limit {max}", text.len()));
+            return self.send(&ServerFrame::error(None, error)).await;
+        }
+        let frame = match parse_client_frame(text) {
+            Ok(frame) => frame,
+            Err(error) => {
+                return self
+                    .send(&ServerFrame::error(request_id_of(text), error))
+                    .await
+            }
+        };
+        match frame {
+            ClientFrame::Ping => self.send(&ServerFrame::Pong).await,
+            ClientFrame::Pong => Ok(()),
+            ClientFrame::Hello { .. } => {
+                let error = CallingError::new(&registry::HANDSHAKE_EXPECTED)
+                    .with_context("a second hello on a signed-in connection");
+                self.send(&ServerFrame::error(None, error)).await
+            }
+            ClientFrame::RefreshToken { request_id, token } => {
+                self.refresh_token(request_id, &token).await
+            }
+            frame => {
+                self.state
+                    .runtime()
+                    .frame(&self.endpoint, self.conn_id, frame)
+                    .await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn refresh_token(&mut self, request_id: u64, token: &str) -> Result<(), axum::Error> {
+        let checked = match self.state.authenticate(token).await {
+            Ok(claims) if claims.identity == self.identity => Ok(claims),
+            Ok(_) => Err(crate::tokens::unauthenticated(
+                "the new token names another identity",
+            )),
+            Err(error) => Err(error),
+        };
+        match checked {
+            Ok(claims) => {
+                self.state
+                    .runtime()
+                    .token_refreshed(
+                        &self.endpoint,
+                        self.conn_id,
+                        instant_of(claims.expires_at()),
+                    )
+                    .await;
+                self.send(&ServerFrame::Ack { request_id }).await
+            }
+            Err(error) => {
+                self.send(&ServerFrame::error(Some(request_id), error))
+                    .await
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), axum::Error> {
+        self.socket
+            .send(Message::Text(frame.to_json().into()))
+            .await
+    }
+}
+
+/// Sends `error` as a fatal frame and closes the socket.
+async fn close_with_error(socket: &mut WebSocket, request_id: Option<u64>, error: CallingError) {
+    let frame = ServerFrame::Error {
+        request_id,
+        error,
+        fatal: true,
+    };
+    if socket
+        .send(Message::Text(frame.to_json().into()))
+        .await
+        .is_ok()
+    {
+        let close = CloseFrame {
+            code: POLICY,
+            reason: "refused".into(),
+        };
+        if socket.send(Message::Close(Some(close))).await.is_ok() {
+            await_close_reply(socket).await;
+        }
+    }
+}
+
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
+
+/// Completes the closing handshake: reads until the client's close frame (or the wait runs out).
+/// Dropping the socket at once would reset the TCP connection while the client may still be reading
+/// the last frames, and a reset discards them.
+async fn await_close_reply(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The `requestId` of a frame that could not be read, when there is one, so the client's pending
+/// request fails at once instead of timing out.
+fn request_id_of(text: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()?
+        .get("requestId")?
+        .as_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_recovered_from_unreadable_frames() {
+        assert_eq!(request_id_of(r#"{"type":"hold","requestId":7}"#), Some(7));
+        assert_eq!(request_id_of(r#"{"type":"hold"}"#), None);
+        assert_eq!(request_id_of("not json"), None);
+    }
+}

@@ -1,0 +1,404 @@
+//! Reading call records back: one call with its legs and timeline, or a filtered, paged list.
+
+use appel_codes::{lookup, CallingError, ResultCategory};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{rfc3339, Store};
+
+/// An end reason as records show it: the pair, its category and the entry's stable name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndReasonView {
+    /// 3-digit status.
+    pub code: u16,
+    /// Exact reason.
+    pub sub_code: u32,
+    /// Category of the outcome.
+    pub result_category: ResultCategory,
+    /// Stable name of the catalogue entry.
+    pub name: &'static str,
+}
+
+impl EndReasonView {
+    fn of(code: u16, sub_code: u32) -> EndReasonView {
+        let entry = lookup(code, sub_code).entry;
+        EndReasonView {
+            code,
+            sub_code,
+            result_category: entry.category,
+            name: entry.name,
+        }
+    }
+}
+
+/// One participant's leg of a call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegRecord {
+    /// Participant id within the call.
+    pub participant_id: String,
+    /// Endpoint that carried the leg.
+    pub endpoint_id: Option<String>,
+    /// Identity of the participant.
+    pub identity: String,
+    /// RFC 3339.
+    pub joined_at: String,
+    /// RFC 3339; `null` while the leg is live.
+    pub left_at: Option<String>,
+    /// Milliseconds between joining and leaving.
+    pub duration_ms: Option<i64>,
+    /// Why the leg ended; `null` while it is live.
+    pub end_reason: Option<EndReasonView>,
+    /// The protocol's own cause, verbatim.
+    pub raw_cause: Option<String>,
+}
+
+/// One line of a call's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    /// RFC 3339.
+    pub at: String,
+    /// What happened.
+    pub kind: String,
+    /// Details.
+    pub detail: serde_json::Value,
+}
+
+/// A call with its legs (and, for a single call, its timeline).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRecord {
+    /// Call id.
+    pub id: String,
+    /// Identity of the caller.
+    pub caller: String,
+    /// Identities called.
+    pub targets: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `null` while the call is live.
+    pub ended_at: Option<String>,
+    /// The call's overall end reason, when it has ended with one.
+    pub end_reason: Option<EndReasonView>,
+    /// Every leg, in joining order.
+    pub legs: Vec<LegRecord>,
+    /// The timeline; present on single-call reads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineEntry>>,
+}
+
+/// Filters of `GET /calls`. A call matches when one of its legs matches the reason filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    /// A leg ended with this code.
+    pub code: Option<u16>,
+    /// A leg ended with this subcode.
+    pub sub_code: Option<u32>,
+    /// A leg ended with this category.
+    pub category: Option<ResultCategory>,
+    /// The caller, a target or a leg is this identity.
+    pub identity: Option<String>,
+    /// Created at or after (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Created before (ms since the epoch).
+    pub until_ms: Option<i64>,
+    /// Page size.
+    pub limit: usize,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<i64>,
+}
+
+/// One page of calls, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallPage {
+    /// The calls.
+    pub calls: Vec<CallRecord>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl Store {
+    /// One call with its legs and timeline; `None` when unknown.
+    pub async fn call_record(&self, id: &str) -> Result<Option<CallRecord>, CallingError> {
+        let id = id.to_string();
+        self.run("reading a call record", move |db| {
+            let Some((_, mut call)) = db
+                .query_row(&format!("{CALL_COLUMNS} WHERE id = ?1"), [&id], call_row)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            call.legs = legs(db, &call.id)?;
+            call.timeline = Some(timeline(db, &call.id)?);
+            Ok(Some(call))
+        })
+        .await
+    }
+
+    /// A page of calls matching `filter`, newest first.
+    pub async fn call_records(&self, filter: CallFilter) -> Result<CallPage, CallingError> {
+        self.run("listing call records", move |db| {
+            let limit = filter.limit.max(1);
+            let mut statement = db.prepare(&format!(
+                "{CALL_COLUMNS} c
+                 WHERE (?1 IS NULL OR c.seq < ?1)
+                   AND (?2 IS NULL OR c.created_ms >= ?2)
+                   AND (?3 IS NULL OR c.created_ms < ?3)
+                   AND (?4 IS NULL OR c.caller = ?4
+                        OR EXISTS (SELECT 1 FROM json_each(c.targets) t WHERE t.value = ?4)
+                        OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id AND l.identity = ?4))
+                   AND ((?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL)
+                        OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id
+                                   AND (?5 IS NULL OR l.code = ?5)
+                                   AND (?6 IS NULL OR l.subcode = ?6)
+                                   AND (?7 IS NULL OR l.result_category = ?7)))
+                 ORDER BY c.seq DESC LIMIT ?8"
+            ))?;
+            let rows = statement.query_map(
+                params![
+                    filter.cursor,
+                    filter.since_ms,
+                    filter.until_ms,
+                    filter.identity,
+                    filter.code,
+                    filter.sub_code,
+                    filter.category.map(|c| c.as_str()),
+                    (limit + 1) as i64
+                ],
+                call_row,
+            )?;
+            let mut found = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let next_cursor = if found.len() > limit {
+                found.truncate(limit);
+                found.last().map(|(seq, _)| seq.to_string())
+            } else {
+                None
+            };
+            let mut calls = Vec::with_capacity(found.len());
+            for (_, mut call) in found {
+                call.legs = legs(db, &call.id)?;
+                calls.push(call);
+            }
+            Ok(CallPage { calls, next_cursor })
+        })
+        .await
+    }
+}
+
+const CALL_COLUMNS: &str =
+    "SELECT seq, id, caller, targets, created_ms, ended_ms, end_code, end_subcode FROM calls";
+
+fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
+    let targets: String = row.get(3)?;
+    let ended: Option<i64> = row.get(5)?;
+    let code: Option<u16> = row.get(6)?;
+    let sub_code: Option<u32> = row.get(7)?;
+    Ok((
+        row.get(0)?,
+        CallRecord {
+            id: row.get(1)?,
+            caller: row.get(2)?,
+            targets: serde_json::from_str(&targets).unwrap_or_default(),
+            created_at: rfc3339(row.get(4)?),
+            ended_at: ended.map(rfc3339),
+            end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
+            legs: Vec::new(),
+            timeline: None,
+        },
+    ))
+}
+
+fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
+    let mut statement = db.prepare_cached(
+        "SELECT participant_id, endpoint_id, identity, joined_ms, left_ms, duration_ms,
+                code, subcode, raw_cause
+         FROM legs WHERE call_id = ?1 ORDER BY joined_ms, rowid",
+    )?;
+    let rows = statement.query_map([call_id], |row| {
+        let left: Option<i64> = row.get(4)?;
+        let code: Option<u16> = row.get(6)?;
+        let sub_code: Option<u32> = row.get(7)?;
+        Ok(LegRecord {
+            participant_id: row.get(0)?,
+            endpoint_id: row.get(1)?,
+            identity: row.get(2)?,
+            joined_at: rfc3339(row.get(3)?),
+            left_at: left.map(rfc3339),
+            duration_ms: row.get(5)?,
+            end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
+            raw_cause: row.get(8)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn timeline(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<TimelineEntry>> {
+    let mut statement = db.prepare_cached(
+        "SELECT at_ms, kind, detail FROM timeline WHERE call_id = ?1 ORDER BY seq",
+    )?;
+    let rows = statement.query_map([call_id], |row| {
+        let detail: Option<String> = row.get(2)?;
+        Ok(TimelineEntry {
+            at: rfc3339(row.get(0)?),
+            kind: row.get(1)?,
+            detail: detail
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or(serde_json::Value::Null),
+        })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{RecordOp, RecordWriter};
+    use super::*;
+    use appel_codes::{registry, CallEndReason};
+    use std::time::{Duration, SystemTime};
+
+    fn call_ops(call: &str, at: SystemTime, callee_reason: CallEndReason) -> Vec<RecordOp> {
+        vec![
+            RecordOp::CallCreated {
+                call_id: call.into(),
+                caller: "alice".into(),
+                targets: vec!["bob".into()],
+                at,
+            },
+            RecordOp::LegJoined {
+                call_id: call.into(),
+                participant_id: format!("{call}-p1"),
+                endpoint_id: Some("alice-phone".into()),
+                identity: "alice".into(),
+                at,
+            },
+            RecordOp::Timeline {
+                call_id: call.into(),
+                at,
+                kind: "ringing".into(),
+                detail: serde_json::json!({"endpoints": 1}),
+            },
+            RecordOp::LegLeft {
+                call_id: call.into(),
+                participant_id: format!("{call}-p2"),
+                identity: "bob".into(),
+                endpoint_id: Some("bob-phone".into()),
+                at: at + Duration::from_millis(5),
+                reason: callee_reason,
+                raw_cause: Some("declined".into()),
+            },
+            RecordOp::LegLeft {
+                call_id: call.into(),
+                participant_id: format!("{call}-p1"),
+                identity: "alice".into(),
+                endpoint_id: None,
+                at: at + Duration::from_millis(10),
+                reason: CallEndReason::of(&registry::CALL_DECLINED),
+                raw_cause: None,
+            },
+            RecordOp::CallEnded {
+                call_id: call.into(),
+                at: at + Duration::from_millis(10),
+                reason: Some(CallEndReason::of(&registry::CALL_DECLINED)),
+            },
+        ]
+    }
+
+    #[tokio::test]
+    async fn committed_records_survive_a_restart_and_filter_by_reason() {
+        let dir = tempfile::tempdir().expect("dir");
+        let at = SystemTime::now();
+        {
+            let store = Store::open(dir.path()).expect("store");
+            let writer =
+                RecordWriter::start(store.path(), 3, Duration::from_secs(60)).expect("writer");
+            for op in call_ops("c1", at, CallEndReason::of(&registry::CALL_DECLINED)) {
+                writer.write(op);
+            }
+            let later = at + Duration::from_secs(1);
+            for op in call_ops("c2", later, CallEndReason::of(&registry::RINGING_TIMEOUT)) {
+                writer.write(op);
+            }
+            writer.close().await;
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        let call = store
+            .call_record("c1")
+            .await
+            .expect("read")
+            .expect("c1 exists");
+        assert_eq!(call.legs.len(), 2);
+        let alice = &call.legs[0];
+        assert_eq!(alice.identity, "alice");
+        assert_eq!(alice.endpoint_id.as_deref(), Some("alice-phone"));
+        assert_eq!(alice.duration_ms, Some(10));
+        let reason = alice.end_reason.as_ref().expect("alice reason");
+        assert_eq!((reason.code, reason.sub_code), (603, 0));
+        assert_eq!(reason.name, "CALL_DECLINED");
+        assert_eq!(call.legs[1].raw_cause.as_deref(), Some("declined"));
+        assert_eq!(call.timeline.as_ref().map(Vec::len), Some(1));
+        assert!(call.ended_at.is_some());
+
+        let timeouts = store
+            .call_records(CallFilter {
+                sub_code: Some(10004),
+                limit: 10,
+                ..CallFilter::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(timeouts.calls.len(), 1);
+        assert_eq!(timeouts.calls[0].id, "c2");
+
+        let expected = store
+            .call_records(CallFilter {
+                category: Some(ResultCategory::ExpectedError),
+                identity: Some("bob".into()),
+                limit: 10,
+                ..CallFilter::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(expected.calls.len(), 1);
+
+        let first = store
+            .call_records(CallFilter {
+                limit: 1,
+                ..CallFilter::default()
+            })
+            .await
+            .expect("page 1");
+        assert_eq!(first.calls[0].id, "c2");
+        let cursor = first.next_cursor.expect("more pages");
+        let second = store
+            .call_records(CallFilter {
+                limit: 1,
+                cursor: cursor.parse().ok(),
+                ..CallFilter::default()
+            })
+            .await
+            .expect("page 2");
+        assert_eq!(second.calls[0].id, "c1");
+        assert_eq!(second.next_cursor, None);
+    }
+
+    #[tokio::test]
+    async fn flush_makes_queued_records_readable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_secs(60)).expect("writer");
+        for op in call_ops(
+            "c9",
+            SystemTime::now(),
+            CallEndReason::of(&registry::CALL_DECLINED),
+        ) {
+            writer.write(op);
+        }
+        writer.flush().await;
+        assert!(store.call_record("c9").await.expect("read").is_some());
+        writer.close().await;
+    }
+}

@@ -1,0 +1,94 @@
+//! The database schema as an ordered list of migrations, applied once each and tracked in
+//! `schema_version`. Published migrations are never edited: a change is a new entry at the end.
+
+use rusqlite::Connection;
+
+/// Every migration, oldest first. The schema version is the number of migrations applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: identities, token revocations, registrations, call records.
+    "CREATE TABLE identities (
+        id TEXT PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        deleted_ms INTEGER
+    );
+    CREATE TABLE token_revocations (
+        identity TEXT PRIMARY KEY REFERENCES identities(id),
+        revoked_before_ms INTEGER NOT NULL
+    );
+    CREATE TABLE registrations (
+        identity TEXT PRIMARY KEY,
+        first_ms INTEGER NOT NULL,
+        push_url TEXT
+    );
+    CREATE TABLE calls (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        caller TEXT NOT NULL,
+        targets TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        ended_ms INTEGER,
+        end_code INTEGER,
+        end_subcode INTEGER
+    );
+    CREATE TABLE legs (
+        call_id TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        endpoint_id TEXT,
+        identity TEXT NOT NULL,
+        joined_ms INTEGER NOT NULL,
+        left_ms INTEGER,
+        duration_ms INTEGER,
+        code INTEGER,
+        subcode INTEGER,
+        result_category TEXT,
+        raw_cause TEXT,
+        PRIMARY KEY (call_id, participant_id)
+    );
+    CREATE INDEX legs_identity ON legs(identity);
+    CREATE INDEX legs_reason ON legs(code, subcode);
+    CREATE TABLE timeline (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX timeline_call ON timeline(call_id, seq);",
+];
+
+/// The version a fully migrated database has.
+pub const LATEST: usize = MIGRATIONS.len();
+
+/// Brings the database up to [`LATEST`], each migration in its own transaction.
+pub fn migrate(db: &mut Connection) -> rusqlite::Result<usize> {
+    db.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let current: Option<i64> =
+        db.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?;
+    let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = db.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [index as i64 + 1],
+        )?;
+        tx.commit()?;
+    }
+    Ok(LATEST.max(current))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_applies_each_migration_once() {
+        let mut db = Connection::open_in_memory().expect("db");
+        assert_eq!(migrate(&mut db).expect("first"), LATEST);
+        assert_eq!(migrate(&mut db).expect("second"), LATEST);
+        let rows: i64 = db
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, LATEST as i64);
+    }
+}

@@ -1,0 +1,292 @@
+//! The batched writer of call records: a dedicated thread fed by a channel, committing one
+//! transaction per batch (at most `batch_size` operations, or whatever arrived within
+//! `flush_interval` of the batch's first operation). Sending never blocks the caller.
+
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use appel_codes::{CallEndReason, CallingError};
+use rusqlite::{params, Connection};
+use tokio::sync::oneshot;
+
+use super::{open_connection, storage_error, unix_ms};
+
+/// One fact about a call, as stored. Times are wall-clock.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecordOp {
+    /// A call was started.
+    CallCreated {
+        /// Call id.
+        call_id: String,
+        /// Identity of the caller.
+        caller: String,
+        /// Identities called.
+        targets: Vec<String>,
+        /// When.
+        at: SystemTime,
+    },
+    /// A participant leg started (the caller's at creation, a callee's when it is offered the call).
+    LegJoined {
+        /// Call id.
+        call_id: String,
+        /// Participant id within the call.
+        participant_id: String,
+        /// The endpoint carrying the leg, when one is known.
+        endpoint_id: Option<String>,
+        /// The participant's identity.
+        identity: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// A participant leg ended, with its reason.
+    LegLeft {
+        /// Call id.
+        call_id: String,
+        /// Participant id within the call.
+        participant_id: String,
+        /// The participant's identity (used when no join was recorded).
+        identity: String,
+        /// The endpoint that carried the leg, when known.
+        endpoint_id: Option<String>,
+        /// When.
+        at: SystemTime,
+        /// Why.
+        reason: CallEndReason,
+        /// The protocol's own cause, verbatim.
+        raw_cause: Option<String>,
+    },
+    /// The call as a whole ended.
+    CallEnded {
+        /// Call id.
+        call_id: String,
+        /// When.
+        at: SystemTime,
+        /// The call's overall end reason, when there is one.
+        reason: Option<CallEndReason>,
+    },
+    /// Anything else worth a line on the call's timeline.
+    Timeline {
+        /// Call id.
+        call_id: String,
+        /// When.
+        at: SystemTime,
+        /// What kind of event (`ringing`, `accepted`, …).
+        kind: String,
+        /// Details, as JSON.
+        detail: serde_json::Value,
+    },
+}
+
+enum Command {
+    Write(RecordOp),
+    Flush(oneshot::Sender<()>),
+    Close,
+}
+
+/// Handle to the writer thread. Clones share the thread.
+#[derive(Clone)]
+pub struct RecordWriter {
+    sender: mpsc::Sender<Command>,
+    thread: std::sync::Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl RecordWriter {
+    /// Opens its own connection to the database at `path` and starts the thread.
+    pub fn start(
+        path: &Path,
+        batch_size: usize,
+        flush_interval: Duration,
+    ) -> Result<RecordWriter, CallingError> {
+        let db = open_connection(path)
+            .map_err(|e| storage_error("opening the records writer's connection", e))?;
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("appel-records".into())
+            .spawn(move || run(db, receiver, batch_size.max(1), flush_interval))
+            .map_err(|e| storage_error("starting the records writer", e))?;
+        Ok(RecordWriter {
+            sender,
+            thread: std::sync::Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Queues one operation; never blocks. After [`RecordWriter::close`] it is dropped with a log line.
+    pub fn write(&self, op: RecordOp) {
+        if self.sender.send(Command::Write(op)).is_err() {
+            tracing::warn!("call record dropped: the records writer is closed");
+        }
+    }
+
+    /// Waits until everything queued before this call is committed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Command::Flush(done)).is_ok() {
+            // An error here means the thread ended, which commits what it had.
+            let _ = wait.await;
+        }
+    }
+
+    /// Commits what is queued and stops the thread.
+    pub async fn close(&self) {
+        let _ = self.sender.send(Command::Close);
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            if tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .is_err()
+            {
+                tracing::error!("the records writer thread could not be joined");
+            }
+        }
+    }
+}
+
+fn run(
+    mut db: Connection,
+    receiver: mpsc::Receiver<Command>,
+    batch_size: usize,
+    flush_interval: Duration,
+) {
+    let mut closing = false;
+    while !closing {
+        let Ok(first) = receiver.recv() else { break };
+        let mut batch = Vec::new();
+        let mut waiting = Vec::new();
+        let take = |command, batch: &mut Vec<RecordOp>, waiting: &mut Vec<_>| match command {
+            Command::Write(op) => {
+                batch.push(op);
+                false
+            }
+            Command::Flush(done) => {
+                waiting.push(done);
+                false
+            }
+            Command::Close => true,
+        };
+        closing = take(first, &mut batch, &mut waiting);
+        let deadline = Instant::now() + flush_interval;
+        while !closing && waiting.is_empty() && batch.len() < batch_size {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match receiver.recv_timeout(left) {
+                Ok(command) => closing = take(command, &mut batch, &mut waiting),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => closing = true,
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(e) = commit(&mut db, &batch) {
+                tracing::error!(error = %e, events = batch.len(), "call records could not be committed");
+            }
+        }
+        for done in waiting {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn commit(db: &mut Connection, batch: &[RecordOp]) -> rusqlite::Result<()> {
+    let tx = db.transaction()?;
+    for op in batch {
+        apply(&tx, op)?;
+    }
+    tx.commit()
+}
+
+fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
+    match op {
+        RecordOp::CallCreated {
+            call_id,
+            caller,
+            targets,
+            at,
+        } => {
+            let targets = serde_json::to_string(targets).unwrap_or_else(|_| "[]".into());
+            db.execute(
+                "INSERT OR IGNORE INTO calls (id, caller, targets, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![call_id, caller, targets, unix_ms(*at)],
+            )?;
+        }
+        RecordOp::LegJoined {
+            call_id,
+            participant_id,
+            endpoint_id,
+            identity,
+            at,
+        } => {
+            db.execute(
+                "INSERT INTO legs (call_id, participant_id, endpoint_id, identity, joined_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(call_id, participant_id) DO UPDATE SET
+                    endpoint_id = COALESCE(excluded.endpoint_id, legs.endpoint_id)",
+                params![call_id, participant_id, endpoint_id, identity, unix_ms(*at)],
+            )?;
+        }
+        RecordOp::LegLeft {
+            call_id,
+            participant_id,
+            identity,
+            endpoint_id,
+            at,
+            reason,
+            raw_cause,
+        } => {
+            let at = unix_ms(*at);
+            db.execute(
+                "INSERT INTO legs (call_id, participant_id, endpoint_id, identity, joined_ms,
+                                   left_ms, duration_ms, code, subcode, result_category, raw_cause)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(call_id, participant_id) DO UPDATE SET
+                    endpoint_id = COALESCE(excluded.endpoint_id, legs.endpoint_id),
+                    left_ms = excluded.left_ms,
+                    duration_ms = MAX(0, excluded.left_ms - legs.joined_ms),
+                    code = excluded.code, subcode = excluded.subcode,
+                    result_category = excluded.result_category, raw_cause = excluded.raw_cause",
+                params![
+                    call_id,
+                    participant_id,
+                    endpoint_id,
+                    identity,
+                    at,
+                    reason.code,
+                    reason.subcode,
+                    reason.category().as_str(),
+                    raw_cause
+                ],
+            )?;
+        }
+        RecordOp::CallEnded {
+            call_id,
+            at,
+            reason,
+        } => {
+            db.execute(
+                "UPDATE calls SET ended_ms = ?2, end_code = ?3, end_subcode = ?4 WHERE id = ?1",
+                params![
+                    call_id,
+                    unix_ms(*at),
+                    reason.map(|r| r.code),
+                    reason.map(|r| r.subcode)
+                ],
+            )?;
+        }
+        RecordOp::Timeline {
+            call_id,
+            at,
+            kind,
+            detail,
+        } => {
+            db.execute(
+                "INSERT INTO timeline (call_id, at_ms, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![call_id, unix_ms(*at), kind, detail.to_string()],
+            )?;
+        }
+    }
+    Ok(())
+}

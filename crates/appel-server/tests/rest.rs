@@ -1,0 +1,362 @@
+//! The REST API over HTTP: identities, tokens, validation, problem documents, OpenAPI.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::{base64url, TestServer};
+
+async fn problem(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    for member in [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "code",
+        "subCode",
+        "resultCategory",
+        "name",
+    ] {
+        assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
+    }
+    assert_eq!(body["status"], status);
+    (status, body)
+}
+
+fn assert_problem(body: &Value, code: u16, sub_code: u32, category: &str, name: &str) {
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["subCode"], sub_code, "{body}");
+    assert_eq!(body["resultCategory"], category, "{body}");
+    assert_eq!(body["name"], name, "{body}");
+}
+
+#[tokio::test]
+async fn health_answers_ok_and_publishes_the_reconnect_grace() {
+    let server =
+        TestServer::start_with(|c| c.timers.reconnect_grace = Duration::from_secs(90)).await;
+    let response = server
+        .http
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["signaling"]["reconnectGraceMs"], 90_000);
+    assert_eq!(body["signaling"]["heartbeatIntervalMs"], 250);
+    assert_eq!(body["signaling"]["protocolVersion"], 1);
+}
+
+#[tokio::test]
+async fn missing_or_wrong_access_key_is_401_with_900100() {
+    let server = TestServer::start().await;
+    let missing = server
+        .http
+        .post(server.url("/identities"))
+        .send()
+        .await
+        .expect("POST");
+    let (status, body) = problem(missing).await;
+    assert_eq!(status, 401);
+    assert_problem(&body, 401, 900100, "ExpectedError", "ACCESS_KEY_INVALID");
+
+    let wrong = server
+        .http
+        .get(server.url("/calls"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .expect("GET");
+    let (status, body) = problem(wrong).await;
+    assert_eq!(status, 401);
+    assert_problem(&body, 401, 900100, "ExpectedError", "ACCESS_KEY_INVALID");
+}
+
+#[tokio::test]
+async fn a_token_is_issued_for_a_created_identity_and_validates() {
+    let server = TestServer::start().await;
+    let id = server.create_identity().await;
+    let response = server
+        .admin(Method::POST, &format!("/identities/{id}/token"))
+        .json(&json!({ "scopes": ["voip"], "expiresInMinutes": 60 }))
+        .send()
+        .await
+        .expect("POST token");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let token = body["token"].as_str().expect("token");
+    let expires =
+        humantime::parse_rfc3339(body["expiresOn"].as_str().expect("expiresOn")).expect("RFC 3339");
+    let lifetime = expires
+        .duration_since(std::time::SystemTime::now())
+        .expect("in the future");
+    assert!(lifetime > Duration::from_secs(59 * 60) && lifetime <= Duration::from_secs(3600));
+
+    let validated = server
+        .http
+        .get(server.url("/validate"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /validate");
+    assert_eq!(validated.status(), 200);
+    let body: Value = validated.json().await.expect("json");
+    assert_eq!(body["identity"], id.as_str());
+    assert!(body["expiresOn"].is_string());
+
+    // No body at all gives the default scope and 24 hours.
+    let response = server
+        .admin(Method::POST, &format!("/identities/{id}/token"))
+        .send()
+        .await
+        .expect("POST token");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn token_requests_with_bad_bodies_or_lifetimes_are_refused() {
+    let server = TestServer::start().await;
+    let id = server.create_identity().await;
+    let path = format!("/identities/{id}/token");
+    for minutes in [59, 1441, -5] {
+        let response = server
+            .admin(Method::POST, &path)
+            .json(&json!({ "expiresInMinutes": minutes }))
+            .send()
+            .await
+            .expect("POST");
+        let (status, body) = problem(response).await;
+        assert_eq!(status, 400);
+        assert_problem(
+            &body,
+            400,
+            900103,
+            "ExpectedError",
+            "TOKEN_LIFETIME_OUT_OF_RANGE",
+        );
+    }
+    let bodies = [
+        json!({ "scopes": ["admin"] }),
+        json!({ "scopes": [] }),
+        json!({ "expiresInMinutes": "sixty" }),
+        json!({ "unexpected": true }),
+    ];
+    for bad in bodies {
+        let response = server
+            .admin(Method::POST, &path)
+            .json(&bad)
+            .send()
+            .await
+            .expect("POST");
+        let (status, body) = problem(response).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_problem(&body, 400, 900102, "ExpectedError", "INVALID_REQUEST");
+    }
+    let not_json = server
+        .admin(Method::POST, &path)
+        .body("{not json")
+        .send()
+        .await
+        .expect("POST");
+    let (_, body) = problem(not_json).await;
+    assert_problem(&body, 400, 900102, "ExpectedError", "INVALID_REQUEST");
+}
+
+#[tokio::test]
+async fn unknown_identities_and_calls_are_404_problems() {
+    let server = TestServer::start().await;
+    for (method, path) in [
+        (Method::POST, "/identities/nobody/token"),
+        (Method::DELETE, "/identities/nobody/tokens"),
+        (Method::DELETE, "/identities/nobody"),
+    ] {
+        let response = server.admin(method, path).send().await.expect("request");
+        let (status, body) = problem(response).await;
+        assert_eq!(status, 404, "{path}");
+        assert_problem(&body, 404, 900101, "ExpectedError", "IDENTITY_NOT_FOUND");
+    }
+    let response = server
+        .admin(Method::GET, "/calls/no-such-call")
+        .send()
+        .await
+        .expect("GET");
+    let (status, body) = problem(response).await;
+    assert_eq!(status, 404);
+    assert_problem(&body, 404, 900104, "ExpectedError", "CALL_RECORD_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn call_list_parameters_are_checked() {
+    let server = TestServer::start().await;
+    for query in [
+        "?limit=0",
+        "?limit=501",
+        "?category=Sometimes",
+        "?since=yesterday",
+        "?cursor=abc",
+        "?code=x",
+        "?colour=blue",
+    ] {
+        let response = server
+            .admin(Method::GET, &format!("/calls{query}"))
+            .send()
+            .await
+            .expect("GET");
+        let (status, body) = problem(response).await;
+        assert_eq!(status, 400, "{query}");
+        assert_problem(&body, 400, 900102, "ExpectedError", "INVALID_REQUEST");
+    }
+    let (status, body) = server
+        .get_json("/calls?category=ExpectedError&limit=5")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["calls"], json!([]));
+    assert_eq!(body["nextCursor"], Value::Null);
+}
+
+async fn validate(server: &TestServer, token: &str) -> (u16, Value) {
+    let response = server
+        .http
+        .get(server.url("/validate"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /validate");
+    if response.status() == 200 {
+        (200, response.json().await.expect("json"))
+    } else {
+        problem(response).await
+    }
+}
+
+fn assert_unauthenticated(result: (u16, Value), what: &str) {
+    assert_eq!(result.0, 401, "{what}");
+    assert_problem(
+        &result.1,
+        401,
+        10009,
+        "UnexpectedClientError",
+        "UNAUTHENTICATED",
+    );
+}
+
+#[tokio::test]
+async fn validate_refuses_forged_expired_unsigned_revoked_and_deleted_tokens_with_10009() {
+    let server = TestServer::start().await;
+    let id = server.create_identity().await;
+    let good = server.token(&id).await;
+    assert_eq!(validate(&server, &good).await.0, 200);
+
+    let forged = appel_server::tokens::TokenKeys::from_access_key("another-key")
+        .issue(
+            &id,
+            &["voip".to_string()],
+            std::time::SystemTime::now(),
+            std::time::SystemTime::now() + Duration::from_secs(3600),
+        )
+        .expect("issue")
+        .token;
+    assert_unauthenticated(validate(&server, &forged).await, "forged");
+
+    let expired = server.short_token(&id, Duration::from_millis(1));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_unauthenticated(validate(&server, &expired).await, "expired");
+
+    let payload = good.split('.').nth(1).expect("payload");
+    let unsigned = format!("{}.{payload}.", base64url(br#"{"alg":"none","typ":"JWT"}"#));
+    assert_unauthenticated(validate(&server, &unsigned).await, "alg none");
+
+    let missing = server
+        .http
+        .get(server.url("/validate"))
+        .send()
+        .await
+        .expect("GET");
+    assert_unauthenticated(problem(missing).await, "no token");
+
+    let revoked = server
+        .admin(Method::DELETE, &format!("/identities/{id}/tokens"))
+        .send()
+        .await
+        .expect("DELETE tokens");
+    assert_eq!(revoked.status(), 204);
+    assert_unauthenticated(validate(&server, &good).await, "revoked");
+    let after = server.token(&id).await;
+    assert_eq!(
+        validate(&server, &after).await.0,
+        200,
+        "a token issued after revocation works"
+    );
+
+    let deleted = server
+        .admin(Method::DELETE, &format!("/identities/{id}"))
+        .send()
+        .await
+        .expect("DELETE identity");
+    assert_eq!(deleted.status(), 204);
+    assert_unauthenticated(validate(&server, &after).await, "deleted identity");
+}
+
+#[tokio::test]
+async fn openapi_document_covers_every_route_and_the_problem_schema() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.expect("json");
+    assert_eq!(document["openapi"], "3.1.0");
+    for (method, path) in appel_server::http::openapi::ROUTES {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path}"
+        );
+    }
+    let required = &document["components"]["schemas"]["Problem"]["required"];
+    for member in [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "code",
+        "subCode",
+        "resultCategory",
+        "name",
+    ] {
+        assert!(
+            required
+                .as_array()
+                .is_some_and(|r| r.contains(&json!(member))),
+            "{member}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn signaling_without_upgrade_is_a_problem_document() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .get(server.url("/signaling"))
+        .send()
+        .await
+        .expect("GET");
+    let (status, body) = problem(response).await;
+    assert_eq!(status, 400);
+    assert_problem(&body, 400, 900102, "ExpectedError", "INVALID_REQUEST");
+}
