@@ -282,6 +282,24 @@ export declare const Codes: {
   readonly CALL_AGENT_DISPOSED: { readonly code: 400; readonly subCode: 900400; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The server did not answer a signaling request in time, or the connection dropped before it answered. */
   readonly SIGNALING_REQUEST_TIMEOUT: { readonly code: 408; readonly subCode: 900401; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: true };
+  /** Only the organizer of the call, or a participant granted that capability, may end it for everyone. */
+  readonly END_FOR_EVERYONE_NOT_ALLOWED: { readonly code: 403; readonly subCode: 900500; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** A room call cannot be ended for everyone by a participant. */
+  readonly ROOM_END_FOR_EVERYONE_REFUSED: { readonly code: 403; readonly subCode: 900501; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This participant's room role (Consumer) does not allow sending audio or video. */
+  readonly ROOM_ROLE_CANNOT_SEND_MEDIA: { readonly code: 403; readonly subCode: 900502; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This participant's room role (Attendee or Consumer) does not allow sharing the screen. */
+  readonly ROOM_ROLE_CANNOT_SCREEN_SHARE: { readonly code: 403; readonly subCode: 900503; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** Only a Presenter may remove participants from a room call. */
+  readonly ROOM_ROLE_CANNOT_REMOVE_PARTICIPANTS: { readonly code: 403; readonly subCode: 900504; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** No room with that id exists on this server. */
+  readonly ROOM_NOT_FOUND: { readonly code: 404; readonly subCode: 900505; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The call has no participant with that id, or it has already left. */
+  readonly PARTICIPANT_NOT_FOUND: { readonly code: 404; readonly subCode: 900506; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** No webhook subscription with that id exists on this server. */
+  readonly WEBHOOK_SUBSCRIPTION_NOT_FOUND: { readonly code: 404; readonly subCode: 900507; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The load tool only runs against a server on a loopback address of this machine. */
+  readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** An argument is not valid. */
   readonly INVALID_ARGUMENT: { readonly code: 400; readonly subCode: 900900; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The call ended normally for a reason this version of Appel does not know. */

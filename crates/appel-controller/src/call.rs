@@ -6,6 +6,7 @@ use appel_protocol::{
 };
 
 use crate::ringing::Alerting;
+use crate::rooms::RoomRole;
 
 /// Where a participant stands.
 #[derive(Debug)]
@@ -48,6 +49,24 @@ pub(crate) struct Participant {
     pub(crate) phase: Phase,
     /// The state last sent to the other participants.
     pub(crate) shown_to_others: ParticipantState,
+    /// It may end the call for everyone (the organizer: the caller).
+    pub(crate) organizer: bool,
+    /// Its role, in a room's call.
+    pub(crate) role: Option<RoomRole>,
+}
+
+impl Participant {
+    /// A participant that is neither organizer nor in a room.
+    pub(crate) fn new(id: ParticipantId, identity: IdentityId, phase: Phase) -> Self {
+        Participant {
+            id,
+            identity,
+            phase,
+            shown_to_others: ParticipantState::Idle,
+            organizer: false,
+            role: None,
+        }
+    }
 }
 
 /// Counts taken once per update, so that every participant's state is found in O(1).
@@ -68,6 +87,8 @@ pub(crate) struct Call {
     pub(crate) ever_connected: bool,
     /// The reason the most recent participant to leave left with.
     pub(crate) last_departure: Option<CallEndReason>,
+    /// The room whose call this is; such a call goes on while anyone is in it.
+    pub(crate) room: Option<String>,
 }
 
 impl Call {
@@ -153,7 +174,9 @@ impl Call {
                     summary.connected += 1;
                     summary.connected_held += usize::from(leg.held);
                 }
-                Phase::Joined(_) if index > 0 => summary.answer_pending = true,
+                Phase::Joined(_) if index > 0 && self.room.is_none() => {
+                    summary.answer_pending = true
+                }
                 Phase::Alerting(alerting) if alerting.is_ringing() => summary.answer_pending = true,
                 _ => {}
             }

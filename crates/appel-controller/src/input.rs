@@ -5,6 +5,8 @@ use std::time::Instant;
 use appel_codes::CallEndReason;
 use appel_protocol::{CallId, ClientFrame, EndpointId, IdentityId};
 
+use crate::rooms::RoomSpec;
+
 /// One event for [`crate::Controller::handle`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
@@ -88,5 +90,16 @@ pub enum Input {
         identity: IdentityId,
         /// Its stored push URL, if any.
         push_url: Option<String>,
+    },
+    /// A room was created or changed (fed at start for each stored room too). Participants of its
+    /// call whose role changed or who left the roster are removed with 0/5317.
+    RoomUpserted {
+        /// The room.
+        room: RoomSpec,
+    },
+    /// A room was deleted: everyone in its call leaves with 0/5317.
+    RoomDeleted {
+        /// The room's id.
+        room: String,
     },
 }

@@ -41,19 +41,23 @@
 mod action;
 mod call;
 mod config;
+mod control;
 mod controller;
 mod directory;
 mod ids;
 mod input;
 mod records;
 mod ringing;
+mod rooms;
 mod timers;
 
 pub use action::Action;
 pub use config::ControllerConfig;
+pub use control::{CallSnapshot, Control, ParticipantSnapshot};
 pub use controller::Controller;
 pub use input::Input;
 pub use records::{RecordEvent, TimelineKind};
+pub use rooms::{IdentityKind, RoomRole, RoomSpec};
 
 #[doc(no_inline)]
 pub use std::time::Instant;

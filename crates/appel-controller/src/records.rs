@@ -108,6 +108,14 @@ pub enum TimelineKind {
     ConnectionLost,
     /// A participant's connection came back within the window.
     ConnectionResumed,
+    /// A participant joined a call in progress (by id, or a room's call).
+    Joined,
+    /// A target was added to a call in progress.
+    Added,
+    /// A participant was removed by another participant or the call-control API.
+    Removed,
+    /// The call-control API muted a participant.
+    Muted,
 }
 
 impl TimelineKind {
@@ -127,6 +135,10 @@ impl TimelineKind {
             TimelineKind::Resume => "resume",
             TimelineKind::ConnectionLost => "connectionLost",
             TimelineKind::ConnectionResumed => "connectionResumed",
+            TimelineKind::Joined => "joined",
+            TimelineKind::Added => "added",
+            TimelineKind::Removed => "removed",
+            TimelineKind::Muted => "muted",
         }
     }
 }

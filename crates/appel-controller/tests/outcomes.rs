@@ -581,18 +581,22 @@ fn hanging_up_for_everyone_gives_the_others_0_4097() {
         h.accept(who, &call);
         h.media_ready(who, &call);
     }
+    // The organizer (the caller) ends it for everyone.
     h.frame(
-        "bob",
+        "alice",
         appel_protocol::ClientFrame::HangUp {
             request_id: 99,
             call_id: call.clone(),
             for_everyone: true,
         },
     );
-    assert_eq!(h.ended("bob", &call), reason(&registry::CALL_ENDED_LOCALLY));
-    for who in ["alice", "carol"] {
+    assert_eq!(
+        h.ended("alice", &call),
+        reason(&registry::CALL_ENDED_LOCALLY)
+    );
+    for who in ["bob", "carol"] {
         assert_eq!(
-            h.left(who, &call, "bob"),
+            h.left(who, &call, "alice"),
             reason(&registry::CALL_ENDED_LOCALLY)
         );
         assert_eq!(h.ended(who, &call), reason(&registry::ENDED_FOR_EVERYONE));

@@ -116,6 +116,62 @@ pub enum ClientFrame {
         /// Relayed untouched.
         payload: serde_json::Value,
     },
+    /// Joins a call in progress by its id (a group call); answered by `callJoined` or `error`.
+    JoinCall {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// Whether to join with video.
+        #[serde(default)]
+        video: bool,
+    },
+    /// Joins the call of a room (starting it when nobody is in it); answered by `callJoined` or
+    /// `error` (403/5828 not on the roster, 403/5829 outside the validity window, 403/5830 not a
+    /// user identity).
+    JoinRoom {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The room.
+        room_id: String,
+        /// Whether to join with video (refused for a Consumer).
+        #[serde(default)]
+        video: bool,
+    },
+    /// Rings another identity into a call this endpoint is in; answered by `ack` (the target's
+    /// fate then comes as for a call started to it: `participantUpdated`, `participantLeft`).
+    AddParticipant {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// Who to ring.
+        identity: IdentityId,
+    },
+    /// Removes another participant from the call (it sees 0/5000); answered by `ack` or `error`.
+    RemoveParticipant {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// The participant to remove.
+        participant_id: ParticipantId,
+    },
+    /// Declares what this endpoint sends, before it starts sending it; answered by `ack`, or by
+    /// `error` when its room role forbids it.
+    MediaState {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// Whether the microphone is on.
+        audio: bool,
+        /// Whether the camera is on.
+        video: bool,
+        /// Whether the screen is shared.
+        #[serde(default)]
+        screen_share: bool,
+    },
 }
 
 impl ClientFrame {
@@ -134,6 +190,11 @@ impl ClientFrame {
         "resume",
         "mediaReady",
         "signal",
+        "joinCall",
+        "joinRoom",
+        "addParticipant",
+        "removeParticipant",
+        "mediaState",
     ];
 
     /// The frame's `type` on the wire.
@@ -152,6 +213,11 @@ impl ClientFrame {
             ClientFrame::Resume { .. } => "resume",
             ClientFrame::MediaReady { .. } => "mediaReady",
             ClientFrame::Signal { .. } => "signal",
+            ClientFrame::JoinCall { .. } => "joinCall",
+            ClientFrame::JoinRoom { .. } => "joinRoom",
+            ClientFrame::AddParticipant { .. } => "addParticipant",
+            ClientFrame::RemoveParticipant { .. } => "removeParticipant",
+            ClientFrame::MediaState { .. } => "mediaState",
         }
     }
 
@@ -164,7 +230,12 @@ impl ClientFrame {
             | ClientFrame::Reject { request_id, .. }
             | ClientFrame::HangUp { request_id, .. }
             | ClientFrame::Hold { request_id, .. }
-            | ClientFrame::Resume { request_id, .. } => Some(*request_id),
+            | ClientFrame::Resume { request_id, .. }
+            | ClientFrame::JoinCall { request_id, .. }
+            | ClientFrame::JoinRoom { request_id, .. }
+            | ClientFrame::AddParticipant { request_id, .. }
+            | ClientFrame::RemoveParticipant { request_id, .. }
+            | ClientFrame::MediaState { request_id, .. } => Some(*request_id),
             ClientFrame::Hello { .. }
             | ClientFrame::Ping
             | ClientFrame::Pong
@@ -184,8 +255,13 @@ impl ClientFrame {
             | ClientFrame::Hold { call_id, .. }
             | ClientFrame::Resume { call_id, .. }
             | ClientFrame::MediaReady { call_id }
-            | ClientFrame::Signal { call_id, .. } => Some(call_id),
-            ClientFrame::Hello { .. }
+            | ClientFrame::Signal { call_id, .. }
+            | ClientFrame::JoinCall { call_id, .. }
+            | ClientFrame::AddParticipant { call_id, .. }
+            | ClientFrame::RemoveParticipant { call_id, .. }
+            | ClientFrame::MediaState { call_id, .. } => Some(call_id),
+            ClientFrame::JoinRoom { .. }
+            | ClientFrame::Hello { .. }
             | ClientFrame::Ping
             | ClientFrame::Pong
             | ClientFrame::RefreshToken { .. }

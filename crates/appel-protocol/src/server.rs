@@ -120,6 +120,21 @@ pub enum ServerFrame {
         /// When it expires, in Unix milliseconds.
         expires_at: u64,
     },
+    /// `joinCall` or `joinRoom` succeeded: this endpoint is a participant of the call.
+    CallJoined {
+        /// The request this answers.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// This endpoint's participant in it.
+        participant_id: ParticipantId,
+    },
+    /// The application's backend muted this participant through the call-control API: the SDK
+    /// turns its microphone off.
+    Muted {
+        /// The call.
+        call_id: CallId,
+    },
 }
 
 impl ServerFrame {
@@ -138,6 +153,8 @@ impl ServerFrame {
         "callEnded",
         "signal",
         "tokenExpiring",
+        "callJoined",
+        "muted",
     ];
 
     /// The frame's `type` on the wire.
@@ -156,6 +173,8 @@ impl ServerFrame {
             ServerFrame::CallEnded { .. } => "callEnded",
             ServerFrame::Signal { .. } => "signal",
             ServerFrame::TokenExpiring { .. } => "tokenExpiring",
+            ServerFrame::CallJoined { .. } => "callJoined",
+            ServerFrame::Muted { .. } => "muted",
         }
     }
 

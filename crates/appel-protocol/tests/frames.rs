@@ -61,6 +61,33 @@ fn every_client_frame() -> Vec<ClientFrame> {
             to: Some("p2".into()),
             payload: json!({"sdp": "v=0", "n": [1, 2]}),
         },
+        ClientFrame::JoinCall {
+            request_id: 8,
+            call_id: "c1".into(),
+            video: false,
+        },
+        ClientFrame::JoinRoom {
+            request_id: 9,
+            room_id: "r1".into(),
+            video: true,
+        },
+        ClientFrame::AddParticipant {
+            request_id: 10,
+            call_id: "c1".into(),
+            identity: "dave".into(),
+        },
+        ClientFrame::RemoveParticipant {
+            request_id: 11,
+            call_id: "c1".into(),
+            participant_id: "p2".into(),
+        },
+        ClientFrame::MediaState {
+            request_id: 12,
+            call_id: "c1".into(),
+            audio: true,
+            video: false,
+            screen_share: true,
+        },
     ]
 }
 
@@ -138,6 +165,14 @@ fn every_server_frame() -> Vec<ServerFrame> {
         },
         ServerFrame::TokenExpiring {
             expires_at: 1_700_000_600_000,
+        },
+        ServerFrame::CallJoined {
+            request_id: 8,
+            call_id: "c1".into(),
+            participant_id: "p4".into(),
+        },
+        ServerFrame::Muted {
+            call_id: "c1".into(),
         },
     ]
 }

@@ -13,7 +13,7 @@ use crate::errors;
 use crate::events::EventStream;
 use crate::incoming::{IncomingCall, IncomingShared};
 use crate::link::{AgentLink, Command};
-use crate::options::{CallAgentOptions, StartCallOptions};
+use crate::options::{CallAgentOptions, JoinCallOptions, StartCallOptions};
 
 /// Whether the agent's signaling connection is up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -266,6 +266,79 @@ impl CallAgent {
             self.link.clone(),
             self.shared.options.timeouts.clone(),
         ))
+    }
+
+    /// Joins a call in progress by its id (a group call). Returned at once in state `Connecting`;
+    /// the server's confirmation names it ([`crate::CallEvent::IdAssigned`]) and a refusal (an
+    /// unknown call, the participant limit) is its end reason.
+    pub fn join_call(
+        &self,
+        call_id: &CallId,
+        options: JoinCallOptions,
+    ) -> Result<Call, CallingError> {
+        let call_id = call_id.clone();
+        self.join("join_call", options, move |request_id| {
+            ClientFrame::JoinCall {
+                request_id,
+                call_id,
+                video: options.video,
+            }
+        })
+    }
+
+    /// Joins the call of room `room_id`, starting it when nobody is in it. Returned at once in
+    /// state `Connecting`; a refusal is the call's end reason: 403/5828 when the roster does not
+    /// list this identity, 403/5829 outside the room's validity window, 403/5830 for an identity
+    /// that is not an Appel user.
+    pub fn join_room(&self, room_id: &str, options: JoinCallOptions) -> Result<Call, CallingError> {
+        let room_id = room_id.to_owned();
+        self.join("join_room", options, move |request_id| {
+            ClientFrame::JoinRoom {
+                request_id,
+                room_id,
+                video: options.video,
+            }
+        })
+    }
+
+    fn join(
+        &self,
+        operation: &str,
+        options: JoinCallOptions,
+        frame: impl FnOnce(u64) -> ClientFrame,
+    ) -> Result<Call, CallingError> {
+        if self.link.is_disposed() {
+            return Err(errors::disposed(operation));
+        }
+        let call = CallShared::new(CallDirection::Joined, options.video, None, None);
+        let frame = frame(self.link.request_id());
+        if !self.link.command(Command::StartCall {
+            frame,
+            call: call.clone(),
+        }) {
+            return Err(errors::disposed(operation));
+        }
+        self.watch_confirmation(&call);
+        Ok(Call::new(
+            call,
+            self.link.clone(),
+            self.shared.options.timeouts.clone(),
+        ))
+    }
+
+    /// Ends `call` with 408/4506 if the server has not named it within the establishment timeout.
+    fn watch_confirmation(&self, call: &Arc<CallShared>) {
+        let establishment = self.shared.options.timeouts.call_establishment;
+        let watched = call.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(establishment).await;
+            if watched.id().is_none() {
+                watched.finish(
+                    CallEndReason::of(&registry::CALL_SETUP_TIMEOUT),
+                    Some(format!("no confirmation within {establishment:?}")),
+                );
+            }
+        });
     }
 
     /// The incoming calls: those still ringing now, then each new one. Several subscribers each

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::errors;
 use crate::events::{EventLog, EventStream};
 use crate::link::{AgentLink, Command};
-use crate::options::{HangUpOptions, Timeouts};
+use crate::options::{HangUpOptions, MediaState, Timeouts};
 
 /// Who started the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,6 +21,8 @@ pub enum CallDirection {
     Outgoing,
     /// This agent accepted it.
     Incoming,
+    /// This agent joined it in progress (by call id, or a room's call).
+    Joined,
 }
 
 /// Another participant of a call, as this agent last heard of it.
@@ -59,6 +61,9 @@ pub enum CallEvent {
         /// As sent.
         payload: serde_json::Value,
     },
+    /// The application's backend muted this participant through the call-control API; the
+    /// application turns its microphone off.
+    MutedByServer,
     /// The call ended for this agent; the last event.
     Ended(CallEndReason),
 }
@@ -207,6 +212,12 @@ impl CallShared {
         });
     }
 
+    pub(crate) fn muted_by_server(&self) {
+        if !self.is_ended() {
+            self.events.push(CallEvent::MutedByServer);
+        }
+    }
+
     pub(crate) fn signal(&self, from: ParticipantId, payload: serde_json::Value) {
         self.events.push(CallEvent::Signal { from, payload });
     }
@@ -329,6 +340,8 @@ impl Call {
 
     /// Leaves the call, or ends it for everyone. The call ends for this agent (0/0) even when the
     /// server cannot be told; the error then says so (900401). Hanging up an ended call does nothing.
+    /// Ending it for everyone is for the organizer only (403/900500 otherwise) and never in a room
+    /// (403/900501); such a refusal leaves the call going on.
     pub async fn hang_up(&self, options: HangUpOptions) -> Result<(), CallingError> {
         if self.shared.is_ended() {
             return Ok(());
@@ -351,6 +364,14 @@ impl Call {
                 timeout,
             )
             .await;
+        // A refused end-for-everyone leaves the call going on, for this agent too.
+        if let Ok(Err(error)) = &answer {
+            if error.is(&registry::END_FOR_EVERYONE_NOT_ALLOWED)
+                || error.is(&registry::ROOM_END_FOR_EVERYONE_REFUSED)
+            {
+                return Err(error.clone());
+            }
+        }
         self.shared.finish(local, None);
         match answer {
             Ok(Ok(())) => Ok(()),
@@ -409,6 +430,73 @@ impl Call {
                 entry,
                 why,
                 &format!("{operation} call {call_id}"),
+                timeout,
+            )),
+        }
+    }
+
+    /// Rings `identity` into this call; it then appears among the remote participants and, if it
+    /// does not join, leaves with the reason a call started to it would have had (480/10037,
+    /// 603/0, 487/10004…).
+    pub async fn add_participant(&self, identity: &IdentityId) -> Result<(), CallingError> {
+        let call_id = self.active_id("add_participant")?;
+        let identity = identity.clone();
+        self.request("add participant", move |request_id| {
+            ClientFrame::AddParticipant {
+                request_id,
+                call_id: call_id.clone(),
+                identity: identity.clone(),
+            }
+        })
+        .await
+    }
+
+    /// Removes another participant from the call: it sees 0/5000. In a room, only a Presenter may
+    /// (403/900504 otherwise).
+    pub async fn remove_participant(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<(), CallingError> {
+        let call_id = self.active_id("remove_participant")?;
+        let participant = participant.clone();
+        self.request("remove participant", move |request_id| {
+            ClientFrame::RemoveParticipant {
+                request_id,
+                call_id: call_id.clone(),
+                participant_id: participant.clone(),
+            }
+        })
+        .await
+    }
+
+    /// Declares what this agent is about to send. In a room the server refuses audio and video to a
+    /// Consumer (403/900502) and screen sharing to an Attendee or a Consumer (403/900503).
+    pub async fn set_media_state(&self, state: MediaState) -> Result<(), CallingError> {
+        let call_id = self.active_id("set_media_state")?;
+        self.request("set media state", move |request_id| {
+            ClientFrame::MediaState {
+                request_id,
+                call_id: call_id.clone(),
+                audio: state.audio,
+                video: state.video,
+                screen_share: state.screen_share,
+            }
+        })
+        .await
+    }
+
+    async fn request(
+        &self,
+        operation: &str,
+        frame: impl Fn(u64) -> ClientFrame,
+    ) -> Result<(), CallingError> {
+        let timeout = self.timeouts.request;
+        match self.link.request(frame, timeout).await {
+            Ok(result) => result,
+            Err(why) => Err(errors::no_answer(
+                &registry::SIGNALING_REQUEST_TIMEOUT,
+                why,
+                operation,
                 timeout,
             )),
         }

@@ -238,7 +238,7 @@ impl IncomingCall {
         match answer {
             Ok(Ok(())) => {
                 self.shared.stop(
-                    CallEndReason::of(&registry::CALL_DECLINED),
+                    CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
                     Some("rejected here".into()),
                 );
                 self.agent.forget_incoming(&call_id);

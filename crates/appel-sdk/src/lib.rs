@@ -46,8 +46,8 @@ pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};
 pub use events::EventStream;
 pub use incoming::IncomingCall;
 pub use options::{
-    AcceptOptions, CallAgentOptions, CallClientOptions, HangUpOptions, ReconnectPolicy,
-    StartCallOptions, Timeouts,
+    AcceptOptions, CallAgentOptions, CallClientOptions, HangUpOptions, JoinCallOptions, MediaState,
+    ReconnectPolicy, StartCallOptions, Timeouts,
 };
 
 pub use appel_codes::{CallEndReason, CallingError, Locale, ResultCategory};

@@ -128,3 +128,22 @@ pub struct HangUpOptions {
     /// End the call for every participant (they see 0/4097).
     pub for_everyone: bool,
 }
+
+/// Options of [`crate::CallAgent::join_call`] and [`crate::CallAgent::join_room`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JoinCallOptions {
+    /// Join with video (refused in a room for a Consumer).
+    pub video: bool,
+}
+
+/// What this agent sends in a call, declared with [`crate::Call::set_media_state`] before it starts
+/// sending. In a room, the server refuses what the participant's role does not allow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MediaState {
+    /// The microphone is on.
+    pub audio: bool,
+    /// The camera is on.
+    pub video: bool,
+    /// The screen is shared.
+    pub screen_share: bool,
+}

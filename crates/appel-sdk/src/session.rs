@@ -246,6 +246,37 @@ impl Session {
                     return Some(Exit::Fatal(error));
                 }
             }
+            ServerFrame::CallJoined {
+                request_id,
+                call_id,
+                participant_id,
+            } => {
+                if let Some(Pending::Start(call)) = self.pending.remove(&request_id) {
+                    if call.assign_id(call_id.clone(), participant_id) {
+                        self.shared.add_call(call_id.clone(), call);
+                        let frame = if self.shared.options.manual_media_ready {
+                            None
+                        } else {
+                            Some(ClientFrame::MediaReady { call_id })
+                        };
+                        if let Some(frame) = frame {
+                            if let Err(cause) = send(socket, &frame).await {
+                                return Some(Exit::Dropped(cause));
+                            }
+                        }
+                    } else {
+                        let leave = self.hang_up_frame(call_id);
+                        if let Err(cause) = self.send_command(socket, Command::Send(leave)).await {
+                            return Some(Exit::Dropped(cause));
+                        }
+                    }
+                }
+            }
+            ServerFrame::Muted { call_id } => {
+                if let Some(call) = self.shared.call(&call_id) {
+                    call.muted_by_server();
+                }
+            }
             ServerFrame::CallCreated {
                 request_id,
                 call_id,

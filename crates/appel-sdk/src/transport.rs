@@ -10,6 +10,7 @@ use appel_protocol::{
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -97,7 +98,18 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<Socket, Call
             .with_context(format!("WebSocket upgrade at {url}"))
             .with_raw_cause(cause)
     };
-    match tokio::time::timeout(timeout, tokio_tungstenite::client_async_tls(url, tcp)).await {
+    match tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::client_async_tls_with_config(
+            url,
+            tcp,
+            // Signaling frames are small: see the server's SIGNALING_READ_BUFFER.
+            Some(WebSocketConfig::default().read_buffer_size(4096)),
+            None,
+        ),
+    )
+    .await
+    {
         Err(_) => Err(refused(format!("no upgrade within {timeout:?}"))),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
             Err(refused(format!("HTTP {}", response.status())))

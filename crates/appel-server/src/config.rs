@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// TOML file with settings; every key can also be set as APPEL_<SECTION>_<KEY> [env: APPEL_CONFIG].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Development mode: the web page gets identities and tokens from `/dev/*` without an
+    /// access key. Never on a reachable server [env: APPEL_DEV].
+    #[arg(long)]
+    pub dev: bool,
 }
 
 /// The timers of behaviour.md §2, plus the delays the server itself needs.
@@ -149,6 +153,40 @@ impl Default for Push {
     }
 }
 
+/// Webhook deliveries, and the subscription the configuration itself declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhooks {
+    /// A receiver subscribed to every event from the configuration (besides those added by REST).
+    pub url: Option<String>,
+    /// The HMAC-SHA256 secret of the configured receiver.
+    pub secret: Option<String>,
+    /// Timeout of one delivery's HTTP request.
+    pub request_timeout: Duration,
+    /// Wait before the first retry; doubled after each failure.
+    pub initial_backoff: Duration,
+    /// Longest wait between two retries.
+    pub max_backoff: Duration,
+    /// How long an event is retried before it is given up.
+    pub retry_for: Duration,
+    /// Events waiting for delivery before new ones are dropped (and logged), so that a slow
+    /// receiver never holds up calls.
+    pub queue: usize,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks {
+            url: None,
+            secret: None,
+            request_timeout: Duration::from_secs(5),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            retry_for: Duration::from_secs(15 * 60),
+            queue: 1024,
+        }
+    }
+}
+
 /// Every setting of the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -170,6 +208,12 @@ pub struct Config {
     pub records: Records,
     /// Push notices.
     pub push: Push,
+    /// Webhook deliveries.
+    pub webhooks: Webhooks,
+    /// Development mode (`--dev`): `/dev/*` issues identities and tokens to anyone. Off by default.
+    pub dev: bool,
+    /// Folder of the built web app served at `/` (`web/dist`, built by `web/build.sh`).
+    pub web_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -184,6 +228,9 @@ impl Default for Config {
             tokens: Tokens::default(),
             records: Records::default(),
             push: Push::default(),
+            webhooks: Webhooks::default(),
+            dev: false,
+            web_dir: PathBuf::from("web/dist"),
         }
     }
 }
@@ -242,6 +289,15 @@ static SETTINGS: &[Setting] = settings! {
     "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
     "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
+    "webhooks.url" => |c, v| c.webhooks.url = Some(non_empty(v)?);
+    "webhooks.secret" => |c, v| c.webhooks.secret = Some(non_empty(v)?);
+    "webhooks.request_timeout" => |c, v| c.webhooks.request_timeout = duration(v)?;
+    "webhooks.initial_backoff" => |c, v| c.webhooks.initial_backoff = duration(v)?;
+    "webhooks.max_backoff" => |c, v| c.webhooks.max_backoff = duration(v)?;
+    "webhooks.retry_for" => |c, v| c.webhooks.retry_for = duration(v)?;
+    "webhooks.queue" => |c, v| c.webhooks.queue = count(v)?;
+    "dev" => |c, v| c.dev = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "web.dir" => |c, v| c.web_dir = PathBuf::from(v);
 };
 
 /// The environment variable of a setting key: `timers.ringing` → `APPEL_TIMERS_RINGING`.
@@ -286,6 +342,7 @@ impl Config {
         let command_line = [
             ("listen", args.listen.clone()),
             ("data", args.data.as_ref().map(|p| p.display().to_string())),
+            ("dev", args.dev.then(|| "true".to_string())),
         ];
         for (key, value) in command_line {
             if let (Some(value), Some(setting)) = (value, find(key)) {
@@ -343,6 +400,7 @@ impl Config {
             ("signaling.send_queue", self.signaling.send_queue),
             ("limits.max_participants", self.limits.max_participants),
             ("records.batch_size", self.records.batch_size),
+            ("webhooks.queue", self.webhooks.queue),
         ];
         for (key, value) in counts {
             if value == 0 {
@@ -464,6 +522,7 @@ mod tests {
             listen: Some("127.0.0.1:3000".into()),
             data: None,
             config: Some(path),
+            dev: false,
         };
         let config = Config::load_with_env(
             &args,

@@ -21,6 +21,7 @@ mod signaling;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod webhooks;
 
 use appel_codes::CallingError;
 

@@ -10,13 +10,16 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use appel_codes::{registry, CallEndReason, CallingError};
-use appel_controller::{Action, Controller, ControllerConfig, Input, RecordEvent};
-use appel_protocol::{ClientFrame, EndpointId, IdentityId, ServerFrame, PROTOCOL_VERSION};
+use appel_controller::{
+    Action, CallSnapshot, Control, Controller, ControllerConfig, Input, RecordEvent, RoomSpec,
+};
+use appel_protocol::{CallId, ClientFrame, EndpointId, IdentityId, ServerFrame, PROTOCOL_VERSION};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::config::Config;
 use crate::push::PushSender;
-use crate::store::{RecordOp, RecordWriter, Store};
+use crate::store::{RecordOp, RecordWriter, Room, Store};
+use crate::webhooks::{EventFeed, WebhookHub};
 
 /// Events queued towards the controller task before senders wait.
 const EVENT_QUEUE: usize = 4096;
@@ -71,6 +74,9 @@ enum Event {
         orderly: bool,
     },
     Input(Input),
+    Room(Room),
+    Control(Control, oneshot::Sender<Result<(), CallingError>>),
+    Snapshots(Option<CallId>, oneshot::Sender<Vec<CallSnapshot>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -78,6 +84,7 @@ enum Event {
 #[derive(Clone)]
 pub(crate) struct RuntimeHandle {
     events: mpsc::Sender<Event>,
+    webhooks: WebhookHub,
 }
 
 impl RuntimeHandle {
@@ -135,6 +142,39 @@ impl RuntimeHandle {
         .await;
     }
 
+    /// A room was created or changed (its call's participants whose role changed leave with 0/5317).
+    pub async fn room_changed(&self, room: Room) {
+        self.send(Event::Room(room)).await;
+    }
+
+    /// A room was deleted.
+    pub async fn room_deleted(&self, room: &str) {
+        self.send(Event::Input(Input::RoomDeleted { room: room.into() }))
+            .await;
+    }
+
+    /// Carries out a call-control command.
+    pub async fn control(&self, command: Control) -> Result<(), CallingError> {
+        let (answer, wait) = oneshot::channel();
+        self.send(Event::Control(command, answer)).await;
+        wait.await.unwrap_or_else(|_| {
+            Err(CallingError::new(&registry::SERVER_SHUTTING_DOWN)
+                .with_context("the call controller has stopped"))
+        })
+    }
+
+    /// The calls in progress, or the one named.
+    pub async fn snapshots(&self, call: Option<CallId>) -> Vec<CallSnapshot> {
+        let (answer, wait) = oneshot::channel();
+        self.send(Event::Snapshots(call, answer)).await;
+        wait.await.unwrap_or_default()
+    }
+
+    /// The webhook subscriptions and deliveries.
+    pub fn webhooks(&self) -> &WebhookHub {
+        &self.webhooks
+    }
+
     /// Ends every call with 503/900300, delivers the frames, and stops the task.
     pub async fn shutdown(&self) {
         let (done, wait) = oneshot::channel();
@@ -167,8 +207,10 @@ pub(crate) fn start(
     config: &Config,
     id_seed: u64,
     registered: Vec<(String, Option<String>)>,
+    rooms: Vec<Room>,
     store: Store,
     records: RecordWriter,
+    webhooks: WebhookHub,
 ) -> (RuntimeHandle, tokio::task::JoinHandle<()>) {
     let (events, receiver) = mpsc::channel(EVENT_QUEUE);
     let mut runtime = Runtime {
@@ -181,6 +223,8 @@ pub(crate) fn start(
         records,
         push: PushSender::new(config.push.request_timeout),
         events: events.downgrade(),
+        webhooks: webhooks.clone(),
+        feed: EventFeed::default(),
     };
     let now = Instant::now();
     for (identity, push_url) in registered {
@@ -192,9 +236,13 @@ pub(crate) fn start(
             },
         );
     }
+    for room in rooms {
+        let room = runtime.room_spec(room);
+        runtime.controller.handle(now, Input::RoomUpserted { room });
+    }
     runtime.drain();
     let task = tokio::spawn(runtime.run(receiver));
-    (RuntimeHandle { events }, task)
+    (RuntimeHandle { events, webhooks }, task)
 }
 
 struct Runtime {
@@ -208,6 +256,8 @@ struct Runtime {
     push: PushSender,
     /// For push tasks to report back; weak so the task ends when every handle is gone.
     events: mpsc::WeakSender<Event>,
+    webhooks: WebhookHub,
+    feed: EventFeed,
 }
 
 impl Runtime {
@@ -281,6 +331,20 @@ impl Runtime {
                 }
             }
             Event::Input(input) => self.controller.handle(now, input),
+            Event::Room(room) => {
+                let room = self.room_spec(room);
+                self.controller.handle(now, Input::RoomUpserted { room });
+            }
+            Event::Control(command, answer) => {
+                let _ = answer.send(self.controller.control(now, command));
+            }
+            Event::Snapshots(call, answer) => {
+                let snapshots = match call {
+                    Some(call) => self.controller.snapshot_of(&call).into_iter().collect(),
+                    None => self.controller.snapshots(),
+                };
+                let _ = answer.send(snapshots);
+            }
             // Handled by `run`, which must answer after the task's last action.
             Event::Shutdown(_) => {}
         }
@@ -347,6 +411,21 @@ impl Runtime {
         self.deliver(now, &endpoint, Outgoing::Frame(welcome));
     }
 
+    /// The controller's view of a stored room: its window on the controller's clock.
+    fn room_spec(&self, room: Room) -> RoomSpec {
+        let instant = |ms: i64| instant_of(self.anchor, crate::store::from_unix_ms(ms));
+        RoomSpec {
+            id: room.id,
+            valid_from: instant(room.valid_from_ms),
+            valid_until: instant(room.valid_until_ms),
+            roster: room
+                .participants
+                .into_iter()
+                .map(|(identity, role)| (identity.into(), role))
+                .collect(),
+        }
+    }
+
     fn is_current(&self, endpoint: &EndpointId, conn_id: u64) -> bool {
         self.links
             .get(endpoint)
@@ -396,6 +475,16 @@ impl Runtime {
                     });
                 }
                 Action::Record(event) => {
+                    let at = match &event {
+                        RecordEvent::CallCreated { at, .. }
+                        | RecordEvent::LegJoined { at, .. }
+                        | RecordEvent::LegLeft { at, .. }
+                        | RecordEvent::Timeline { at, .. }
+                        | RecordEvent::CallEnded { at, .. } => wall(self.anchor, *at),
+                    };
+                    if let Some(hook) = self.feed.observe(&event, at) {
+                        self.webhooks.publish(hook);
+                    }
                     for op in record_ops(event, self.anchor) {
                         self.records.write(op);
                     }
@@ -452,6 +541,18 @@ fn wall(anchor: (Instant, SystemTime), at: Instant) -> SystemTime {
         anchor.1 + (at - anchor.0)
     } else {
         anchor.1 - (anchor.0 - at)
+    }
+}
+
+/// The controller instant of a wall-clock time. Times before the process's clock can express
+/// are clamped to the anchor, which is already in the past for every check the controller makes.
+fn instant_of(anchor: (Instant, SystemTime), at: SystemTime) -> Instant {
+    match at.duration_since(anchor.1) {
+        Ok(after) => anchor
+            .0
+            .checked_add(after)
+            .unwrap_or(anchor.0 + std::time::Duration::from_secs(100 * 365 * 24 * 3600)),
+        Err(before) => anchor.0.checked_sub(before.duration()).unwrap_or(anchor.0),
     }
 }
 

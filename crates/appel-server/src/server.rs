@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use appel_codes::{registry, CallingError};
+use axum::serve::ListenerExt;
 use tokio::task::JoinHandle;
 
 use crate::access_key::{self, AccessKeyOrigin};
@@ -12,6 +13,7 @@ use crate::runtime::{self, RuntimeHandle};
 use crate::shutdown::ShutdownSignal;
 use crate::state::AppState;
 use crate::store::{RecordWriter, Store};
+use crate::webhooks::WebhookHub;
 
 /// How long shutdown waits for connections to write their last frames.
 const CONNECTION_DRAIN: Duration = Duration::from_secs(5);
@@ -44,12 +46,25 @@ impl Server {
             config.records.flush_interval,
         )?;
         let registered = store.registered_identities().await?;
+        let rooms = store.rooms().await?;
+        let mut subscriptions = store.subscriptions().await?;
+        if let Some(url) = &config.webhooks.url {
+            subscriptions.push(crate::store::Subscription {
+                id: crate::webhooks::CONFIG_SUBSCRIPTION.into(),
+                url: url.clone(),
+                secret: config.webhooks.secret.clone().unwrap_or_default(),
+                events: Vec::new(),
+            });
+        }
+        let webhooks = WebhookHub::start(&config.webhooks, store.clone(), subscriptions);
         let (runtime, runtime_task) = runtime::start(
             &config,
             random_seed()?,
             registered,
+            rooms,
             store.clone(),
             records.clone(),
+            webhooks,
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -73,6 +88,10 @@ impl Server {
         let router = crate::http::router(state.clone());
         let stop = shutdown.clone();
         let http_task = tokio::spawn(async move {
+            // Signaling frames are small and latency-bound: don't let Nagle hold them back.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move { stop.wait().await })
                 .await

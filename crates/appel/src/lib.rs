@@ -1,5 +1,8 @@
 //! The `appel` command line's building blocks, kept in a library so tests reach them directly.
 
+pub mod agent;
+pub mod bench;
 pub mod catalog;
 pub mod explain;
 pub mod locale;
+pub mod rest;

@@ -1,9 +1,13 @@
-//! `appel`: run the server, explain outcome codes, browse and export the catalogue.
+//! `appel`: run the server, explain outcome codes, browse and export the catalogue, try calls by
+//! hand (`agent`) and load a local server (`bench`).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use appel::agent::AgentSettings;
+use appel::bench::{agents::AgentsSettings, calls::CallsSettings, echo::EchoSettings};
 use appel::catalog::{self, Coverage};
 use appel::explain::{self, QueryError};
 use appel_codes::{registry, CallingError, Entry, Locale, ResultCategory, Scope};
@@ -28,6 +32,114 @@ enum Command {
     Explain(ExplainArgs),
     /// List the catalogue, or export and check its generated files.
     Codes(CodesArgs),
+    /// A small interactive client: sign in, call, answer, and see every end reason explained.
+    Agent(AgentArgs),
+    /// Load a server on this machine (loopback only) and measure it.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct AgentArgs {
+    /// The server: http://host:port (or ws://…).
+    #[arg(long)]
+    server: String,
+    /// The identity to sign in as.
+    #[arg(long)]
+    identity: String,
+    /// A user token of that identity.
+    #[arg(long, env = "APPEL_TOKEN", conflicts_with = "access_key")]
+    token: Option<String>,
+    /// The server's access key, to issue a token for the identity.
+    #[arg(long, env = "APPEL_ACCESS_KEY")]
+    access_key: Option<String>,
+    /// Answer every incoming call at once.
+    #[arg(long)]
+    auto_accept: bool,
+    /// Call this identity once signed in.
+    #[arg(long)]
+    call: Option<String>,
+    /// Language of the explanations; default from the environment, else English.
+    #[arg(long)]
+    lang: Option<Lang>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(subcommand)]
+    tool: BenchTool,
+}
+
+#[derive(Subcommand)]
+enum BenchTool {
+    /// Call cycles (start, ringing, accept, connected, hang-up) between SDK agents at a paced rate.
+    Calls {
+        /// The server: http://127.x:port.
+        #[arg(long)]
+        server: String,
+        /// The server's access key.
+        #[arg(long, env = "APPEL_ACCESS_KEY")]
+        access_key: String,
+        /// Pairs of agents (a caller and a callee each).
+        #[arg(long, default_value_t = 100)]
+        callers: usize,
+        /// Cycle starts per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// How long to start cycles: 10s, 1m…
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Most cycles in progress at once (default: --callers).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Many connected, idle agents: the server's memory per agent and the connect rate.
+    Agents {
+        /// The server: http://127.x:port.
+        #[arg(long)]
+        server: String,
+        /// The server's access key.
+        #[arg(long, env = "APPEL_ACCESS_KEY")]
+        access_key: String,
+        /// How many agents.
+        #[arg(long)]
+        count: usize,
+        /// The server's process id (found from its listening socket otherwise).
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The raw loopback WebSocket message rate against `ws-echo` (the baseline).
+    Echo {
+        /// ws://127.x:port of ws-echo.
+        #[arg(long)]
+        server: String,
+        /// Connections.
+        #[arg(long, default_value_t = 100)]
+        connections: usize,
+        /// Messages in flight per connection.
+        #[arg(long, default_value_t = 4)]
+        window: usize,
+        /// How long to measure.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() && seconds >= 0.0 {
+            return Ok(Duration::from_secs_f64(seconds));
+        }
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (use 10s, 500ms, 2m)"))
 }
 
 #[derive(Args)]
@@ -115,6 +227,144 @@ fn main() -> ExitCode {
         Command::Serve(args) => run_serve(args),
         Command::Explain(args) => run_explain(args),
         Command::Codes(args) => run_codes(args),
+        Command::Agent(args) => run_agent(args),
+        Command::Bench(args) => run_bench(args),
+    }
+}
+
+fn runtime(command: &str) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            let error = CallingError::new(&registry::INTERNAL_SERVER_ERROR)
+                .with_context("cannot start the async runtime")
+                .with_raw_cause(error.to_string());
+            eprintln!("appel {command}: {error}");
+            ExitCode::from(1)
+        })
+}
+
+fn run_agent(args: AgentArgs) -> ExitCode {
+    let locale = locale(args.lang);
+    let settings = AgentSettings {
+        server: args.server,
+        identity: args.identity,
+        token: args.token,
+        access_key: args.access_key,
+        auto_accept: args.auto_accept,
+        call: args.call,
+        locale,
+    };
+    let runtime = match runtime("agent") {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(appel::agent::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("appel agent: {}", error.describe(locale));
+            eprintln!("{}", error.advice(locale));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_bench(args: BenchArgs) -> ExitCode {
+    let runtime = match runtime("bench") {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let outcome = runtime.block_on(async {
+        match args.tool {
+            BenchTool::Calls {
+                server,
+                access_key,
+                callers,
+                rate,
+                duration,
+                concurrency,
+                json,
+            } => {
+                let report = appel::bench::calls::run(CallsSettings {
+                    server,
+                    access_key,
+                    callers,
+                    rate,
+                    duration,
+                    concurrency,
+                    progress: progress && !json,
+                })
+                .await?;
+                Ok(if json {
+                    serde_json::to_string(&report).unwrap_or_default()
+                } else {
+                    report.table()
+                })
+            }
+            BenchTool::Agents {
+                server,
+                access_key,
+                count,
+                server_pid,
+                json,
+            } => {
+                let report = appel::bench::agents::run(AgentsSettings {
+                    server,
+                    access_key,
+                    count,
+                    server_pid,
+                    progress: progress && !json,
+                })
+                .await?;
+                Ok(if json {
+                    serde_json::to_string(&report).unwrap_or_default()
+                } else {
+                    report.table()
+                })
+            }
+            BenchTool::Echo {
+                server,
+                connections,
+                window,
+                duration,
+                json,
+            } => {
+                let report = appel::bench::echo::run(EchoSettings {
+                    server,
+                    connections,
+                    window,
+                    duration,
+                })
+                .await?;
+                Ok(if json {
+                    serde_json::to_string(&report).unwrap_or_default()
+                } else {
+                    format!(
+                        "raw loopback rate      {:.0} messages/s ({} round trips in {:.2} s)\n",
+                        report.messages_per_second, report.round_trips, report.elapsed
+                    )
+                })
+            }
+        }
+    });
+    // The runtime may still hold idle agents' sockets: end it without waiting for them.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(text) => {
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let error: CallingError = error;
+            eprintln!("appel bench: {}", error.describe(locale(None)));
+            eprintln!("{}", error.advice(locale(None)));
+            ExitCode::from(2)
+        }
     }
 }
 

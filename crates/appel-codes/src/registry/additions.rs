@@ -1,7 +1,8 @@
 //! Appel's own entries (subcodes 900000–999999): reasons the source document lacks. Sorted by subcode.
 //!
 //! 900000–900099 signaling protocol, 900100–900199 REST and identities, 900200–900299 call operations,
-//! 900300–900399 server-side call ends, 900900–900999 command-line and local input.
+//! 900300–900399 server-side call ends, 900800–900899 the load tool (`appel bench`), 900900–900999
+//! command-line and local input.
 
 entries! {
     ADDITIONS;
@@ -123,6 +124,69 @@ entries! {
             => "Check the network, then retry; the call's events tell whether the operation took effect after all.",
         fr: "Le serveur n'a pas répondu à temps à une requête de signalisation, ou la connexion a été coupée avant sa réponse."
             => "Vérifiez le réseau, puis réessayez ; les événements de l'appel indiquent si l'opération a tout de même abouti.",
+    }
+
+    END_FOR_EVERYONE_NOT_ALLOWED = Sdk(403, Some(900500), ExpectedError, retryable: false) {
+        en: "Only the organizer of the call, or a participant granted that capability, may end it for everyone."
+            => "Hang up for yourself only, or ask the organizer to end the call for everyone.",
+        fr: "Seul l'organisateur de l'appel, ou un participant qui en a reçu le droit, peut y mettre fin pour tous."
+            => "Raccrochez pour vous seul, ou demandez à l'organisateur de mettre fin à l'appel pour tous.",
+    }
+
+    ROOM_END_FOR_EVERYONE_REFUSED = Sdk(403, Some(900501), ExpectedError, retryable: false) {
+        en: "A room call cannot be ended for everyone by a participant."
+            => "Hang up for yourself only; the application's backend can end the room call through the call-control API.",
+        fr: "Un participant ne peut pas mettre fin pour tous à l'appel d'une salle."
+            => "Raccrochez pour vous seul ; le serveur de l'application peut terminer l'appel de la salle par l'API de pilotage des appels.",
+    }
+
+    ROOM_ROLE_CANNOT_SEND_MEDIA = Sdk(403, Some(900502), ExpectedError, retryable: false) {
+        en: "This participant's room role (Consumer) does not allow sending audio or video."
+            => "Keep the microphone and camera off, or ask the room's owner to give this participant the Attendee or Presenter role.",
+        fr: "Le rôle de ce participant dans la salle (Consumer) ne permet pas d'envoyer de l'audio ni de la vidéo."
+            => "Laissez micro et caméra coupés, ou demandez au propriétaire de la salle d'attribuer à ce participant le rôle Attendee ou Presenter.",
+    }
+
+    ROOM_ROLE_CANNOT_SCREEN_SHARE = Sdk(403, Some(900503), ExpectedError, retryable: false) {
+        en: "This participant's room role (Attendee or Consumer) does not allow sharing the screen."
+            => "Ask the room's owner to give this participant the Presenter or Collaborator role before sharing.",
+        fr: "Le rôle de ce participant dans la salle (Attendee ou Consumer) ne permet pas de partager l'écran."
+            => "Demandez au propriétaire de la salle d'attribuer à ce participant le rôle Presenter ou Collaborator avant de partager.",
+    }
+
+    ROOM_ROLE_CANNOT_REMOVE_PARTICIPANTS = Sdk(403, Some(900504), ExpectedError, retryable: false) {
+        en: "Only a Presenter may remove participants from a room call."
+            => "Ask a Presenter to remove the participant, or have the application's backend change the room roster.",
+        fr: "Seul un Presenter peut retirer des participants de l'appel d'une salle."
+            => "Demandez à un Presenter de retirer le participant, ou faites modifier la liste de la salle par le serveur de l'application.",
+    }
+
+    ROOM_NOT_FOUND = Sdk(404, Some(900505), ExpectedError, retryable: false) {
+        en: "No room with that id exists on this server."
+            => "Check the room id; the room may have been deleted. Create it again through the rooms API if needed.",
+        fr: "Aucune salle portant cet identifiant n'existe sur ce serveur."
+            => "Vérifiez l'identifiant de la salle ; elle a peut-être été supprimée. Recréez-la par l'API des salles si besoin.",
+    }
+
+    PARTICIPANT_NOT_FOUND = Sdk(404, Some(900506), ExpectedError, retryable: false) {
+        en: "The call has no participant with that id, or it has already left."
+            => "List the call's participants again and use a current participant id.",
+        fr: "L'appel n'a aucun participant portant cet identifiant, ou il est déjà parti."
+            => "Listez à nouveau les participants de l'appel et utilisez un identifiant actuel.",
+    }
+
+    WEBHOOK_SUBSCRIPTION_NOT_FOUND = Sdk(404, Some(900507), ExpectedError, retryable: false) {
+        en: "No webhook subscription with that id exists on this server."
+            => "List the subscriptions with GET /webhooks and use a current id; subscribe again if it was deleted.",
+        fr: "Aucun abonnement webhook portant cet identifiant n'existe sur ce serveur."
+            => "Listez les abonnements avec GET /webhooks et utilisez un identifiant actuel ; abonnez-vous de nouveau s'il a été supprimé.",
+    }
+
+    BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
+        en: "The load tool only runs against a server on a loopback address of this machine."
+            => "Start the server on 127.0.0.1 (or another 127.x address) and point --server at it; never load a server you do not own.",
+        fr: "L'outil de charge ne s'exécute que contre un serveur sur une adresse de bouclage de cette machine."
+            => "Démarrez le serveur sur 127.0.0.1 (ou une autre adresse 127.x) et indiquez-la dans --server ; ne chargez jamais un serveur qui ne vous appartient pas.",
     }
 
     INVALID_ARGUMENT = Sdk(400, Some(900900), ExpectedError, retryable: false) {

@@ -8,9 +8,11 @@ use appel_protocol::{
     ServerFrame,
 };
 
+use super::group::MediaClaim;
 use super::lifecycle::Ending;
 use super::Controller;
 use crate::call::{Call, Leg, Participant, Phase};
+use crate::directory::Link;
 use crate::records::{RecordEvent, TimelineKind};
 use crate::ringing::{Alerting, Ring};
 use crate::timers::TimerKey;
@@ -35,10 +37,13 @@ impl Controller {
     /// Handles one client frame. Frames from an endpoint the controller does not know (one it
     /// closed, whose socket the shell is still draining) are dropped: no answer could reach it.
     pub(super) fn frame(&mut self, endpoint: EndpointId, frame: ClientFrame) {
+        // A lost connection sends nothing more: a frame that races its loss is dropped, as the
+        // socket's later bytes would be.
         let Some(identity) = self
             .directory
             .endpoints
             .get(&endpoint)
+            .filter(|e| e.link != Link::Lost)
             .map(|e| e.identity.clone())
         else {
             return;
@@ -94,10 +99,51 @@ impl Controller {
                 to,
                 payload,
             } => self.signal(&endpoint, &call_id, to, payload),
+            ClientFrame::JoinCall {
+                request_id,
+                call_id,
+                video,
+            } => self.join_call(&endpoint, identity, request_id, &call_id, video),
+            ClientFrame::JoinRoom {
+                request_id,
+                room_id,
+                video,
+            } => self.join_room(&endpoint, identity, request_id, room_id, video),
+            ClientFrame::AddParticipant {
+                request_id,
+                call_id,
+                identity: target,
+            } => self.add_participant(&endpoint, request_id, &call_id, target),
+            ClientFrame::RemoveParticipant {
+                request_id,
+                call_id,
+                participant_id,
+            } => self.remove_participant(&endpoint, request_id, &call_id, &participant_id),
+            ClientFrame::MediaState {
+                request_id,
+                call_id,
+                audio,
+                video,
+                screen_share,
+            } => self.media_state(
+                &endpoint,
+                request_id,
+                &call_id,
+                MediaClaim {
+                    audio,
+                    video,
+                    screen_share,
+                },
+            ),
         }
     }
 
-    fn unknown_call(&mut self, endpoint: &EndpointId, request_id: Option<u64>, call: &CallId) {
+    pub(super) fn unknown_call(
+        &mut self,
+        endpoint: &EndpointId,
+        request_id: Option<u64>,
+        call: &CallId,
+    ) {
         self.reject_request(
             endpoint,
             request_id,
@@ -141,19 +187,20 @@ impl Controller {
         }
         let call_id = self.ids.call_id();
         let mut participants = Vec::with_capacity(targets.len() + 1);
-        participants.push(Participant {
-            id: self.ids.participant_id(),
-            identity: caller.clone(),
-            phase: Phase::Joined(Leg::new(endpoint.clone())),
-            shown_to_others: ParticipantState::Connecting,
-        });
+        let mut organizer = Participant::new(
+            self.ids.participant_id(),
+            caller.clone(),
+            Phase::Joined(Leg::new(endpoint.clone())),
+        );
+        organizer.shown_to_others = ParticipantState::Connecting;
+        organizer.organizer = true;
+        participants.push(organizer);
         for target in &targets {
-            participants.push(Participant {
-                id: self.ids.participant_id(),
-                identity: target.clone(),
-                phase: Phase::Alerting(Alerting::default()),
-                shown_to_others: ParticipantState::Idle,
-            });
+            participants.push(Participant::new(
+                self.ids.participant_id(),
+                target.clone(),
+                Phase::Alerting(Alerting::default()),
+            ));
         }
         let mut call = Call {
             id: call_id.clone(),
@@ -161,6 +208,7 @@ impl Controller {
             participants,
             ever_connected: false,
             last_departure: None,
+            room: None,
         };
         let caller_participant = call.participants[0].id.clone();
         if let Some(known) = self.directory.endpoints.get_mut(endpoint) {
@@ -408,7 +456,7 @@ impl Controller {
     }
 
     /// Finds the participant joined on `endpoint` in `call_id`, or answers "unknown call".
-    fn take_joined(
+    pub(super) fn take_joined(
         &mut self,
         endpoint: &EndpointId,
         request_id: Option<u64>,
@@ -431,6 +479,12 @@ impl Controller {
         let Some((mut call, index)) = self.take_joined(endpoint, Some(request_id), call_id) else {
             return;
         };
+        if all {
+            if let Some(error) = Self::end_for_everyone_refusal(&call, index) {
+                self.send_error(endpoint, Some(request_id), error);
+                return self.put_call(call);
+            }
+        }
         self.send(endpoint, ServerFrame::Ack { request_id });
         let own = CallEndReason::of(&registry::CALL_ENDED_LOCALLY);
         self.depart(&mut call, index, own, None, true);
@@ -482,7 +536,7 @@ impl Controller {
             return;
         };
         // The caller's side is ready when a callee's is; its own report adds nothing.
-        let newly_ready = index != 0
+        let newly_ready = (index != 0 || call.room.is_some())
             && call.leg_mut(index).is_some_and(|leg| {
                 let newly = !leg.media_ready;
                 leg.media_ready = true;
@@ -493,8 +547,10 @@ impl Controller {
             self.timers
                 .cancel(&TimerKey::Establishment(call_id.clone(), participant));
             call.ever_connected = true;
-            if let Some(caller) = call.leg_mut(0) {
-                caller.media_ready = true;
+            if call.room.is_none() {
+                if let Some(caller) = call.leg_mut(0) {
+                    caller.media_ready = true;
+                }
             }
             let who = call.participants[index].identity.to_string();
             self.timeline(call_id, TimelineKind::MediaReady, who);

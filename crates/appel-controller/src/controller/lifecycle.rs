@@ -37,6 +37,9 @@ impl Controller {
 
     /// A call goes on while two parties are in it, or while its caller waits for targets.
     fn should_end(&self, call: &Call) -> bool {
+        if call.room.is_some() {
+            return call.joined_count() == 0 && call.alerting_count() == 0;
+        }
         match call.joined_count() {
             0 => true,
             1 => !(call.caller_joined() && call.alerting_count() > 0),
@@ -367,6 +370,9 @@ impl Controller {
             }
         }
         self.timers.cancel(&TimerKey::Ringing(call.id.clone()));
+        if let Some(room) = &call.room {
+            self.room_calls.remove(room);
+        }
         let reason = summary_reason
             .or(call.last_departure)
             .unwrap_or(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));

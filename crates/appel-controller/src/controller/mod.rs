@@ -2,6 +2,7 @@
 
 mod connections;
 mod frames;
+mod group;
 mod lifecycle;
 mod timeouts;
 
@@ -14,10 +15,12 @@ use appel_protocol::{CallId, EndpointId, ResumedCall, ServerFrame};
 use crate::action::{Action, Outbox};
 use crate::call::{Call, Phase};
 use crate::config::ControllerConfig;
+use crate::control::{CallSnapshot, Control};
 use crate::directory::Directory;
 use crate::ids::IdGenerator;
 use crate::input::Input;
 use crate::records::{RecordEvent, TimelineKind};
+use crate::rooms::RoomSpec;
 use crate::timers::{TimerKey, Timers};
 
 /// The call controller. See the crate documentation for how the shell drives it.
@@ -29,6 +32,10 @@ pub struct Controller {
     config: ControllerConfig,
     ids: IdGenerator,
     calls: HashMap<CallId, Call>,
+    /// Rooms by id.
+    rooms: HashMap<String, RoomSpec>,
+    /// The active call of each room that has one.
+    room_calls: HashMap<String, CallId>,
     directory: Directory,
     timers: Timers,
     out: Outbox,
@@ -43,6 +50,8 @@ impl Controller {
             ids: IdGenerator::new(config.id_seed),
             config,
             calls: HashMap::new(),
+            rooms: HashMap::new(),
+            room_calls: HashMap::new(),
             directory: Directory::default(),
             timers: Timers::default(),
             out: Outbox::default(),
@@ -90,7 +99,28 @@ impl Controller {
             Input::RegistrationKnown { identity, push_url } => {
                 self.registration_known(&identity, push_url)
             }
+            Input::RoomUpserted { room } => self.room_upserted(room),
+            Input::RoomDeleted { room } => self.room_deleted(&room),
         }
+    }
+
+    /// Carries out a call-control command; drain [`Controller::poll_action`] afterwards. Fails with
+    /// 404/900200 for a call not in progress and 404/900506 for a participant not in it.
+    pub fn control(&mut self, now: Instant, command: Control) -> Result<(), CallingError> {
+        self.now = Some(now);
+        self.control_command(command)
+    }
+
+    /// Every call in progress, ordered by id.
+    pub fn snapshots(&self) -> Vec<CallSnapshot> {
+        let mut calls: Vec<CallSnapshot> = self.calls.values().map(Self::snapshot).collect();
+        calls.sort_by(|a, b| a.id.cmp(&b.id));
+        calls
+    }
+
+    /// One call in progress.
+    pub fn snapshot_of(&self, call: &CallId) -> Option<CallSnapshot> {
+        self.calls.get(call).map(Self::snapshot)
     }
 
     /// The next action decided, oldest first.

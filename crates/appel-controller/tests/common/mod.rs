@@ -71,6 +71,13 @@ impl Harness {
         }
     }
 
+    /// Carries out a call-control command at the fake clock's time.
+    pub fn control(&mut self, command: appel_controller::Control) -> Result<(), CallingError> {
+        let result = self.controller.control(self.now, command);
+        self.drain();
+        result
+    }
+
     /// Moves the fake clock and fires every timer due.
     pub fn advance(&mut self, by: Duration) {
         self.now += by;

@@ -15,6 +15,33 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/calls"),
     ("get", "/calls/{id}"),
     ("get", "/signaling"),
+    ("post", "/rooms"),
+    ("get", "/rooms"),
+    ("get", "/rooms/{id}"),
+    ("patch", "/rooms/{id}"),
+    ("delete", "/rooms/{id}"),
+    ("patch", "/rooms/{id}/participants"),
+    ("delete", "/rooms/{id}/participants/{identity}"),
+    ("get", "/call-control/calls"),
+    ("get", "/call-control/calls/{id}"),
+    ("post", "/call-control/calls/{id}/participants"),
+    (
+        "delete",
+        "/call-control/calls/{id}/participants/{participant}",
+    ),
+    (
+        "post",
+        "/call-control/calls/{id}/participants/{participant}/mute",
+    ),
+    (
+        "post",
+        "/call-control/calls/{id}/participants/{participant}/end-for-everyone",
+    ),
+    ("post", "/call-control/calls/{id}/hang-up"),
+    ("post", "/webhooks"),
+    ("get", "/webhooks"),
+    ("delete", "/webhooks/{id}"),
+    ("get", "/webhooks/{id}/deliveries"),
 ];
 
 fn problem(description: &str) -> Value {
@@ -44,7 +71,7 @@ pub fn document() -> Value {
     let access_key = json!([{ "accessKey": [] }]);
     let user_token = json!([{ "userToken": [] }]);
     let key_problem = problem("401/900100: the access key is missing or wrong");
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Appel server",
@@ -254,7 +281,136 @@ pub fn document() -> Value {
                 }
             }
         }
-    })
+    });
+    add_group_api(&mut document);
+    document
+}
+
+fn path_param(name: &str, what: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": what, "schema": { "type": "string" } })
+}
+
+fn body(schema: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+/// Rooms, call control and webhooks: paths and schemas.
+fn add_group_api(document: &mut Value) {
+    let key = json!([{ "accessKey": [] }]);
+    let key_problem = problem("401/900100: the access key is missing or wrong");
+    let bad = problem("400/900102: the body or a parameter is not valid");
+    let no_room = problem("404/900505: no such room");
+    let no_call = problem("404/900200: the call is not in progress");
+    let no_participant = problem("404/900506: the participant is not in the call");
+    let no_hook = problem("404/900507: no such subscription");
+    let room = path_param("id", "Room id");
+    let call = path_param("id", "Call id");
+    let participant = path_param("participant", "Participant id");
+    let paths = json!({
+        "/rooms": {
+            "post": { "summary": "Create a room with a validity window and a roster", "security": key, "requestBody": body("RoomRequest"),
+                "responses": { "201": ok("Created", "Room"), "400": bad, "401": key_problem } },
+            "get": { "summary": "List rooms", "security": key, "responses": { "200": ok("Every room", "RoomList"), "401": key_problem } }
+        },
+        "/rooms/{id}": {
+            "get": { "summary": "Get a room", "security": key, "parameters": [room], "responses": { "200": ok("The room", "Room"), "401": key_problem, "404": no_room } },
+            "patch": { "summary": "Change the window; `participants` replaces the roster (those whose role changed or who left it are removed from the room's call with 0/5317)", "security": key, "parameters": [room], "requestBody": body("RoomRequest"),
+                "responses": { "200": ok("The room", "Room"), "400": bad, "401": key_problem, "404": no_room } },
+            "delete": { "summary": "Delete a room; everyone in its call leaves with 0/5317", "security": key, "parameters": [room],
+                "responses": { "204": { "description": "Deleted" }, "401": key_problem, "404": no_room } }
+        },
+        "/rooms/{id}/participants": {
+            "patch": { "summary": "Add roster participants or change their role (a role change removes the participant from the room's call with 0/5317)", "security": key, "parameters": [room], "requestBody": body("RosterRequest"),
+                "responses": { "200": ok("The room", "Room"), "400": bad, "401": key_problem, "404": no_room } }
+        },
+        "/rooms/{id}/participants/{identity}": {
+            "delete": { "summary": "Take an identity off the roster (removed from the room's call with 0/5317)", "security": key, "parameters": [room, path_param("identity", "Identity id")],
+                "responses": { "200": ok("The room", "Room"), "401": key_problem, "404": no_room } }
+        },
+        "/call-control/calls": {
+            "get": { "summary": "List the calls in progress", "security": key, "responses": { "200": ok("Calls in progress", "ActiveCalls"), "401": key_problem } }
+        },
+        "/call-control/calls/{id}": {
+            "get": { "summary": "Get a call in progress", "security": key, "parameters": [call], "responses": { "200": ok("The call", "ActiveCall"), "401": key_problem, "404": no_call } }
+        },
+        "/call-control/calls/{id}/participants": {
+            "post": { "summary": "Ring an identity into the call (it then leaves or joins with the outcomes of a call started to it)", "security": key, "parameters": [call], "requestBody": body("AddParticipant"),
+                "responses": { "202": { "description": "Ringing" }, "400": bad, "401": key_problem, "403": problem("403/900202: the participant limit is reached"), "404": no_call, "412": problem("412/900201: already in the call, or a room's call") } }
+        },
+        "/call-control/calls/{id}/participants/{participant}": {
+            "delete": { "summary": "Remove a participant: it sees 0/5300", "security": key, "parameters": [call, participant],
+                "responses": { "204": { "description": "Removed" }, "401": key_problem, "404": no_participant } }
+        },
+        "/call-control/calls/{id}/participants/{participant}/mute": {
+            "post": { "summary": "Mute a participant (its SDK gets a `muted` frame and turns the microphone off)", "security": key, "parameters": [call, participant],
+                "responses": { "204": { "description": "Muted" }, "401": key_problem, "404": no_participant } }
+        },
+        "/call-control/calls/{id}/participants/{participant}/end-for-everyone": {
+            "post": { "summary": "Grant a participant the organizer's capability to end the call for everyone (others see 0/4097); refused in rooms (403/900501)", "security": key, "parameters": [call, participant],
+                "responses": { "204": { "description": "Granted" }, "401": key_problem, "403": problem("403/900501: a room's call"), "404": no_participant } }
+        },
+        "/call-control/calls/{id}/hang-up": {
+            "post": { "summary": "End the call for everyone: every party sees 0/7000", "security": key, "parameters": [call],
+                "responses": { "204": { "description": "Ended" }, "401": key_problem, "404": no_call } }
+        },
+        "/webhooks": {
+            "post": { "summary": "Subscribe a receiver to call events (CallStarted, ParticipantJoined, ParticipantLeft, CallEnded). Each POST carries the header `appel-signature: t=<unix ms>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the secret>`; a non-2xx answer is retried with exponential backoff for `webhooks.retry_for`", "security": key, "requestBody": body("SubscriptionRequest"),
+                "responses": { "201": ok("Subscribed; the secret is shown only here", "CreatedSubscription"), "400": bad, "401": key_problem } },
+            "get": { "summary": "List subscriptions", "security": key, "responses": { "200": ok("Subscriptions", "SubscriptionList"), "401": key_problem } }
+        },
+        "/webhooks/{id}": {
+            "delete": { "summary": "Unsubscribe", "security": key, "parameters": [path_param("id", "Subscription id")],
+                "responses": { "204": { "description": "Removed" }, "401": key_problem, "404": no_hook } }
+        },
+        "/webhooks/{id}/deliveries": {
+            "get": { "summary": "The latest delivery attempts, newest first", "security": key,
+                "parameters": [path_param("id", "Subscription id"), query("limit", "At most this many (1–1000, default 100)", json!({ "type": "integer" }))],
+                "responses": { "200": ok("Attempts", "DeliveryLog"), "401": key_problem, "404": no_hook } }
+        }
+    });
+    let role =
+        json!({ "type": "string", "enum": ["Presenter", "Attendee", "Consumer", "Collaborator"] });
+    let entry = json!({ "type": "object", "required": ["identity", "role"], "properties": { "identity": { "type": "string" }, "role": role } });
+    let schemas = json!({
+        "RosterEntry": entry,
+        "RoomRequest": { "type": "object", "additionalProperties": false, "properties": {
+            "validFrom": { "type": "string", "format": "date-time", "description": "Default: now" },
+            "validUntil": { "type": "string", "format": "date-time", "description": "Default: 180 days after now" },
+            "participants": { "type": "array", "items": { "$ref": "#/components/schemas/RosterEntry" } } } },
+        "RosterRequest": { "type": "object", "required": ["participants"], "properties": { "participants": { "type": "array", "items": { "$ref": "#/components/schemas/RosterEntry" } } } },
+        "Room": { "type": "object", "required": ["id", "validFrom", "validUntil", "participants"], "properties": {
+            "id": { "type": "string" }, "validFrom": { "type": "string", "format": "date-time" }, "validUntil": { "type": "string", "format": "date-time" },
+            "participants": { "type": "array", "items": { "$ref": "#/components/schemas/RosterEntry" } } } },
+        "RoomList": { "type": "object", "required": ["rooms"], "properties": { "rooms": { "type": "array", "items": { "$ref": "#/components/schemas/Room" } } } },
+        "ActiveParticipant": { "type": "object", "required": ["id", "identity", "state", "organizer"], "properties": {
+            "id": { "type": "string" }, "identity": { "type": "string" }, "state": { "type": "string" }, "organizer": { "type": "boolean" }, "role": role } },
+        "ActiveCall": { "type": "object", "required": ["id", "video", "participants"], "properties": {
+            "id": { "type": "string" }, "room": { "type": "string" }, "video": { "type": "boolean" },
+            "participants": { "type": "array", "items": { "$ref": "#/components/schemas/ActiveParticipant" } } } },
+        "ActiveCalls": { "type": "object", "required": ["calls"], "properties": { "calls": { "type": "array", "items": { "$ref": "#/components/schemas/ActiveCall" } } } },
+        "AddParticipant": { "type": "object", "required": ["identity"], "properties": { "identity": { "type": "string" } } },
+        "SubscriptionRequest": { "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+            "url": { "type": "string", "format": "uri" }, "secret": { "type": "string", "description": "Default: 32 random bytes, hex" },
+            "events": { "type": "array", "items": { "enum": ["CallStarted", "ParticipantJoined", "ParticipantLeft", "CallEnded"] }, "description": "Default: every event" } } },
+        "Subscription": { "type": "object", "required": ["id", "url", "events"], "properties": {
+            "id": { "type": "string" }, "url": { "type": "string" }, "events": { "type": "array", "items": { "type": "string" } } } },
+        "CreatedSubscription": { "allOf": [{ "$ref": "#/components/schemas/Subscription" }, { "type": "object", "required": ["secret"], "properties": { "secret": { "type": "string" } } }] },
+        "SubscriptionList": { "type": "object", "required": ["subscriptions"], "properties": { "subscriptions": { "type": "array", "items": { "$ref": "#/components/schemas/Subscription" } } } },
+        "Delivery": { "type": "object", "required": ["subscriptionId", "eventId", "eventType", "attempt", "at", "delivered"], "properties": {
+            "subscriptionId": { "type": "string" }, "eventId": { "type": "string" }, "eventType": { "type": "string" }, "attempt": { "type": "integer" },
+            "at": { "type": "string", "format": "date-time" }, "status": { "type": "integer" }, "error": { "type": "string" }, "delivered": { "type": "boolean" } } },
+        "DeliveryLog": { "type": "object", "required": ["deliveries"], "properties": { "deliveries": { "type": "array", "items": { "$ref": "#/components/schemas/Delivery" } } } }
+    });
+    for (target, additions) in [("paths", paths), ("schemas", schemas)] {
+        let slot = if target == "paths" {
+            &mut document["paths"]
+        } else {
+            &mut document["components"]["schemas"]
+        };
+        if let (Some(slot), Value::Object(additions)) = (slot.as_object_mut(), additions) {
+            slot.extend(additions);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -54,6 +54,38 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT
     );
     CREATE INDEX timeline_call ON timeline(call_id, seq);",
+    // 2: rooms and their rosters, webhook subscriptions and the delivery log.
+    "CREATE TABLE rooms (
+        id TEXT PRIMARY KEY,
+        valid_from_ms INTEGER NOT NULL,
+        valid_until_ms INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE room_participants (
+        room_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (room_id, identity)
+    );
+    CREATE TABLE webhook_subscriptions (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        events TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        status INTEGER,
+        error TEXT,
+        delivered INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, seq);",
 ];
 
 /// The version a fully migrated database has.

@@ -8,6 +8,8 @@ mod calls;
 mod identities;
 pub mod migrations;
 pub mod records;
+mod rooms;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,8 @@ use rusqlite::Connection;
 pub use calls::{CallFilter, CallPage, CallRecord, EndReasonView, LegRecord, TimelineEntry};
 pub use identities::IdentityState;
 pub use records::{RecordOp, RecordWriter};
+pub use rooms::Room;
+pub use webhooks::{Delivery, Subscription};
 
 /// File name of the database inside the data folder.
 pub const DATABASE_FILE: &str = "appel.db";

@@ -1,0 +1,267 @@
+//! `/rooms`: rooms with a validity window and a roster of participants with roles. Every change
+//! is stored, then given to the controller, which removes a participant of the room's call whose
+//! role changed or who left the roster (0/5317).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use appel_codes::{registry, CallingError};
+use appel_controller::RoomRole;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{invalid_request, AccessKey, JsonBody};
+use super::problem::ApiError;
+use crate::state::AppState;
+use crate::store::{rfc3339, unix_ms, Room};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// How long a room stays open when `validUntil` is not given.
+const DEFAULT_VALIDITY: Duration = Duration::from_secs(180 * 24 * 3600);
+
+/// A roster entry as the API reads and writes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RosterEntry {
+    /// The identity.
+    pub identity: String,
+    /// Its role.
+    pub role: RoomRole,
+}
+
+/// A room as the API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomView {
+    id: String,
+    valid_from: String,
+    valid_until: String,
+    participants: Vec<RosterEntry>,
+}
+
+impl From<Room> for RoomView {
+    fn from(room: Room) -> Self {
+        RoomView {
+            id: room.id,
+            valid_from: rfc3339(room.valid_from_ms),
+            valid_until: rfc3339(room.valid_until_ms),
+            participants: room
+                .participants
+                .into_iter()
+                .map(|(identity, role)| RosterEntry { identity, role })
+                .collect(),
+        }
+    }
+}
+
+/// The body of `POST /rooms` and `PATCH /rooms/{id}`.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoomRequest {
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+    participants: Option<Vec<RosterEntry>>,
+}
+
+/// The body of `PATCH /rooms/{id}/participants`.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RosterRequest {
+    participants: Vec<RosterEntry>,
+}
+
+/// The answer of `GET /rooms`.
+#[derive(Serialize)]
+pub struct RoomList {
+    rooms: Vec<RoomView>,
+}
+
+fn time(field: &str, value: &str) -> Result<i64, ApiError> {
+    humantime::parse_rfc3339_weak(value)
+        .map(unix_ms)
+        .map_err(|e| invalid_request(format!("{field}: an RFC 3339 time"), e.to_string()))
+}
+
+fn roster(entries: Vec<RosterEntry>) -> Result<BTreeMap<String, RoomRole>, ApiError> {
+    let mut roster = BTreeMap::new();
+    for entry in entries {
+        if entry.identity.is_empty() {
+            return Err(invalid_request(
+                "participants[].identity: not empty",
+                "empty identity",
+            ));
+        }
+        roster.insert(entry.identity, entry.role);
+    }
+    Ok(roster)
+}
+
+fn check_window(from: i64, until: i64) -> Result<(), ApiError> {
+    if from >= until {
+        return Err(invalid_request(
+            "validFrom must come before validUntil",
+            format!("{} >= {}", rfc3339(from), rfc3339(until)),
+        ));
+    }
+    Ok(())
+}
+
+/// 404/900505.
+fn not_found(id: &str) -> ApiError {
+    CallingError::new(&registry::ROOM_NOT_FOUND)
+        .with_context(format!("room {id}"))
+        .into()
+}
+
+/// `POST /rooms`.
+pub async fn create_room(
+    _: AccessKey,
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<RoomRequest>,
+) -> ApiResult<(StatusCode, Json<RoomView>)> {
+    let now = SystemTime::now();
+    let from = match &request.valid_from {
+        Some(value) => time("validFrom", value)?,
+        None => unix_ms(now),
+    };
+    let until = match &request.valid_until {
+        Some(value) => time("validUntil", value)?,
+        None => unix_ms(now + DEFAULT_VALIDITY),
+    };
+    check_window(from, until)?;
+    let room = Room {
+        id: uuid::Uuid::new_v4().to_string(),
+        valid_from_ms: from,
+        valid_until_ms: until,
+        participants: roster(request.participants.unwrap_or_default())?,
+    };
+    state.store().create_room(room.clone(), now).await?;
+    state.runtime().room_changed(room.clone()).await;
+    Ok((StatusCode::CREATED, Json(room.into())))
+}
+
+/// `GET /rooms`.
+pub async fn list_rooms(_: AccessKey, State(state): State<AppState>) -> ApiResult<Json<RoomList>> {
+    let rooms = state.store().rooms().await?;
+    Ok(Json(RoomList {
+        rooms: rooms.into_iter().map(RoomView::from).collect(),
+    }))
+}
+
+/// `GET /rooms/{id}`.
+pub async fn get_room(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RoomView>> {
+    match state.store().room(&id).await? {
+        Some(room) => Ok(Json(room.into())),
+        None => Err(not_found(&id)),
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    id: &str,
+    window: (Option<i64>, Option<i64>),
+    upsert: BTreeMap<String, RoomRole>,
+    remove: Vec<String>,
+) -> ApiResult<Room> {
+    let room = state
+        .store()
+        .update_room(id, window, upsert, remove)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    state.runtime().room_changed(room.clone()).await;
+    Ok(room)
+}
+
+/// `PATCH /rooms/{id}`: changes the window; `participants`, when given, replaces the roster.
+pub async fn update_room(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<RoomRequest>,
+) -> ApiResult<Json<RoomView>> {
+    let current = state
+        .store()
+        .room(&id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let from = request
+        .valid_from
+        .as_deref()
+        .map(|v| time("validFrom", v))
+        .transpose()?;
+    let until = request
+        .valid_until
+        .as_deref()
+        .map(|v| time("validUntil", v))
+        .transpose()?;
+    check_window(
+        from.unwrap_or(current.valid_from_ms),
+        until.unwrap_or(current.valid_until_ms),
+    )?;
+    let (upsert, remove) = match request.participants {
+        Some(entries) => {
+            let replacement = roster(entries)?;
+            let gone = current
+                .participants
+                .keys()
+                .filter(|identity| !replacement.contains_key(*identity))
+                .cloned()
+                .collect();
+            (replacement, gone)
+        }
+        None => (BTreeMap::new(), Vec::new()),
+    };
+    Ok(Json(
+        apply(&state, &id, (from, until), upsert, remove)
+            .await?
+            .into(),
+    ))
+}
+
+/// `DELETE /rooms/{id}`: everyone in the room's call leaves with 0/5317.
+pub async fn delete_room(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !state.store().delete_room(&id).await? {
+        return Err(not_found(&id));
+    }
+    state.runtime().room_deleted(&id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /rooms/{id}/participants`: adds participants or changes their role.
+pub async fn upsert_participants(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<RosterRequest>,
+) -> ApiResult<Json<RoomView>> {
+    let upsert = roster(request.participants)?;
+    Ok(Json(
+        apply(&state, &id, (None, None), upsert, Vec::new())
+            .await?
+            .into(),
+    ))
+}
+
+/// `DELETE /rooms/{id}/participants/{identity}`: takes the identity off the roster.
+pub async fn remove_participant(
+    _: AccessKey,
+    State(state): State<AppState>,
+    Path((id, identity)): Path<(String, String)>,
+) -> ApiResult<Json<RoomView>> {
+    Ok(Json(
+        apply(&state, &id, (None, None), BTreeMap::new(), vec![identity])
+            .await?
+            .into(),
+    ))
+}

@@ -1,0 +1,189 @@
+//! How browser failures become catalogue entries, and the shape of the error objects JavaScript gets.
+
+use appel_codes::{lookup, registry, CallingError, Entry, Locale};
+use serde_json::{json, Value};
+
+/// The operation a `getUserMedia` failure interrupted; the same DOMException means different
+/// entries for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceOperation {
+    /// `DeviceManager.askDevicePermission`.
+    AskPermission,
+    /// Starting the camera (`startVideo`, or a call started or accepted with video).
+    StartVideo,
+}
+
+/// The entry a `getUserMedia` DOMException stands for (behaviour.md §4). `message` is the
+/// exception's own message, which tells a user's refusal from the system's.
+pub fn device_error_entry(
+    dom_name: &str,
+    message: &str,
+    operation: DeviceOperation,
+) -> &'static Entry {
+    match operation {
+        DeviceOperation::AskPermission => match dom_name {
+            "NotAllowedError" | "SecurityError" => &registry::DEVICE_PERMISSION_DENIED,
+            _ => &registry::DEVICE_PERMISSION_REQUEST_FAILED,
+        },
+        DeviceOperation::StartVideo => match dom_name {
+            // Chromium says "Permission denied by system" when the OS, not the user, refused.
+            "NotAllowedError" if message.contains("by system") => {
+                &registry::CAMERA_DENIED_BY_SYSTEM
+            }
+            "NotAllowedError" | "SecurityError" => &registry::CAMERA_PERMISSION_NOT_GRANTED,
+            "NotFoundError" | "DevicesNotFoundError" => &registry::NO_CAMERA_FOUND,
+            "NotReadableError" | "TrackStartError" => &registry::CAMERA_IN_USE,
+            "OverconstrainedError" | "ConstraintNotSatisfiedError" => {
+                &registry::VIDEO_CONSTRAINTS_FAILED
+            }
+            "AbortError" => &registry::MEDIA_REQUEST_FAILED,
+            "TimeoutError" => &registry::MEDIA_REQUEST_TIMED_OUT,
+            "TypeError" => &registry::UNSUPPORTED_VIDEO_STREAM,
+            _ => &registry::START_VIDEO_UNKNOWN_FAILURE,
+        },
+    }
+}
+
+/// The error for a `getUserMedia` failure, keeping the exception's name and message as raw cause.
+pub fn device_error(dom_name: &str, message: &str, operation: DeviceOperation) -> CallingError {
+    CallingError::new(device_error_entry(dom_name, message, operation))
+        .with_raw_cause(format!("{dom_name}: {message}"))
+}
+
+/// The object a rejected promise carries: the catalogue entry in `locale`, plus the raw cause and
+/// context when there are some.
+pub fn error_object(error: &CallingError, locale: Locale) -> Value {
+    let mut object = json!({
+        "code": error.code().0,
+        "subCode": error.subcode().unwrap_or(0),
+        "resultCategory": error.category(),
+        "name": error.name(),
+        "message": error.message(locale),
+        "advice": error.advice(locale),
+        "retryable": error.retryable(),
+    });
+    if let Some(raw) = error.raw_cause() {
+        object["rawCause"] = json!(raw);
+    }
+    if let Some(context) = error.context() {
+        object["context"] = json!(context);
+    }
+    object
+}
+
+/// What `explain(code, subCode, locale)` answers: the entry a pair resolves to, in `locale`.
+pub fn explain(code: u16, subcode: u32, locale: Locale) -> Value {
+    let resolution = lookup(code, subcode);
+    let entry = resolution.entry;
+    json!({
+        "code": code,
+        "subCode": subcode,
+        "name": entry.name,
+        "resultCategory": entry.category,
+        "message": entry.message.get(locale),
+        "advice": entry.advice.get(locale),
+        "retryable": entry.retryable,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dom_exceptions_map_to_the_entries_of_the_behaviour_table() {
+        use DeviceOperation::*;
+        let cases = [
+            (
+                "NotAllowedError",
+                "Permission denied",
+                StartVideo,
+                &registry::CAMERA_PERMISSION_NOT_GRANTED,
+            ),
+            (
+                "NotAllowedError",
+                "Permission denied by system",
+                StartVideo,
+                &registry::CAMERA_DENIED_BY_SYSTEM,
+            ),
+            (
+                "NotFoundError",
+                "Requested device not found",
+                StartVideo,
+                &registry::NO_CAMERA_FOUND,
+            ),
+            (
+                "NotReadableError",
+                "Could not start video source",
+                StartVideo,
+                &registry::CAMERA_IN_USE,
+            ),
+            (
+                "OverconstrainedError",
+                "",
+                StartVideo,
+                &registry::VIDEO_CONSTRAINTS_FAILED,
+            ),
+            (
+                "AbortError",
+                "",
+                StartVideo,
+                &registry::MEDIA_REQUEST_FAILED,
+            ),
+            (
+                "TimeoutError",
+                "",
+                StartVideo,
+                &registry::MEDIA_REQUEST_TIMED_OUT,
+            ),
+            (
+                "Whatever",
+                "",
+                StartVideo,
+                &registry::START_VIDEO_UNKNOWN_FAILURE,
+            ),
+            (
+                "NotAllowedError",
+                "Permission denied",
+                AskPermission,
+                &registry::DEVICE_PERMISSION_DENIED,
+            ),
+            (
+                "NotFoundError",
+                "",
+                AskPermission,
+                &registry::DEVICE_PERMISSION_REQUEST_FAILED,
+            ),
+        ];
+        for (name, message, operation, entry) in cases {
+            assert_eq!(
+                device_error_entry(name, message, operation).name,
+                entry.name,
+                "{name} {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_objects_carry_the_entry_in_the_chosen_locale() {
+        let error = device_error("NotFoundError", "none", DeviceOperation::StartVideo);
+        let en = error_object(&error, Locale::En);
+        let fr = error_object(&error, Locale::Fr);
+        assert_eq!(en["subCode"], 43013);
+        assert_eq!(en["code"], 412);
+        assert_eq!(en["name"], "NO_CAMERA_FOUND");
+        assert_eq!(en["resultCategory"], "ExpectedError");
+        assert_eq!(en["rawCause"], "NotFoundError: none");
+        assert_ne!(en["message"], fr["message"]);
+        assert_eq!(fr["advice"], registry::NO_CAMERA_FOUND.advice.fr);
+    }
+
+    #[test]
+    fn explain_resolves_unknown_pairs_through_the_fallbacks() {
+        let known = explain(487, 10003, Locale::Fr);
+        assert_eq!(known["name"], "CALL_ACCEPTED_ELSEWHERE");
+        let unknown = explain(487, 123_456, Locale::En);
+        assert_eq!(unknown["subCode"], 123_456);
+        assert!(!unknown["advice"].as_str().unwrap_or_default().is_empty());
+    }
+}

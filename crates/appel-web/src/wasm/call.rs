@@ -1,0 +1,725 @@
+//! `Call` and `IncomingCall`: a call's state, end reason, operations and local media.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use appel_codes::{registry, CallEndReason, CallingError};
+use appel_protocol::{CallId, CallState, ClientFrame, ParticipantInfo};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MediaStream, MediaStreamTrack};
+
+use super::agent::AgentInner;
+use super::devices::{get_user_media, VideoStreamRenderer};
+use super::js::{self, Emitter};
+use super::peer::Peer;
+use crate::errors::DeviceOperation;
+
+fn state_name(state: CallState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn reason_js(reason: CallEndReason) -> JsValue {
+    js::to_js(&serde_json::json!({"code": reason.code, "subCode": reason.subcode}))
+}
+
+fn rejected(error: &CallingError) -> Promise {
+    Promise::reject(&js::error_js(error))
+}
+
+/// The state shared by a `Call` object, the agent's frame dispatch and the peer connection.
+pub(crate) struct CallInner {
+    pub(crate) agent: Weak<AgentInner>,
+    pub(crate) self_ref: RefCell<Weak<CallInner>>,
+    pub(crate) id: RefCell<Option<String>>,
+    participant_id: RefCell<Option<String>>,
+    direction: &'static str,
+    remote_identity: RefCell<String>,
+    state: Cell<CallState>,
+    end_reason: Cell<Option<CallEndReason>>,
+    hang_up_pending: Cell<bool>,
+    pub(crate) emitter: Emitter,
+    pub(crate) local_audio: RefCell<Option<MediaStreamTrack>>,
+    pub(crate) local_video: RefCell<Option<MediaStreamTrack>>,
+    pub(crate) screen: RefCell<Option<MediaStreamTrack>>,
+    pub(crate) remote_stream: MediaStream,
+    pub(crate) remote_video: Cell<bool>,
+    pub(crate) peer: RefCell<Option<Rc<Peer>>>,
+    muted: Cell<bool>,
+}
+
+impl CallInner {
+    fn new(agent: &Rc<AgentInner>, direction: &'static str, remote: String) -> Rc<CallInner> {
+        let call = Rc::new(CallInner {
+            agent: Rc::downgrade(agent),
+            self_ref: RefCell::new(Weak::new()),
+            id: RefCell::new(None),
+            participant_id: RefCell::new(None),
+            direction,
+            remote_identity: RefCell::new(remote),
+            state: Cell::new(CallState::Connecting),
+            end_reason: Cell::new(None),
+            hang_up_pending: Cell::new(false),
+            emitter: Emitter::default(),
+            local_audio: RefCell::new(None),
+            local_video: RefCell::new(None),
+            screen: RefCell::new(None),
+            remote_stream: MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into()),
+            remote_video: Cell::new(false),
+            peer: RefCell::new(None),
+            muted: Cell::new(false),
+        });
+        *call.self_ref.borrow_mut() = Rc::downgrade(&call);
+        call
+    }
+
+    pub(crate) fn outgoing(agent: &Rc<AgentInner>, remote: String, _video: bool) -> Rc<CallInner> {
+        Self::new(agent, "Outgoing", remote)
+    }
+
+    pub(crate) fn has_ended(&self) -> bool {
+        self.end_reason.get().is_some()
+    }
+
+    pub(crate) fn call_id(&self) -> Option<CallId> {
+        self.id.borrow().clone().map(CallId::new)
+    }
+
+    /// Asks for the microphone (and the camera when `video`); a camera that fails leaves the call
+    /// audio-only and reports 41048 through the `videoFailed` event.
+    pub(crate) async fn prepare_local_media(&self, video: bool) {
+        match get_user_media(true, false, DeviceOperation::StartVideo).await {
+            Ok(stream) => {
+                *self.local_audio.borrow_mut() = stream.get_audio_tracks().get(0).dyn_into().ok()
+            }
+            Err(error) => self.emitter.emit("microphoneFailed", &js::error_js(&error)),
+        }
+        if video {
+            match get_user_media(false, true, DeviceOperation::StartVideo).await {
+                Ok(stream) => {
+                    *self.local_video.borrow_mut() =
+                        stream.get_video_tracks().get(0).dyn_into().ok();
+                    self.emitter.emit("localVideoChanged", &JsValue::TRUE);
+                }
+                Err(cause) => {
+                    let error = CallingError::new(&registry::VIDEO_FAILED_DURING_SETUP)
+                        .with_raw_cause(format!(
+                            "{}: {}",
+                            cause.name(),
+                            cause.raw_cause().unwrap_or_default()
+                        ));
+                    self.emitter.emit("videoFailed", &js::error_js(&error));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn created(&self, id: String, participant_id: String) {
+        *self.id.borrow_mut() = Some(id.clone());
+        *self.participant_id.borrow_mut() = Some(participant_id);
+        self.emitter.emit("idChanged", &JsValue::from_str(&id));
+        if self.hang_up_pending.get() {
+            if let Some(agent) = self.agent.upgrade() {
+                agent.send(&ClientFrame::HangUp {
+                    request_id: 0,
+                    call_id: CallId::new(id.clone()),
+                    for_everyone: false,
+                });
+                agent.forget_call(&id);
+            }
+        }
+    }
+
+    pub(crate) fn set_state(&self, state: CallState) {
+        if self.has_ended() || self.state.replace(state) == state {
+            return;
+        }
+        self.emitter
+            .emit("stateChanged", &JsValue::from_str(&state_name(state)));
+    }
+
+    pub(crate) fn participant_updated(&self, participant: &ParticipantInfo) {
+        *self.remote_identity.borrow_mut() = participant.identity.0.clone();
+        let info = serde_json::to_value(participant).unwrap_or_default();
+        self.emitter
+            .emit("remoteParticipantsUpdated", &js::to_js(&info));
+    }
+
+    pub(crate) fn participant_left(&self, id: &str, identity: &str, reason: CallEndReason) {
+        let info = serde_json::json!({
+            "id": id, "identity": identity,
+            "callEndReason": {"code": reason.code, "subCode": reason.subcode}
+        });
+        self.emitter
+            .emit("remoteParticipantLeft", &js::to_js(&info));
+    }
+
+    pub(crate) fn on_signal(&self, from: String, payload: serde_json::Value) {
+        if self.has_ended() {
+            return;
+        }
+        let peer = self.peer.borrow().clone();
+        let peer = match peer {
+            Some(peer) => peer,
+            None => match self.open_peer(from, false) {
+                Some(peer) => peer,
+                None => return,
+            },
+        };
+        peer.on_signal(payload);
+    }
+
+    /// Creates the peer connection towards `remote` (the offerer is the callee that accepted).
+    pub(crate) fn open_peer(&self, remote: String, offerer: bool) -> Option<Rc<Peer>> {
+        let me = self.self_ref.borrow().upgrade()?;
+        let agent = self.agent.upgrade()?;
+        match Peer::open(&me, &agent.options, remote, offerer) {
+            Ok(peer) => {
+                *self.peer.borrow_mut() = Some(peer.clone());
+                Some(peer)
+            }
+            Err(error) => {
+                self.end_with_error(&error);
+                None
+            }
+        }
+    }
+
+    /// The signaling side says the call ended here.
+    pub(crate) fn finish(&self, reason: CallEndReason) {
+        if self.end_reason.get().is_some() {
+            return;
+        }
+        self.end_reason.set(Some(reason));
+        if let Some(peer) = self.peer.borrow_mut().take() {
+            peer.close();
+        }
+        for track in [&self.local_audio, &self.local_video, &self.screen] {
+            if let Some(track) = track.borrow_mut().take() {
+                track.stop();
+            }
+        }
+        self.state.set(CallState::Disconnected);
+        self.emitter
+            .emit("stateChanged", &JsValue::from_str("Disconnected"));
+        self.emitter.emit("ended", &reason_js(reason));
+    }
+
+    /// Media failed: this client leaves the call and ends it with the media reason.
+    pub(crate) fn end_with_error(&self, error: &CallingError) {
+        if self.has_ended() {
+            return;
+        }
+        if let (Some(agent), Some(call_id)) = (self.agent.upgrade(), self.call_id()) {
+            agent.send(&ClientFrame::HangUp {
+                request_id: 0,
+                call_id: call_id.clone(),
+                for_everyone: false,
+            });
+            agent.forget_call(call_id.as_str());
+        }
+        self.emitter.emit("error", &js::error_js(error));
+        self.finish(error.as_reason());
+    }
+
+    /// Leaves the call without waiting for the server (dispose, page unload).
+    pub(crate) fn hang_up_now(&self) {
+        match (self.agent.upgrade(), self.call_id()) {
+            (Some(agent), Some(call_id)) => {
+                agent.send(&ClientFrame::HangUp {
+                    request_id: 0,
+                    call_id: call_id.clone(),
+                    for_everyone: false,
+                });
+                agent.forget_call(call_id.as_str());
+            }
+            _ => self.hang_up_pending.set(true),
+        }
+        self.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
+    }
+
+    pub(crate) fn media_connected(&self) {
+        if self.direction == "Incoming" {
+            if let (Some(agent), Some(call_id)) = (self.agent.upgrade(), self.call_id()) {
+                agent.send(&ClientFrame::MediaReady { call_id });
+            }
+        }
+        self.emitter.emit("mediaConnected", &JsValue::TRUE);
+    }
+
+    /// The track a peer connection sends as video: the screen when shared, else the camera.
+    pub(crate) fn outgoing_video(&self) -> Option<MediaStreamTrack> {
+        self.screen
+            .borrow()
+            .clone()
+            .or_else(|| self.local_video.borrow().clone())
+    }
+
+    fn refresh_video(&self) {
+        if let Some(peer) = self.peer.borrow().clone() {
+            peer.send_video(self.outgoing_video());
+        }
+        let on = self.outgoing_video().is_some();
+        self.emitter
+            .emit("localVideoChanged", &JsValue::from_bool(on));
+    }
+}
+
+/// A call this agent placed or accepted.
+#[wasm_bindgen]
+pub struct Call {
+    inner: Rc<CallInner>,
+}
+
+impl Call {
+    pub(crate) fn wrap(inner: Rc<CallInner>) -> Call {
+        Call { inner }
+    }
+}
+
+#[wasm_bindgen]
+impl Call {
+    /// The call id, once the server confirmed the call (empty before).
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id.borrow().clone().unwrap_or_default()
+    }
+
+    /// `Outgoing` or `Incoming`.
+    #[wasm_bindgen(getter)]
+    pub fn direction(&self) -> String {
+        self.inner.direction.to_string()
+    }
+
+    /// Who is on the other side (the identity called, or the caller).
+    #[wasm_bindgen(getter, js_name = remoteIdentity)]
+    pub fn remote_identity(&self) -> String {
+        self.inner.remote_identity.borrow().clone()
+    }
+
+    /// `Connecting`, `Ringing`, `Connected`, `LocalHold`, `RemoteHold`, `Disconnected`…
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        state_name(self.inner.state.get())
+    }
+
+    /// `{code, subCode}` once the call ended, `null` before.
+    #[wasm_bindgen(getter, js_name = callEndReason)]
+    pub fn call_end_reason(&self) -> JsValue {
+        self.inner
+            .end_reason
+            .get()
+            .map(reason_js)
+            .unwrap_or(JsValue::NULL)
+    }
+
+    /// Whether the microphone is muted.
+    #[wasm_bindgen(getter, js_name = isMuted)]
+    pub fn is_muted(&self) -> bool {
+        self.inner.muted.get()
+    }
+
+    /// Whether this side sends camera video or a screen.
+    #[wasm_bindgen(getter, js_name = isVideoOn)]
+    pub fn is_video_on(&self) -> bool {
+        self.inner.outgoing_video().is_some()
+    }
+
+    /// Whether the other side sends video now.
+    #[wasm_bindgen(getter, js_name = isRemoteVideoAvailable)]
+    pub fn is_remote_video_available(&self) -> bool {
+        self.inner.remote_video.get()
+    }
+
+    /// The remote audio and video, for a `<video>` element.
+    #[wasm_bindgen(getter, js_name = remoteMediaStream)]
+    pub fn remote_media_stream(&self) -> MediaStream {
+        // `MediaStream` has an inherent `clone` (the JavaScript one, a new stream with copies of
+        // the tracks) that shadows `Clone::clone`; the page must get the stream the peer fills.
+        Clone::clone(&self.inner.remote_stream)
+    }
+
+    /// The local camera or screen, for a preview (`null` when none is sent).
+    #[wasm_bindgen(getter, js_name = localVideoStream)]
+    pub fn local_video_stream(&self) -> JsValue {
+        match self.inner.outgoing_video() {
+            Some(track) => MediaStream::new()
+                .map(|stream| {
+                    stream.add_track(&track);
+                    stream.into()
+                })
+                .unwrap_or(JsValue::NULL),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// Registers a handler: `stateChanged`, `ended`, `idChanged`, `remoteParticipantsUpdated`,
+    /// `remoteParticipantLeft`, `remoteVideoChanged`, `localVideoChanged`, `mediaConnected`,
+    /// `videoFailed`, `error`.
+    pub fn on(&self, event: &str, handler: Function) {
+        self.inner.emitter.on(event, handler);
+    }
+
+    /// Removes a handler.
+    pub fn off(&self, event: &str, handler: &Function) {
+        self.inner.emitter.off(event, handler);
+    }
+
+    /// Leaves the call (`{forEveryone: true}` ends it for all). Ends with 0/0 here even when the
+    /// server cannot be told.
+    #[wasm_bindgen(js_name = hangUp)]
+    pub fn hang_up(&self, options: JsValue) -> Promise {
+        let for_everyone = js::member(&options, "forEveryone")
+            .as_bool()
+            .unwrap_or(false);
+        let inner = self.inner.clone();
+        let (Some(agent), Some(call_id)) = (inner.agent.upgrade(), inner.call_id()) else {
+            inner.hang_up_now();
+            return Promise::resolve(&JsValue::UNDEFINED);
+        };
+        let answer = agent.request(
+            |request_id| ClientFrame::HangUp {
+                request_id,
+                call_id,
+                for_everyone,
+            },
+            &registry::SIGNALING_REQUEST_TIMEOUT,
+            "hangUp",
+        );
+        wasm_bindgen_futures::future_to_promise(async move {
+            // Whatever the server answers, this side has left.
+            let _ = JsFuture::from(answer).await;
+            inner.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Puts the call on hold (local media paused); 41033 when the server does not confirm.
+    pub fn hold(&self) -> Promise {
+        self.hold_or_resume(true)
+    }
+
+    /// Takes the call off hold; 41034 when the server does not confirm.
+    pub fn resume(&self) -> Promise {
+        self.hold_or_resume(false)
+    }
+
+    fn hold_or_resume(&self, hold: bool) -> Promise {
+        let (Some(agent), Some(call_id)) = (self.inner.agent.upgrade(), self.inner.call_id())
+        else {
+            return rejected(
+                &CallingError::new(&registry::CALL_OPERATION_INVALID_STATE).with_context(if hold {
+                    "hold"
+                } else {
+                    "resume"
+                }),
+            );
+        };
+        let answer = if hold {
+            agent.request(
+                |request_id| ClientFrame::Hold {
+                    request_id,
+                    call_id,
+                },
+                &registry::HOLD_FAILED,
+                "hold",
+            )
+        } else {
+            agent.request(
+                |request_id| ClientFrame::Resume {
+                    request_id,
+                    call_id,
+                },
+                &registry::RESUME_FAILED,
+                "resume",
+            )
+        };
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            JsFuture::from(answer).await?;
+            let sending = !hold;
+            if let Some(track) = inner.local_audio.borrow().as_ref() {
+                track.set_enabled(sending && !inner.muted.get());
+            }
+            if let Some(track) = inner.outgoing_video() {
+                track.set_enabled(sending);
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Mutes the microphone; 41015 when there is no microphone track to change.
+    pub fn mute(&self) -> Promise {
+        self.set_muted(true)
+    }
+
+    /// Unmutes the microphone; 41016 when there is no microphone track to change.
+    pub fn unmute(&self) -> Promise {
+        self.set_muted(false)
+    }
+
+    fn set_muted(&self, muted: bool) -> Promise {
+        let audio = self.inner.local_audio.borrow().clone();
+        match audio {
+            Some(track) if track.ready_state() == web_sys::MediaStreamTrackState::Live => {
+                track.set_enabled(!muted);
+                self.inner.muted.set(muted);
+                self.inner
+                    .emitter
+                    .emit("mutedChanged", &JsValue::from_bool(muted));
+                Promise::resolve(&JsValue::UNDEFINED)
+            }
+            _ => {
+                let entry = if muted {
+                    &registry::MUTE_FAILED
+                } else {
+                    &registry::UNMUTE_FAILED
+                };
+                rejected(&CallingError::new(entry).with_context("no live microphone track"))
+            }
+        }
+    }
+
+    /// Starts the camera: 41027 when it already runs; 43001/43013/43000/… from the browser's
+    /// `getUserMedia` failure.
+    #[wasm_bindgen(js_name = startVideo)]
+    pub fn start_video(&self) -> Promise {
+        if self.inner.local_video.borrow().is_some() {
+            return rejected(&CallingError::new(&registry::VIDEO_ALREADY_STARTED));
+        }
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let stream = get_user_media(false, true, DeviceOperation::StartVideo)
+                .await
+                .map_err(|e| js::error_js(&e))?;
+            let track: MediaStreamTrack =
+                stream.get_video_tracks().get(0).dyn_into().map_err(|_| {
+                    js::error_js(&CallingError::new(&registry::START_VIDEO_INVALID_STREAM))
+                })?;
+            if inner.has_ended() {
+                track.stop();
+                return Ok(JsValue::UNDEFINED);
+            }
+            *inner.local_video.borrow_mut() = Some(track);
+            inner.refresh_video();
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops the camera; 41030 when it is not running.
+    #[wasm_bindgen(js_name = stopVideo)]
+    pub fn stop_video(&self) -> Promise {
+        let Some(track) = self.inner.local_video.borrow_mut().take() else {
+            return rejected(&CallingError::new(&registry::VIDEO_ALREADY_STOPPED));
+        };
+        track.stop();
+        self.inner.refresh_video();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Shares the screen instead of the camera: 41071 unless the call is Connected, 41035 when
+    /// already sharing.
+    #[wasm_bindgen(js_name = startScreenShare)]
+    pub fn start_screen_share(&self) -> Promise {
+        if self.inner.state.get() != CallState::Connected {
+            return rejected(
+                &CallingError::new(&registry::SCREEN_SHARE_CALL_NOT_CONNECTED)
+                    .with_context(format!("call state {}", state_name(self.inner.state.get()))),
+            );
+        }
+        if self.inner.screen.borrow().is_some() {
+            return rejected(&CallingError::new(&registry::SCREEN_SHARE_ALREADY_STARTED));
+        }
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let devices = web_sys::window()
+                .and_then(|w| w.navigator().media_devices().ok())
+                .ok_or_else(|| js::error_js(&CallingError::new(&registry::MEDIA_REQUEST_FAILED)))?;
+            let promise = devices.get_display_media().map_err(|e| {
+                js::error_js(&super::devices::dom_error(&e, DeviceOperation::StartVideo))
+            })?;
+            let stream: MediaStream = JsFuture::from(promise)
+                .await
+                .map_err(|e| {
+                    js::error_js(&super::devices::dom_error(&e, DeviceOperation::StartVideo))
+                })?
+                .unchecked_into();
+            *inner.screen.borrow_mut() = stream.get_video_tracks().get(0).dyn_into().ok();
+            inner.refresh_video();
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops sharing the screen; 41041 when not sharing.
+    #[wasm_bindgen(js_name = stopScreenShare)]
+    pub fn stop_screen_share(&self) -> Promise {
+        let Some(track) = self.inner.screen.borrow_mut().take() else {
+            return rejected(&CallingError::new(&registry::SCREEN_SHARE_ALREADY_STOPPED));
+        };
+        track.stop();
+        self.inner.refresh_video();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// A renderer of the remote video; each `createView()` counts against the client's limit.
+    #[wasm_bindgen(js_name = createRemoteRenderer)]
+    pub fn create_remote_renderer(&self) -> VideoStreamRenderer {
+        VideoStreamRenderer::new(self.inner.clone())
+    }
+}
+
+/// A call ringing on this endpoint.
+pub(crate) struct IncomingInner {
+    agent: Weak<AgentInner>,
+    id: String,
+    from: String,
+    from_participant: String,
+    video: bool,
+    end_reason: Cell<Option<CallEndReason>>,
+    emitter: Emitter,
+}
+
+impl IncomingInner {
+    pub(crate) fn new(
+        agent: &Rc<AgentInner>,
+        id: String,
+        from: String,
+        from_participant: String,
+        _participant: String,
+        video: bool,
+    ) -> Rc<IncomingInner> {
+        Rc::new(IncomingInner {
+            agent: Rc::downgrade(agent),
+            id,
+            from,
+            from_participant,
+            video,
+            end_reason: Cell::new(None),
+            emitter: Emitter::default(),
+        })
+    }
+
+    pub(crate) fn stopped(&self, reason: CallEndReason) {
+        if self.end_reason.replace(Some(reason)).is_none() {
+            self.emitter.emit("stopped", &reason_js(reason));
+        }
+    }
+}
+
+/// A call ringing here: accept or reject it, or learn why it stopped (`on('stopped', …)`).
+#[wasm_bindgen]
+pub struct IncomingCall {
+    inner: Rc<IncomingInner>,
+}
+
+impl IncomingCall {
+    pub(crate) fn wrap(inner: Rc<IncomingInner>) -> IncomingCall {
+        IncomingCall { inner }
+    }
+}
+
+#[wasm_bindgen]
+impl IncomingCall {
+    /// The call id.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id.clone()
+    }
+
+    /// Who calls.
+    #[wasm_bindgen(getter)]
+    pub fn from(&self) -> String {
+        self.inner.from.clone()
+    }
+
+    /// Whether the caller started with video.
+    #[wasm_bindgen(getter)]
+    pub fn video(&self) -> bool {
+        self.inner.video
+    }
+
+    /// `{code, subCode}` once it stopped ringing here, `null` while it rings.
+    #[wasm_bindgen(getter, js_name = callEndReason)]
+    pub fn call_end_reason(&self) -> JsValue {
+        self.inner
+            .end_reason
+            .get()
+            .map(reason_js)
+            .unwrap_or(JsValue::NULL)
+    }
+
+    /// Registers a handler: `stopped` (with `{code, subCode}`).
+    pub fn on(&self, event: &str, handler: Function) {
+        self.inner.emitter.on(event, handler);
+    }
+
+    /// Answers (`{video?: boolean}`); resolves to the `Call`. 41006 when it no longer rings.
+    pub fn accept(&self, options: JsValue) -> Promise {
+        let video = js::member(&options, "video").as_bool().unwrap_or(false);
+        let incoming = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let not_ringing = || {
+                js::error_js(
+                    &CallingError::new(&registry::ACCEPT_NOT_RINGING)
+                        .with_context(format!("call {}", incoming.id)),
+                )
+            };
+            if incoming.end_reason.get().is_some() {
+                return Err(not_ringing());
+            }
+            let agent = incoming.agent.upgrade().ok_or_else(not_ringing)?;
+            let call = CallInner::new(&agent, "Incoming", incoming.from.clone());
+            *call.id.borrow_mut() = Some(incoming.id.clone());
+            call.prepare_local_media(video).await;
+            if incoming.end_reason.get().is_some() {
+                call.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
+                return Err(not_ringing());
+            }
+            agent.register_call(&incoming.id, call.clone());
+            let call_id = CallId::new(incoming.id.clone());
+            let answer = agent.request(
+                |request_id| ClientFrame::Accept {
+                    request_id,
+                    call_id,
+                    video,
+                },
+                &registry::SIGNALING_REQUEST_TIMEOUT,
+                "accept",
+            );
+            if let Err(error) = JsFuture::from(answer).await {
+                agent.forget_call(&incoming.id);
+                call.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
+                return Err(error);
+            }
+            agent.forget_incoming(&incoming.id);
+            call.open_peer(incoming.from_participant.clone(), true);
+            Ok(Call::wrap(call).into())
+        })
+    }
+
+    /// Declines on this endpoint; 41007 when it no longer rings.
+    pub fn reject(&self) -> Promise {
+        if self.inner.end_reason.get().is_some() {
+            return rejected(
+                &CallingError::new(&registry::REJECT_NOT_RINGING)
+                    .with_context(format!("call {}", self.inner.id)),
+            );
+        }
+        let Some(agent) = self.inner.agent.upgrade() else {
+            return rejected(&CallingError::new(&registry::CALL_AGENT_DISPOSED));
+        };
+        let call_id = CallId::new(self.inner.id.clone());
+        agent.request(
+            |request_id| ClientFrame::Reject {
+                request_id,
+                call_id,
+            },
+            &registry::SIGNALING_REQUEST_TIMEOUT,
+            "reject",
+        )
+    }
+}

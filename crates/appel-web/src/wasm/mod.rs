@@ -1,0 +1,38 @@
+//! The wasm-bindgen bindings: what JavaScript imports from the generated package.
+
+mod agent;
+mod call;
+mod devices;
+mod js;
+mod peer;
+
+#[allow(unused_imports)]
+pub use agent::{CallAgent, CallClient};
+#[allow(unused_imports)]
+pub use call::{Call, IncomingCall};
+#[allow(unused_imports)]
+pub use devices::{DeviceManager, VideoStreamRenderer};
+
+use appel_codes::Locale;
+use wasm_bindgen::prelude::*;
+
+/// Chooses the language of the messages and advice of every error and `explain` answer that
+/// follows (`"en"` or `"fr"`; other tags keep the current one). Answers the locale now in force.
+#[wasm_bindgen(js_name = setLocale)]
+pub fn set_locale(tag: &str) -> String {
+    if let Some(locale) = Locale::from_tag(tag) {
+        js::set_locale(locale);
+    }
+    js::locale().as_str().to_string()
+}
+
+/// The catalogue entry a `(code, subCode)` pair resolves to, in `locale` (default: the current
+/// one): `{code, subCode, name, resultCategory, message, advice, retryable}`.
+#[wasm_bindgen]
+pub fn explain(code: u16, sub_code: u32, locale: Option<String>) -> JsValue {
+    let locale = locale
+        .as_deref()
+        .and_then(Locale::from_tag)
+        .unwrap_or_else(js::locale);
+    js::to_js(&crate::errors::explain(code, sub_code, locale))
+}

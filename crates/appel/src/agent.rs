@@ -1,0 +1,352 @@
+//! `appel agent`: a small interactive client built on `appel-sdk`, to try calls by hand.
+//!
+//! It reads one command a line from stdin (`call ID`, `accept`, `reject`, `hangup`, `hold`,
+//! `resume`, `quit`) and prints one line per thing that happens. Every end — a call that ends, a
+//! ring that stops — is printed with its reason explained in the chosen language, so two terminals
+//! show who sees which reason. Lines are stable enough for tests to read:
+//! `signed in as ID`, `incoming call CALL from ID`, `call CALL: state STATE`,
+//! `call CALL: ended CODE/SUB NAME — explanation`, `ring CALL: stopped CODE/SUB NAME — explanation`,
+//! `error: …`.
+
+use std::sync::{Arc, Mutex};
+
+use appel_codes::{registry, CallEndReason, CallingError, Locale};
+use appel_sdk::{
+    AcceptOptions, Call, CallAgent, CallAgentOptions, CallClient, CallClientOptions, CallEvent,
+    HangUpOptions, IdentityId, IncomingCall, StartCallOptions, TokenCredential,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncBufReadExt;
+
+use crate::rest::RestClient;
+
+/// `println!` through [`say_line`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_line(format!($($arg)*))
+    };
+}
+
+/// How `appel agent` signs in and behaves.
+#[derive(Clone, Debug)]
+pub struct AgentSettings {
+    /// `http(s)://host:port` or `ws(s)://…` of the server.
+    pub server: String,
+    /// The identity to sign in as.
+    pub identity: String,
+    /// A user token of that identity; issued through REST with `access_key` when absent.
+    pub token: Option<String>,
+    /// The server's access key, to issue a token when none is given.
+    pub access_key: Option<String>,
+    /// Answer every incoming call at once.
+    pub auto_accept: bool,
+    /// Call this identity as soon as signed in.
+    pub call: Option<String>,
+    /// Language of the explanations.
+    pub locale: Locale,
+}
+
+/// One command read from stdin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentCommand {
+    /// `call ID`: call that identity.
+    Call(String),
+    /// `accept`: answer the call ringing here.
+    Accept,
+    /// `reject`: decline the call ringing here.
+    Reject,
+    /// `hangup`: leave the current call (or cancel it while it rings).
+    HangUp,
+    /// `hold`: put the current call on hold.
+    Hold,
+    /// `resume`: take the current call off hold.
+    Resume,
+    /// `quit`: hang up, sign out and exit.
+    Quit,
+}
+
+/// Reads one command line; empty lines give `Ok(None)`, unknown ones a 900900 error.
+pub fn parse_command(line: &str) -> Result<Option<AgentCommand>, CallingError> {
+    let mut words = line.split_whitespace();
+    let Some(verb) = words.next() else {
+        return Ok(None);
+    };
+    let argument = words.next();
+    let command = match (verb.to_ascii_lowercase().as_str(), argument) {
+        ("call", Some(id)) => AgentCommand::Call(id.to_string()),
+        ("accept", None) => AgentCommand::Accept,
+        ("reject", None) => AgentCommand::Reject,
+        ("hangup" | "hang-up", None) => AgentCommand::HangUp,
+        ("hold", None) => AgentCommand::Hold,
+        ("resume", None) => AgentCommand::Resume,
+        ("quit" | "exit", None) => AgentCommand::Quit,
+        _ => {
+            return Err(
+                CallingError::new(&registry::INVALID_ARGUMENT).with_context(format!(
+                "unknown command `{}`: use call ID, accept, reject, hangup, hold, resume or quit",
+                line.trim()
+            )),
+            )
+        }
+    };
+    if words.next().is_some() {
+        return Err(CallingError::new(&registry::INVALID_ARGUMENT)
+            .with_context(format!("too many words in `{}`", line.trim())));
+    }
+    Ok(Some(command))
+}
+
+/// What the command loop and the event printers share: the call in progress and the ring waiting.
+#[derive(Default)]
+struct Session {
+    current: Mutex<Option<Call>>,
+    ringing: Mutex<Option<IncomingCall>>,
+}
+
+impl Session {
+    fn current(&self) -> Option<Call> {
+        self.current.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn set_current(&self, call: Call) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some(call);
+        }
+    }
+
+    fn take_ringing(&self) -> Option<IncomingCall> {
+        self.ringing.lock().ok().and_then(|mut r| r.take())
+    }
+}
+
+/// Runs the agent until `quit` or the end of stdin.
+pub async fn run(settings: AgentSettings) -> Result<(), CallingError> {
+    let token = match (&settings.token, &settings.access_key) {
+        (Some(token), _) => token.clone(),
+        (None, Some(key)) => {
+            RestClient::new(&settings.server, key)?
+                .issue_token(&settings.identity)
+                .await?
+        }
+        (None, None) => {
+            return Err(CallingError::new(&registry::INVALID_ARGUMENT)
+                .with_context("give --token, or --access-key to issue one"))
+        }
+    };
+    let client = CallClient::new(CallClientOptions::default());
+    let agent = client
+        .create_call_agent(
+            TokenCredential::new(token),
+            CallAgentOptions::new(&settings.server),
+        )
+        .await?;
+    say!("signed in as {}", agent.identity());
+    let session = Arc::new(Session::default());
+    watch_connection(&agent);
+    watch_incoming(&agent, &session, settings.auto_accept, settings.locale);
+    if let Some(target) = &settings.call {
+        start_call(&agent, &session, target, settings.locale);
+    }
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        match parse_command(&line) {
+            Ok(None) => {}
+            Ok(Some(AgentCommand::Quit)) => break,
+            Ok(Some(command)) => execute(&agent, &session, command, settings.locale).await,
+            Err(error) => say!("error: {}", error.describe(settings.locale)),
+        }
+    }
+    if let Some(call) = session.current() {
+        let _ = call.hang_up(HangUpOptions::default()).await;
+        // Print the end before leaving, so a script reading stdout sees it.
+        let reason = call.ended().await;
+        print_end("call", &call_label(&call), reason, settings.locale);
+    }
+    agent.dispose().await;
+    say!("signed out");
+    Ok(())
+}
+
+async fn execute(agent: &CallAgent, session: &Arc<Session>, command: AgentCommand, locale: Locale) {
+    let outcome = match command {
+        AgentCommand::Call(target) => {
+            start_call(agent, session, &target, locale);
+            Ok(())
+        }
+        AgentCommand::Accept => match session.take_ringing() {
+            Some(ring) => accept(&ring, session, locale).await,
+            None => Err(nothing("no call is ringing here")),
+        },
+        AgentCommand::Reject => match session.take_ringing() {
+            Some(ring) => ring.reject().await,
+            None => Err(nothing("no call is ringing here")),
+        },
+        AgentCommand::HangUp => match session.current() {
+            Some(call) => call.hang_up(HangUpOptions::default()).await,
+            None => Err(nothing("no call in progress")),
+        },
+        AgentCommand::Hold => match session.current() {
+            Some(call) => call.hold().await,
+            None => Err(nothing("no call in progress")),
+        },
+        AgentCommand::Resume => match session.current() {
+            Some(call) => call.resume().await,
+            None => Err(nothing("no call in progress")),
+        },
+        AgentCommand::Quit => Ok(()),
+    };
+    if let Err(error) = outcome {
+        say!("error: {}", error.describe(locale));
+    }
+}
+
+/// Prints one line; when nobody reads stdout any more (the terminal or the pipe closed), the agent
+/// has no one to talk to and leaves quietly.
+fn say_line(line: String) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+fn nothing(context: &str) -> CallingError {
+    CallingError::new(&registry::INVALID_ARGUMENT).with_context(context.to_string())
+}
+
+fn start_call(agent: &CallAgent, session: &Arc<Session>, target: &str, locale: Locale) {
+    match agent.start_call(&[IdentityId::from(target)], StartCallOptions::default()) {
+        Ok(call) => {
+            say!("calling {target}");
+            session.set_current(call.clone());
+            print_call_events(call, locale);
+        }
+        Err(error) => say!("error: {}", error.describe(locale)),
+    }
+}
+
+async fn accept(
+    ring: &IncomingCall,
+    session: &Arc<Session>,
+    locale: Locale,
+) -> Result<(), CallingError> {
+    let call = ring.accept(AcceptOptions::default()).await?;
+    session.set_current(call.clone());
+    print_call_events(call, locale);
+    Ok(())
+}
+
+fn watch_connection(agent: &CallAgent) {
+    let mut states = agent.connection_states();
+    tokio::spawn(async move {
+        while let Some(state) = states.next().await {
+            say!("connection: {state:?}");
+        }
+    });
+}
+
+fn watch_incoming(agent: &CallAgent, session: &Arc<Session>, auto_accept: bool, locale: Locale) {
+    let mut incoming = agent.incoming_calls();
+    let session = Arc::clone(session);
+    tokio::spawn(async move {
+        while let Some(ring) = incoming.next().await {
+            let watched = ring.clone();
+            tokio::spawn(async move {
+                let reason = watched.stopped().await;
+                print_end("ring", &watched.id().to_string(), reason, locale);
+            });
+            if auto_accept {
+                say!("incoming call {} from {}", ring.id(), ring.caller());
+                if let Err(error) = accept(&ring, &session, locale).await {
+                    say!("error: {}", error.describe(locale));
+                }
+            } else {
+                // Kept before it is announced, so an `accept` typed right after finds it.
+                let announce = format!(
+                    "incoming call {} from {} (type `accept` or `reject`)",
+                    ring.id(),
+                    ring.caller()
+                );
+                if let Ok(mut ringing) = session.ringing.lock() {
+                    *ringing = Some(ring);
+                }
+                say_line(announce);
+            }
+        }
+    });
+}
+
+fn call_label(call: &Call) -> String {
+    call.id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| "(unconfirmed)".into())
+}
+
+fn print_call_events(call: Call, locale: Locale) {
+    tokio::spawn(async move {
+        let mut events = call.events();
+        while let Some(event) = events.next().await {
+            let label = call_label(&call);
+            match event {
+                CallEvent::IdAssigned(id) => say!("call {id}: id assigned"),
+                CallEvent::StateChanged(state) => say!("call {label}: state {state:?}"),
+                CallEvent::RemoteParticipantsUpdated { added, removed } => {
+                    for p in added {
+                        say!("call {label}: {} joined ({:?})", p.identity, p.state);
+                    }
+                    for p in removed {
+                        if let Some(reason) = p.end_reason {
+                            say!(
+                                "call {label}: {} left {}",
+                                p.identity,
+                                describe_reason(reason, locale)
+                            );
+                        }
+                    }
+                }
+                CallEvent::RemoteParticipantStateChanged(p) => {
+                    say!("call {label}: {} is {:?}", p.identity, p.state);
+                }
+                CallEvent::Signal { .. } => {}
+                CallEvent::Ended(reason) => print_end("call", &label, reason, locale),
+                other => say!("call {label}: {other:?}"),
+            }
+        }
+    });
+}
+
+/// `CODE/SUB NAME — explanation`.
+pub fn describe_reason(reason: CallEndReason, locale: Locale) -> String {
+    format!(
+        "{reason} {} — {}",
+        reason.entry().name,
+        reason.explain(locale)
+    )
+}
+
+fn print_end(what: &str, label: &str, reason: CallEndReason, locale: Locale) {
+    let verb = if what == "ring" { "stopped" } else { "ended" };
+    say!("{what} {label}: {verb} {}", describe_reason(reason, locale));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_bad_ones_give_900900() {
+        assert_eq!(
+            parse_command("call bob").unwrap(),
+            Some(AgentCommand::Call("bob".into()))
+        );
+        assert_eq!(
+            parse_command("  HANGUP ").unwrap(),
+            Some(AgentCommand::HangUp)
+        );
+        assert_eq!(parse_command("").unwrap(), None);
+        for bad in ["call", "dance", "accept now", "call a b"] {
+            let error = parse_command(bad).unwrap_err();
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+// Starts a real `appel serve --dev` on a free loopback port with short timers, and Chromium (the
+// system one, no download) with fake media devices; pages sign in through the web app.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export async function startServer(env = {}) {
+  const port = await freePort();
+  const data = mkdtempSync(path.join(os.tmpdir(), 'appel-e2e-'));
+  const bin = process.env.APPEL_BIN || path.join(root, 'target/debug/appel');
+  const child = spawn(bin, ['serve', '--dev', '--listen', `127.0.0.1:${port}`, '--data', data], {
+    env: { ...process.env, APPEL_WEB_DIR: path.join(root, 'web/dist'), APPEL_ACCESS_KEY: 'e2e-key', APPEL_TIMERS_RINGING: '20s', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (chunk) => { log += chunk; });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i += 1) {
+    try { if ((await fetch(`${url}/health`)).ok) break; } catch (_) { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    log: () => log,
+    async stop() { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); rmSync(data, { recursive: true, force: true }); },
+  };
+}
+
+export async function launch({ fakeDevices = true, deny = false } = {}) {
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection',
+    deny ? '--use-fake-ui-for-media-stream=deny' : '--use-fake-ui-for-media-stream'];
+  if (fakeDevices) args.push('--use-fake-device-for-media-stream');
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+/** A new page of its own context, signed in as `name`; answers the page and its identity. */
+export async function signIn(browser, server, name) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/?loopbackOnly=1`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.fill('#name', name);
+  await page.click('#signin-button');
+  await page.waitForSelector('body[data-screen="home"]');
+  const identity = await page.evaluate(() => window.appel.state.me.identity);
+  return { page, identity };
+}
+
+export async function call(caller, callee, { video = true } = {}) {
+  await caller.page.setChecked('#with-video', video);
+  await caller.page.fill('#target', callee.identity);
+  await caller.page.click('#call-button');
+  await callee.page.waitForSelector('body[data-screen="incoming"]');
+}
+
+export async function endReason(page) {
+  await page.waitForSelector('body[data-screen="ended"]', { timeout: 15000 });
+  return page.evaluate(() => document.body.dataset.endReason);
+}
+
+/** Whether the remote <video> shows decoded frames of the other side's camera. */
+export async function seesRemoteVideo(page) {
+  await page.waitForFunction(() => {
+    const v = document.getElementById('remote');
+    return v.videoWidth > 0 && v.currentTime > 0;
+  }, null, { timeout: 15000 });
+  return true;
+}
+
+/** Answers the ringing call on `callee` (with its camera when `video`), once both sides are connected. */
+export async function answer(caller, callee, { video = true } = {}) {
+  await callee.page.click(video ? '#accept-video' : '#accept');
+  for (const side of [caller, callee]) await side.page.waitForSelector('body[data-call-state="Connected"]', { timeout: 15000 });
+}
+
+/**
+ * What the remote <video> plays after a short while: its size, its decoded frames and how far its
+ * clock moved — a stream that stopped (or never started) gives `advanced` 0.
+ */
+export async function remoteVideoProgress(page, ms = 1000) {
+  await seesRemoteVideo(page);
+  return page.evaluate(async (wait) => {
+    const v = document.getElementById('remote');
+    const before = { time: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames };
+    await new Promise((r) => setTimeout(r, wait));
+    const frames = v.getVideoPlaybackQuality().totalVideoFrames;
+    return { width: v.videoWidth, height: v.videoHeight, frames, newFrames: frames - before.frames, advanced: v.currentTime - before.time };
+  }, ms);
+}
+
+export const screenshot = (page, name) => (process.env.APPEL_SCREENSHOTS
+  ? page.screenshot({ path: path.join(root, 'docs/images', name) }) : Promise.resolve());
