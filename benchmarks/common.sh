@@ -15,10 +15,10 @@ cleanup() {
 trap cleanup EXIT
 
 build_release() {
-  if [ ! -x "$APPEL" ] || [ ! -x "$WS_ECHO" ] || [ "${REBUILD:-0}" = 1 ]; then
-    echo "building release binaries (cargo build --release -p appel --bins)…" >&2
-    (cd "$ROOT" && cargo build --release --locked -p appel --bins) >&2
-  fi
+  # Always ask cargo: it is a no-op when the binaries are fresh, and a stale binary would measure old
+  # code.
+  echo "building release binaries (cargo build --release -p appel --bins)…" >&2
+  (cd "$ROOT" && cargo build --release --locked -p appel --bins) >&2
 }
 
 # Every agent holds a socket on each side: raise the open-files limit (the hard one too as root).

@@ -75,7 +75,7 @@ request_route {
 }
 CFG
 kamailio -c -f "$WORK/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 || { cat "$WORK/kamailio-check.log" >&2; exit 1; }
-kamailio -DD -E -f "$WORK/kamailio.cfg" -m 256 -M 16 >"$WORK/kamailio.log" 2>&1 &
+kamailio -DD -E -f "$WORK/kamailio.cfg" -m 1024 -M 32 >"$WORK/kamailio.log" 2>&1 &
 PIDS+=($!)
 sleep 1
 

@@ -156,7 +156,8 @@ pub async fn run(settings: AgentSettings) -> Result<(), CallingError> {
             Err(error) => say!("error: {}", error.describe(settings.locale)),
         }
     }
-    if let Some(call) = session.current() {
+    // A call that already ended has printed its end through its event stream.
+    if let Some(call) = session.current().filter(|call| call.end_reason().is_none()) {
         let _ = call.hang_up(HangUpOptions::default()).await;
         // Print the end before leaving, so a script reading stdout sees it.
         let reason = call.ended().await;

@@ -308,7 +308,7 @@ impl Call {
     }
 
     /// `{code, subCode}` once the call ended, `null` before.
-    #[wasm_bindgen(getter, js_name = callEndReason)]
+    #[wasm_bindgen(getter, js_name = callEndReason, unchecked_return_type = "CallEndReason | null")]
     pub fn call_end_reason(&self) -> JsValue {
         self.inner
             .end_reason
@@ -643,7 +643,7 @@ impl IncomingCall {
     }
 
     /// `{code, subCode}` once it stopped ringing here, `null` while it rings.
-    #[wasm_bindgen(getter, js_name = callEndReason)]
+    #[wasm_bindgen(getter, js_name = callEndReason, unchecked_return_type = "CallEndReason | null")]
     pub fn call_end_reason(&self) -> JsValue {
         self.inner
             .end_reason

@@ -16,6 +16,16 @@ pub use devices::{DeviceManager, VideoStreamRenderer};
 use appel_codes::Locale;
 use wasm_bindgen::prelude::*;
 
+/// The catalogue's TypeScript types (`catalog/codes.d.ts`, copied beside the package by
+/// `web/build.sh`) are the types of this package's end reasons and errors, so the two cannot diverge.
+#[wasm_bindgen(typescript_custom_section)]
+const CATALOGUE_TYPES: &'static str = r#"
+import type { CallEndReason, CallingErrorInfo, Codes, EntryName, ResultCategory } from "./codes";
+export type { CallEndReason, CallingErrorInfo, Codes, EntryName, ResultCategory };
+/** What every rejected promise of this SDK carries: a JavaScript Error with the catalogue entry's fields. */
+export type AppelError = Error & CallingErrorInfo;
+"#;
+
 /// Chooses the language of the messages and advice of every error and `explain` answer that
 /// follows (`"en"` or `"fr"`; other tags keep the current one). Answers the locale now in force.
 #[wasm_bindgen(js_name = setLocale)]
