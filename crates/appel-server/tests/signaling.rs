@@ -301,3 +301,49 @@ async fn a_client_that_stops_answering_pings_is_dropped_by_the_server() {
     .expect("the server drops a silent client");
     assert!(ended >= 1, "the server pinged before giving up");
 }
+
+#[tokio::test]
+async fn token_expiring_is_announced_ahead_and_again_after_a_refresh() {
+    let server =
+        TestServer::start_with(|c| c.timers.token_refresh_ahead = Duration::from_millis(2_700))
+            .await;
+    let identity = server.create_identity().await;
+    let token = server.short_token(&identity, Duration::from_secs(3));
+    let mut client = Client::sign_in(&server.ws_url(), &token, "e1", None)
+        .await
+        .expect("welcome");
+    let first = client
+        .wait_for("tokenExpiring", |f| match f {
+            ServerFrame::TokenExpiring { expires_at } => Some(*expires_at),
+            _ => None,
+        })
+        .await;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        first > now_ms,
+        "the notice comes before the expiry it announces"
+    );
+
+    // A refreshed token gets its own notice, announcing the new expiry.
+    let fresh = server.short_token(&identity, Duration::from_secs(4));
+    client
+        .request(|request_id| ClientFrame::RefreshToken {
+            request_id,
+            token: fresh,
+        })
+        .await
+        .expect("a valid token is acknowledged");
+    let second = client
+        .wait_for("tokenExpiring", |f| match f {
+            ServerFrame::TokenExpiring { expires_at } => Some(*expires_at),
+            _ => None,
+        })
+        .await;
+    assert!(
+        second > first,
+        "{second} announces the refreshed expiry, after {first}"
+    );
+}

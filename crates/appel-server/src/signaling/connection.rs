@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use appel_codes::{registry, CallingError};
 use appel_protocol::{parse_client_frame, ClientFrame, EndpointId, ServerFrame};
@@ -37,6 +37,7 @@ pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
     let kill = Arc::new(Notify::new());
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let endpoint = admitted.endpoint.clone();
+    let token_expires = admitted.claims.expires_at();
     let arrival = arrival(admitted, outbox, Arc::clone(&kill), conn_id);
     let identity = arrival.identity.to_string();
     if !state.runtime().online(arrival).await {
@@ -51,7 +52,10 @@ pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
         identity,
         conn_id,
         last_heard: Instant::now(),
+        expiry_notice: None,
+        welcomed: false,
     };
+    connection.plan_expiry_notice(token_expires);
     let end = connection.serve(inbox, kill).await;
     let Connection {
         state,
@@ -105,16 +109,40 @@ struct Connection {
     identity: String,
     conn_id: u64,
     last_heard: Instant,
+    /// When to send `tokenExpiring`, and the expiry it announces (Unix ms); `None` once sent.
+    expiry_notice: Option<(tokio::time::Instant, u64)>,
+    /// Whether `welcome` went out: nothing else may reach the client before it.
+    welcomed: bool,
 }
 
 impl Connection {
+    /// Schedules the `tokenExpiring` notice `timers.token_refresh_ahead` before the token expires,
+    /// so a client that does not refresh on its own is told to (the controller ends its calls with
+    /// 495/4507 at the expiry itself).
+    fn plan_expiry_notice(&mut self, expires: SystemTime) {
+        let ahead = self.state.config().timers.token_refresh_ahead;
+        let at = instant_of(expires)
+            .checked_sub(ahead)
+            .unwrap_or_else(Instant::now);
+        let expires_ms = u64::try_from(unix_ms(expires)).unwrap_or(0);
+        self.expiry_notice = Some((tokio::time::Instant::from_std(at), expires_ms));
+    }
+
     async fn serve(&mut self, mut inbox: mpsc::Receiver<Outgoing>, kill: Arc<Notify>) -> End {
         let interval = self.state.config().signaling.heartbeat_interval;
         let mut heartbeat =
             tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let notice = self.expiry_notice.filter(|_| self.welcomed);
             tokio::select! {
+                () = until(notice.map(|(at, _)| at)) => {
+                    self.expiry_notice = None;
+                    let expires_at = notice.map_or(0, |(_, ms)| ms);
+                    if self.send(&ServerFrame::TokenExpiring { expires_at }).await.is_err() {
+                        return End::Lost;
+                    }
+                }
                 () = kill.notified() => {
                     let _ = self.socket.send(Message::Close(None)).await;
                     return End::Dropped;
@@ -124,6 +152,7 @@ impl Connection {
                         if self.send(&frame).await.is_err() {
                             return End::Lost;
                         }
+                        self.welcomed |= matches!(frame, ServerFrame::Welcome { .. });
                     }
                     Some(Outgoing::Close(error)) => {
                         close_with_error(&mut self.socket, None, error).await;
@@ -225,6 +254,7 @@ impl Connection {
         };
         match checked {
             Ok(claims) => {
+                self.plan_expiry_notice(claims.expires_at());
                 self.state
                     .runtime()
                     .token_refreshed(
@@ -295,6 +325,14 @@ fn request_id_of(text: &str) -> Option<u64> {
         .ok()?
         .get("requestId")?
         .as_u64()
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]
