@@ -132,7 +132,7 @@ pub struct Records {
 impl Default for Records {
     fn default() -> Self {
         Records {
-            batch_size: 256,
+            batch_size: 4096,
             flush_interval: Duration::from_millis(50),
         }
     }

@@ -7,8 +7,9 @@ mod handshake;
 use appel_codes::{registry, CallingError};
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
 
-/// Bytes read from a signaling socket at a time; larger frames still arrive, in several reads.
-const SIGNALING_READ_BUFFER: usize = 4096;
+/// Bytes read from a signaling socket at a time; larger frames still arrive (the buffer grows to
+/// hold them). Signaling frames are 50–700 bytes, and every idle connection keeps this buffer.
+const SIGNALING_READ_BUFFER: usize = 1024;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
@@ -38,9 +39,9 @@ pub async fn upgrade(
         }
     };
     let cap = hard_cap(state.config().signaling.max_frame_bytes);
-    // Signaling frames are small: a 4 KiB read buffer instead of the 128 KiB default keeps each idle
-    // connection's memory low and avoids zero-filling a large buffer on every read (measured: about
-    // 90 % less server RSS per agent and 46 % more call cycles per second).
+    // Signaling frames are small: a 1 KiB read buffer instead of the 128 KiB default keeps each idle
+    // connection's memory low and avoids zero-filling a large buffer on every read (measured with
+    // 4 KiB: about 90 % less server RSS per agent and 46 % more call cycles per second).
     upgrade
         .read_buffer_size(SIGNALING_READ_BUFFER)
         .max_message_size(cap)
