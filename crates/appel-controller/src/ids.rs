@@ -1,4 +1,5 @@
-//! Call and participant ids: deterministic for a given seed, distinct within a run.
+//! Call and participant ids: deterministic for a given seed and epoch, distinct within a run; call
+//! ids sort by creation.
 
 use appel_protocol::{CallId, ParticipantId};
 
@@ -8,11 +9,19 @@ use appel_protocol::{CallId, ParticipantId};
 pub(crate) struct IdGenerator {
     seed: u64,
     counter: u64,
+    /// First half of the next call id; grows by one per call.
+    call_prefix: u64,
 }
 
 impl IdGenerator {
-    pub(crate) fn new(seed: u64) -> Self {
-        IdGenerator { seed, counter: 0 }
+    pub(crate) fn new(seed: u64, epoch_ms: u64) -> Self {
+        IdGenerator {
+            seed,
+            counter: 0,
+            // 2²⁰ calls per millisecond of the previous run's life would have to be created for a
+            // restart to reuse a prefix.
+            call_prefix: epoch_ms.wrapping_shl(20),
+        }
     }
 
     fn next(&mut self) -> u64 {
@@ -26,7 +35,9 @@ impl IdGenerator {
     }
 
     pub(crate) fn call_id(&mut self) -> CallId {
-        CallId(format!("{:016x}{:016x}", self.next(), self.next()))
+        self.call_prefix = self.call_prefix.wrapping_add(1);
+        let (prefix, noise) = (self.call_prefix, self.next());
+        CallId(format!("{prefix:016x}{noise:016x}"))
     }
 
     pub(crate) fn participant_id(&mut self) -> ParticipantId {
@@ -41,9 +52,9 @@ mod tests {
 
     #[test]
     fn ids_are_distinct_and_follow_the_seed() {
-        let mut a = IdGenerator::new(7);
-        let mut b = IdGenerator::new(7);
-        let mut c = IdGenerator::new(8);
+        let mut a = IdGenerator::new(7, 0);
+        let mut b = IdGenerator::new(7, 0);
+        let mut c = IdGenerator::new(8, 0);
         let mut seen = HashSet::new();
         for _ in 0..10_000 {
             let id = a.participant_id();
@@ -52,5 +63,17 @@ mod tests {
             assert!(seen.insert(id));
         }
         assert_eq!(a.call_id().as_str().len(), 32);
+    }
+
+    #[test]
+    fn call_ids_sort_by_creation_within_and_across_runs() {
+        let mut first = IdGenerator::new(1, 1_795_000_000_000);
+        let ids: Vec<_> = (0..1000).map(|_| first.call_id()).collect();
+        assert!(ids
+            .windows(2)
+            .all(|pair| pair[0].as_str() < pair[1].as_str()));
+        // A restart one millisecond later, with another seed.
+        let mut next = IdGenerator::new(2, 1_795_000_000_001);
+        assert!(ids[999].as_str() < next.call_id().as_str());
     }
 }

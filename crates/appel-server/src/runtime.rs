@@ -208,6 +208,7 @@ pub fn controller_config(config: &Config, id_seed: u64) -> ControllerConfig {
         push_wait: config.timers.push_wait,
         max_participants: config.limits.max_participants,
         id_seed,
+        id_epoch_ms: u64::try_from(crate::store::unix_ms(SystemTime::now())).unwrap_or(0),
     }
 }
 

@@ -47,7 +47,7 @@ impl Controller {
     /// A controller with no endpoint and no call.
     pub fn new(config: ControllerConfig) -> Self {
         Controller {
-            ids: IdGenerator::new(config.id_seed),
+            ids: IdGenerator::new(config.id_seed, config.id_epoch_ms),
             config,
             calls: HashMap::new(),
             rooms: HashMap::new(),

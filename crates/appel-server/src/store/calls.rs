@@ -384,6 +384,69 @@ mod tests {
         assert_eq!(second.next_cursor, None);
     }
 
+    /// Reads back `ops` written with batches of `batch_size`.
+    async fn written(ops: &[RecordOp], batch_size: usize, calls: &[&str]) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let writer =
+            RecordWriter::start(store.path(), batch_size, Duration::from_secs(60)).expect("writer");
+        for op in ops {
+            writer.write(op.clone());
+        }
+        writer.close().await;
+        let mut out = Vec::new();
+        for call in calls {
+            let record = store.call_record(call).await.expect("read");
+            out.push(serde_json::to_string(&record).expect("json"));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn one_batch_writes_the_same_records_as_one_operation_at_a_time() {
+        let at = SystemTime::now();
+        let mut ops = call_ops("c1", at, CallEndReason::of(&registry::CALL_DECLINED));
+        // A leg joined twice (its endpoint changed) before leaving, and a call ended twice.
+        ops.push(RecordOp::LegJoined {
+            call_id: "c1".into(),
+            participant_id: "c1-p3".into(),
+            endpoint_id: Some("carol-phone".into()),
+            identity: "carol".into(),
+            at,
+        });
+        ops.push(RecordOp::LegJoined {
+            call_id: "c1".into(),
+            participant_id: "c1-p3".into(),
+            endpoint_id: Some("carol-laptop".into()),
+            identity: "carol".into(),
+            at: at + Duration::from_millis(1),
+        });
+        ops.push(RecordOp::LegLeft {
+            call_id: "c1".into(),
+            participant_id: "c1-p3".into(),
+            identity: "carol".into(),
+            endpoint_id: None,
+            at: at + Duration::from_millis(30),
+            reason: CallEndReason::of(&registry::RINGING_TIMEOUT),
+            raw_cause: None,
+        });
+        ops.extend(call_ops(
+            "c2",
+            at + Duration::from_secs(1),
+            CallEndReason::of(&registry::RINGING_TIMEOUT),
+        ));
+        ops.push(RecordOp::CallEnded {
+            call_id: "c2".into(),
+            at: at + Duration::from_secs(2),
+            reason: None,
+        });
+        let calls = ["c1", "c2"];
+        let one_by_one = written(&ops, 1, &calls).await;
+        let together = written(&ops, 1000, &calls).await;
+        assert!(one_by_one.iter().all(|record| record != "null"));
+        assert_eq!(together, one_by_one);
+    }
+
     #[tokio::test]
     async fn flush_makes_queued_records_readable() {
         let dir = tempfile::tempdir().expect("dir");
