@@ -169,8 +169,19 @@ impl Session {
         let mut heartbeat =
             tokio::time::interval_at(Instant::now() + self.heartbeat, self.heartbeat);
         let mut last_heard = Instant::now();
+        // One timer for token refresh and expiry, re-armed only when its deadline changes: a new
+        // sleep each turn of the loop cost a timer-wheel insertion and removal for every frame.
+        let token_timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(token_timer);
+        let mut armed: Option<Instant> = None;
         loop {
             let timer = self.next_timer();
+            if timer != armed {
+                if let Some(at) = timer {
+                    token_timer.as_mut().reset(at);
+                }
+                armed = timer;
+            }
             tokio::select! {
                 message = socket.next() => {
                     let text = match message {
@@ -207,7 +218,8 @@ impl Session {
                         return Exit::Dropped(cause);
                     }
                 }
-                _ = sleep_until(timer) => {
+                () = &mut token_timer, if armed.is_some() => {
+                    armed = None;
                     if let Err(cause) = self.on_timer(Some(socket)).await {
                         return Exit::Dropped(cause);
                     }

@@ -183,10 +183,22 @@ impl Connection {
         let mut heartbeat =
             tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One timer for the expiry notice, re-armed only when its deadline changes: a new sleep
+        // each turn of the loop cost a timer-wheel insertion and removal for every frame.
+        let expiry = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(expiry);
+        let mut armed: Option<tokio::time::Instant> = None;
         loop {
             let notice = self.expiry_notice.filter(|_| self.welcomed);
+            let deadline = notice.map(|(at, _)| at);
+            if deadline != armed {
+                if let Some(at) = deadline {
+                    expiry.as_mut().reset(at);
+                }
+                armed = deadline;
+            }
             tokio::select! {
-                () = until(notice.map(|(at, _)| at)) => {
+                () = &mut expiry, if armed.is_some() => {
                     self.expiry_notice = None;
                     let expires_at = notice.map_or(0, |(_, ms)| ms);
                     if self.send(&ServerFrame::TokenExpiring { expires_at }).await.is_err() {
@@ -412,14 +424,6 @@ fn request_id_of(text: &str) -> Option<u64> {
         .ok()?
         .get("requestId")?
         .as_u64()
-}
-
-/// Sleeps until `at`, or forever when there is nothing to wait for.
-async fn until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]
