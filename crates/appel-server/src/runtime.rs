@@ -18,15 +18,15 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::config::Config;
 use crate::push::PushSender;
+use crate::signaling::outbox::{OutboxSender, Refused};
 use crate::store::{RecordOp, RecordWriter, Room, Store};
 use crate::webhooks::{EventFeed, WebhookHub};
 
 /// Events queued towards the controller task before senders wait.
 const EVENT_QUEUE: usize = 4096;
 
-/// What the controller task sends a connection task. Boxed: tokio's channel allocates its slots 32
-/// at a time up front, so every idle connection holds 32 of these (3.3 KiB when a frame was inline,
-/// 512 bytes boxed).
+/// What the controller task sends a connection task. Boxed, so a queued frame costs the queue a
+/// pointer whatever its variant's size.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     /// A frame to write.
@@ -42,7 +42,7 @@ pub(crate) struct Link {
     /// Tells this connection apart from an earlier or later one of the same endpoint.
     pub conn_id: u64,
     /// The connection's bounded queue of outgoing frames.
-    pub outbox: mpsc::Sender<Outgoing>,
+    pub outbox: OutboxSender,
     /// Ends the connection task at once (its queue is full: the client is too slow).
     pub kill: Arc<Notify>,
 }
@@ -515,7 +515,7 @@ impl Runtime {
         };
         match link.outbox.try_send(outgoing) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 tracing::warn!(%endpoint, "send queue full: the connection is treated as lost");
                 if let Some(link) = self.links.remove(endpoint) {
                     link.kill.notify_one();
@@ -528,7 +528,7 @@ impl Runtime {
                 );
             }
             // The connection task ended; its `Gone` event is on its way.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(Refused::Closed) => {}
         }
     }
 

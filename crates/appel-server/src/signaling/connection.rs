@@ -10,9 +10,10 @@ use appel_codes::{registry, CallingError};
 use appel_protocol::{parse_client_frame, ClientFrame, EndpointId, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::handshake::{handshake, instant_of, Admitted, Refusal};
+use super::outbox::{outbox, OutboxReceiver, OutboxSender};
 use crate::runtime::{Arrival, Link, Outgoing};
 use crate::shutdown::ConnectionGuard;
 use crate::state::AppState;
@@ -48,7 +49,7 @@ pub(crate) fn run(socket: WebSocket, state: AppState) -> impl Future<Output = ()
 /// A connection that passed the handshake and is known to the controller.
 struct Live {
     connection: Connection,
-    inbox: mpsc::Receiver<Outgoing>,
+    inbox: OutboxReceiver,
     kill: Arc<Notify>,
     /// Counts the connection as open until it is dropped, for the shutdown to wait on.
     tracked: ConnectionGuard,
@@ -66,7 +67,7 @@ async fn admit(mut socket: WebSocket, state: AppState) -> Option<Live> {
         }
         Err(Refusal::Gone) => return None,
     };
-    let (outbox, inbox) = mpsc::channel(state.config().signaling.send_queue);
+    let (outbox, inbox) = outbox(state.config().signaling.send_queue);
     let kill = Arc::new(Notify::new());
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let endpoint = admitted.endpoint.clone();
@@ -120,12 +121,7 @@ impl Live {
     }
 }
 
-fn arrival(
-    admitted: Admitted,
-    outbox: mpsc::Sender<Outgoing>,
-    kill: Arc<Notify>,
-    conn_id: u64,
-) -> Arrival {
+fn arrival(admitted: Admitted, outbox: OutboxSender, kill: Arc<Notify>, conn_id: u64) -> Arrival {
     Arrival {
         link: Link {
             endpoint: admitted.endpoint,
@@ -178,7 +174,7 @@ impl Connection {
         self.expiry_notice = Some((tokio::time::Instant::from_std(at), expires_ms));
     }
 
-    async fn serve(&mut self, inbox: &mut mpsc::Receiver<Outgoing>, kill: &Notify) -> End {
+    async fn serve(&mut self, inbox: &mut OutboxReceiver, kill: &Notify) -> End {
         let interval = self.state.config().signaling.heartbeat_interval;
         let mut heartbeat =
             tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -346,7 +342,7 @@ impl Connection {
     async fn send_burst(
         &mut self,
         first: ServerFrame,
-        inbox: &mut mpsc::Receiver<Outgoing>,
+        inbox: &mut OutboxReceiver,
     ) -> Result<Option<CallingError>, axum::Error> {
         let mut next = Some(first);
         let mut sent = 0;
@@ -358,12 +354,12 @@ impl Connection {
             sent += 1;
             if sent < BURST {
                 match inbox.try_recv() {
-                    Ok(Outgoing::Frame(frame)) => next = Some(*frame),
-                    Ok(Outgoing::Close(error)) => {
+                    Some(Outgoing::Frame(frame)) => next = Some(*frame),
+                    Some(Outgoing::Close(error)) => {
                         self.socket.flush().await?;
                         return Ok(Some(*error));
                     }
-                    Err(_) => {}
+                    None => {}
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 mod connection;
 mod handshake;
+pub(crate) mod outbox;
 
 use appel_codes::{registry, CallingError};
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
