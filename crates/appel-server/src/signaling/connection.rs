@@ -207,7 +207,9 @@ impl Connection {
                 }
                 outgoing = inbox.recv() => match outgoing {
                     Some(Outgoing::Frame(frame)) => {
-                        match self.send_burst(*frame, inbox).await {
+                        // Boxed, like `on_text` below: their state would otherwise be reserved in every idle
+                        // connection's task (about 500 bytes each); an allocation per burst is cheap.
+                        match Box::pin(self.send_burst(*frame, inbox)).await {
                             Ok(None) => {}
                             Ok(Some(error)) => {
                                 Box::pin(close_with_error(&mut self.socket, None, error)).await;
@@ -234,7 +236,7 @@ impl Connection {
                         self.last_heard = Instant::now();
                         match message {
                             Message::Text(text) => {
-                                if self.on_text(text.as_str()).await.is_err() {
+                                if Box::pin(self.on_text(text.as_str())).await.is_err() {
                                     return End::Lost;
                                 }
                             }
