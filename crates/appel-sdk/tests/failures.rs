@@ -180,6 +180,25 @@ async fn hold_and_resume_not_confirmed_are_41033_and_41034() {
 }
 
 #[tokio::test]
+async fn a_hang_up_the_server_never_answers_is_900401_and_the_call_still_ends_here() {
+    let fake = FakeServer::start(Behaviour::NeverConfirmHangUp).await;
+    let agent = CallClient::default()
+        .create_call_agent(TokenCredential::new("t"), options(&fake.url()))
+        .await
+        .expect("agent");
+    let call = agent
+        .start_call(&[IdentityId::from("callee")], StartCallOptions::default())
+        .expect("started");
+    reach(&call, CallState::Connected).await;
+    assert_error(
+        within("hang up", call.hang_up(Default::default())).await,
+        &registry::SIGNALING_REQUEST_TIMEOUT,
+    );
+    assert_reason(end_of(&call).await, &registry::CALL_ENDED_LOCALLY);
+    agent.dispose().await;
+}
+
+#[tokio::test]
 async fn no_targets_is_refused_locally() {
     let fake = FakeServer::start(Behaviour::NeverConfirmCalls).await;
     let agent = CallClient::default()

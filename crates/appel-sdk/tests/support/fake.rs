@@ -26,6 +26,8 @@ pub enum Behaviour {
     NeverConfirmCalls,
     /// Welcomes, confirms started calls as connected, and never answers hold or resume.
     NeverConfirmHold,
+    /// Welcomes, confirms started calls as connected, and never answers a hang-up.
+    NeverConfirmHangUp,
 }
 
 pub struct FakeServer {
@@ -93,7 +95,10 @@ async fn connection(mut stream: tokio::net::TcpStream, behaviour: Behaviour) {
                 resumed_calls: Vec::new(),
             }
             .to_json()],
-            (Behaviour::NeverConfirmHold, ClientFrame::StartCall { request_id, .. }) => {
+            (
+                Behaviour::NeverConfirmHold | Behaviour::NeverConfirmHangUp,
+                ClientFrame::StartCall { request_id, .. },
+            ) => {
                 next_call += 1;
                 let call_id = CallId::new(format!("fake-call-{next_call}"));
                 vec![
@@ -111,7 +116,9 @@ async fn connection(mut stream: tokio::net::TcpStream, behaviour: Behaviour) {
                 ]
             }
             (_, ClientFrame::Ping) => vec![ServerFrame::Pong.to_json()],
-            (_, ClientFrame::HangUp { request_id, .. }) => {
+            (behaviour, ClientFrame::HangUp { request_id, .. })
+                if behaviour != Behaviour::NeverConfirmHangUp =>
+            {
                 vec![ServerFrame::Ack { request_id }.to_json()]
             }
             _ => Vec::new(),
