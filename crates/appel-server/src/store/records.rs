@@ -332,36 +332,60 @@ fn apply_pair(db: &Connection, start: &RecordOp, end: &RecordOp) -> rusqlite::Re
                 ..
             },
         ) => {
-            let (joined, left) = (unix_ms(*joined_at), unix_ms(*at));
-            db.prepare_cached(
-                "INSERT INTO legs (call_id, participant_id, endpoint_id, identity, joined_ms,
-                                   left_ms, duration_ms, code, subcode, result_category, raw_cause)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, MAX(0, ?6 - ?5), ?7, ?8, ?9, ?10)
-                 ON CONFLICT(call_id, participant_id) DO UPDATE SET
-                    endpoint_id = COALESCE(excluded.endpoint_id, legs.endpoint_id),
-                    left_ms = excluded.left_ms,
-                    duration_ms = MAX(0, excluded.left_ms - legs.joined_ms),
-                    code = excluded.code, subcode = excluded.subcode,
-                    result_category = excluded.result_category, raw_cause = excluded.raw_cause",
-            )?
-            .execute(params![
-                call_id,
-                participant_id,
-                endpoint_id.as_ref().or(joined_endpoint.as_ref()),
+            let endpoint = endpoint_id.as_deref().or(joined_endpoint.as_deref());
+            let span = (unix_ms(*joined_at), unix_ms(*at));
+            leg_ended(
+                db,
+                (call_id, participant_id),
+                endpoint,
                 identity,
-                joined,
-                left,
-                reason.code,
-                reason.subcode,
-                reason.category().as_str(),
-                raw_cause
-            ])?;
+                span,
+                reason,
+                raw_cause,
+            )?;
         }
         (start, end) => {
             apply(db, start)?;
             apply(db, end)?;
         }
     }
+    Ok(())
+}
+
+/// Writes a leg's end: inserts the whole row, or on a stored leg keeps its join time and identity
+/// and sets the rest.
+fn leg_ended(
+    db: &Connection,
+    (call_id, participant_id): (&str, &str),
+    endpoint_id: Option<&str>,
+    identity: &str,
+    (joined_ms, left_ms): (i64, i64),
+    reason: &CallEndReason,
+    raw_cause: &Option<String>,
+) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO legs (call_id, participant_id, endpoint_id, identity, joined_ms,
+                           left_ms, duration_ms, code, subcode, result_category, raw_cause)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, MAX(0, ?6 - ?5), ?7, ?8, ?9, ?10)
+         ON CONFLICT(call_id, participant_id) DO UPDATE SET
+            endpoint_id = COALESCE(excluded.endpoint_id, legs.endpoint_id),
+            left_ms = excluded.left_ms,
+            duration_ms = MAX(0, excluded.left_ms - legs.joined_ms),
+            code = excluded.code, subcode = excluded.subcode,
+            result_category = excluded.result_category, raw_cause = excluded.raw_cause",
+    )?
+    .execute(params![
+        call_id,
+        participant_id,
+        endpoint_id,
+        identity,
+        joined_ms,
+        left_ms,
+        reason.code,
+        reason.subcode,
+        reason.category().as_str(),
+        raw_cause
+    ])?;
     Ok(())
 }
 
@@ -413,29 +437,19 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
             reason,
             raw_cause,
         } => {
-            let at = unix_ms(*at);
-            db.prepare_cached(
-                "INSERT INTO legs (call_id, participant_id, endpoint_id, identity, joined_ms,
-                                   left_ms, duration_ms, code, subcode, result_category, raw_cause)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, ?6, ?7, ?8, ?9)
-                 ON CONFLICT(call_id, participant_id) DO UPDATE SET
-                    endpoint_id = COALESCE(excluded.endpoint_id, legs.endpoint_id),
-                    left_ms = excluded.left_ms,
-                    duration_ms = MAX(0, excluded.left_ms - legs.joined_ms),
-                    code = excluded.code, subcode = excluded.subcode,
-                    result_category = excluded.result_category, raw_cause = excluded.raw_cause",
-            )?
-            .execute(params![
-                call_id,
-                participant_id,
-                endpoint_id,
+            // Without its join in the batch, the leg is taken to have joined when it left; a stored
+            // join time wins on conflict.
+            let span = (unix_ms(*at), unix_ms(*at));
+            let endpoint = endpoint_id.as_deref();
+            leg_ended(
+                db,
+                (call_id, participant_id),
+                endpoint,
                 identity,
-                at,
-                reason.code,
-                reason.subcode,
-                reason.category().as_str(),
-                raw_cause
-            ])?;
+                span,
+                reason,
+                raw_cause,
+            )?;
         }
         RecordOp::CallEnded {
             call_id,
