@@ -110,12 +110,16 @@ impl Default for Limits {
 pub struct Tokens {
     /// Lifetime of a token when the request names none (allowed: 1–24 h).
     pub default_lifetime: Duration,
+    /// How far ahead of this server's clock a token's `iat` or `nbf` may lie and still be
+    /// accepted (the issuing server's clock may run a little ahead). Default 30 s, at most 5 min.
+    pub clock_leeway: Duration,
 }
 
 impl Default for Tokens {
     fn default() -> Self {
         Tokens {
             default_lifetime: crate::tokens::MAX_LIFETIME,
+            clock_leeway: crate::tokens::DEFAULT_CLOCK_LEEWAY,
         }
     }
 }
@@ -286,6 +290,7 @@ static SETTINGS: &[Setting] = settings! {
     "signaling.send_queue" => |c, v| c.signaling.send_queue = count(v)?;
     "limits.max_participants" => |c, v| c.limits.max_participants = count(v)?;
     "tokens.default_lifetime" => |c, v| c.tokens.default_lifetime = token_lifetime(v)?;
+    "tokens.clock_leeway" => |c, v| c.tokens.clock_leeway = clock_leeway(v)?;
     "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
     "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
@@ -477,6 +482,15 @@ fn token_lifetime(text: &str) -> Result<Duration, String> {
     }
 }
 
+fn clock_leeway(text: &str) -> Result<Duration, String> {
+    let value = duration(text)?;
+    if value <= crate::tokens::MAX_CLOCK_LEEWAY {
+        Ok(value)
+    } else {
+        Err(format!("`{text}` is more than the allowed 5m"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,6 +525,21 @@ mod tests {
             Duration::from_secs(24 * 3600)
         );
         assert_eq!(config.limits.max_participants, 350);
+        assert_eq!(config.tokens.clock_leeway, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_clock_leeway_comes_from_the_file_or_the_environment() {
+        let (_dir, path) = file("[tokens]\nclock_leeway = \"5s\"\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("config");
+        assert_eq!(config.tokens.clock_leeway, Duration::from_secs(5));
+        let config = Config::load_with_env(&args, env(&[("APPEL_TOKENS_CLOCK_LEEWAY", "0s")]))
+            .expect("config");
+        assert_eq!(config.tokens.clock_leeway, Duration::ZERO);
     }
 
     #[test]
@@ -589,6 +618,15 @@ mod tests {
         )
         .expect_err("lifetime out of range");
         assert!(error.is(&registry::INVALID_ARGUMENT));
+
+        let error = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_TOKENS_CLOCK_LEEWAY", "1h")]),
+        )
+        .expect_err("leeway out of range");
+        assert!(error
+            .context()
+            .is_some_and(|c| c.contains("APPEL_TOKENS_CLOCK_LEEWAY")));
 
         let error = Config::load_with_env(
             &ServeArgs::default(),

@@ -22,6 +22,10 @@ use crate::signaling::outbox::{OutboxSender, Refused};
 use crate::store::{RecordOp, RecordWriter, Room, Store};
 use crate::webhooks::{EventFeed, WebhookHub};
 
+/// How long a revocation is remembered for connections whose handshake was under way: far longer
+/// than a handshake takes between its token check and its arrival here.
+const FENCE_KEPT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// Events queued towards the controller task before senders wait.
 const EVENT_QUEUE: usize = 4096;
 
@@ -54,6 +58,8 @@ pub(crate) struct Arrival {
     pub ever_registered: bool,
     pub token_expires_at: Instant,
     pub token_expires_at_ms: u64,
+    /// The token generation the connection signed in with.
+    pub token_generation: u64,
     pub push_url: Option<String>,
     pub resume: bool,
 }
@@ -76,6 +82,10 @@ enum Event {
         orderly: bool,
     },
     Input(Input),
+    Revoked {
+        identity: IdentityId,
+        generation: u64,
+    },
     Room(Room),
     Control(Control, oneshot::Sender<Result<(), CallingError>>),
     Snapshots(Option<CallId>, oneshot::Sender<Vec<CallSnapshot>>),
@@ -135,11 +145,12 @@ impl RuntimeHandle {
         .await;
     }
 
-    /// Every token of the identity was revoked.
-    pub async fn tokens_revoked(&self, identity: &str) {
-        self.send(Event::Input(Input::TokensRevoked {
+    /// Every token of the identity was revoked: tokens must now be of `generation` or later.
+    pub async fn tokens_revoked(&self, identity: &str, generation: u64) {
+        self.send(Event::Revoked {
             identity: identity.into(),
-        }))
+            generation,
+        })
         .await;
     }
 
@@ -226,6 +237,7 @@ pub(crate) fn start(
     let mut runtime = Runtime {
         controller: Controller::new(controller_config(config, id_seed)),
         links: HashMap::new(),
+        fences: HashMap::new(),
         anchor: (Instant::now(), SystemTime::now()),
         heartbeat_ms: u64::try_from(config.signaling.heartbeat_interval.as_millis())
             .unwrap_or(u64::MAX),
@@ -258,6 +270,9 @@ pub(crate) fn start(
 struct Runtime {
     controller: Controller,
     links: HashMap<EndpointId, Link>,
+    /// Recent revocations and deletions, by identity: the token generation a connection must have
+    /// to come online (`u64::MAX` once deleted), and since when.
+    fences: HashMap<IdentityId, (u64, Instant)>,
     /// Converts the controller's instants to wall-clock times for records.
     anchor: (Instant, SystemTime),
     heartbeat_ms: u64,
@@ -340,6 +355,19 @@ impl Runtime {
                     self.controller.handle(now, input);
                 }
             }
+            Event::Revoked {
+                identity,
+                generation,
+            } => {
+                self.fence(now, &identity, generation);
+                self.controller
+                    .handle(now, Input::TokensRevoked { identity });
+            }
+            Event::Input(Input::IdentityDeleted { identity }) => {
+                self.fence(now, &identity, u64::MAX);
+                self.controller
+                    .handle(now, Input::IdentityDeleted { identity });
+            }
             Event::Input(input) => self.controller.handle(now, input),
             Event::Room(room) => {
                 let room = self.room_spec(room);
@@ -367,9 +395,15 @@ impl Runtime {
             ever_registered,
             token_expires_at,
             token_expires_at_ms,
+            token_generation,
             push_url,
             resume,
         } = arrival;
+        if let Some(error) = self.fenced(&identity, token_generation) {
+            // Closing through the queue lets the connection task write the fatal error itself.
+            let _ = link.outbox.try_send(Outgoing::Close(Box::new(error)));
+            return;
+        }
         let endpoint = link.endpoint.clone();
         // A second connection of the same endpoint replaces the first, which counts as lost.
         if let Some(previous) = self.links.remove(&endpoint) {
@@ -419,6 +453,28 @@ impl Runtime {
         };
         self.links.insert(endpoint.clone(), link);
         self.deliver(now, &endpoint, Outgoing::Frame(Box::new(welcome)));
+    }
+
+    /// Remembers a revocation (or, with `u64::MAX`, a deletion) for a while. A connection may have
+    /// passed its token check just before the revocation reached the database and arrive here just
+    /// after the controller ended the identity's connections: the fence refuses it then.
+    fn fence(&mut self, now: Instant, identity: &IdentityId, generation: u64) {
+        self.fences
+            .retain(|_, (_, since)| now.duration_since(*since) < FENCE_KEPT);
+        let entry = self.fences.entry(identity.clone()).or_insert((0, now));
+        *entry = (entry.0.max(generation), now);
+    }
+
+    /// Why a connection signed in with a token of `generation` must be refused, if it must.
+    fn fenced(&self, identity: &IdentityId, generation: u64) -> Option<CallingError> {
+        let (fence, _) = self.fences.get(identity)?;
+        match *fence {
+            u64::MAX => Some(crate::tokens::unauthenticated("identity deleted")),
+            fence if generation < fence => Some(crate::tokens::unauthenticated(format!(
+                "token revoked: issued in generation {generation}, the identity is at {fence}"
+            ))),
+            _ => None,
+        }
     }
 
     /// The controller's view of a stored room: its window on the controller's clock.

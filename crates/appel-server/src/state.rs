@@ -86,23 +86,26 @@ impl AppState {
         &self.inner.shutdown
     }
 
-    /// Checks a user token the way the signaling handshake does: signature, algorithm, scope and
-    /// expiry, then that the identity exists, is not deleted, and the token is not revoked. Every
-    /// refusal is 401/10009 with the precise reason as raw cause.
+    /// Checks a user token, the same way at `hello`, at `refreshToken` and on every REST route
+    /// that takes one: signature, algorithm, scope and dates (with `tokens.clock_leeway`), then
+    /// that the identity exists, is not deleted, and that the token belongs to the identity's
+    /// current token generation (read from the database, so a revocation made through any server
+    /// sharing it counts at once). Every refusal is 401/10009 with the precise reason as raw cause.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, CallingError> {
+        if token.trim().is_empty() {
+            return Err(tokens::unauthenticated("no token"));
+        }
         let now = SystemTime::now();
-        let claims = self.keys().verify(token, now)?;
-        let state = self.store().identity_state(&claims.identity).await?;
-        match state {
+        let claims = self
+            .keys()
+            .verify(token, now, self.config().tokens.clock_leeway)?;
+        match self.store().identity_state(&claims.identity).await? {
             None => Err(tokens::unauthenticated("unknown identity")),
             Some(s) if s.deleted => Err(tokens::unauthenticated("identity deleted")),
-            Some(s)
-                if s.revoked_before_ms
-                    .is_some_and(|before| crate::store::unix_ms(claims.issued_at()) < before) =>
-            {
-                Err(tokens::unauthenticated("token revoked"))
+            Some(s) => {
+                tokens::check_generation(&claims, s.token_generation, s.revoked_before_ms)?;
+                Ok(claims)
             }
-            Some(_) => Ok(claims),
         }
     }
 }

@@ -263,6 +263,7 @@ async fn validate_refuses_forged_expired_unsigned_revoked_and_deleted_tokens_wit
         .issue(
             &id,
             &["voip".to_string()],
+            0,
             std::time::SystemTime::now(),
             std::time::SystemTime::now() + Duration::from_secs(3600),
         )

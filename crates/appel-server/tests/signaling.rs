@@ -93,6 +93,7 @@ async fn hello_with_bad_forged_expired_revoked_or_unsigned_token_is_refused_with
         .issue(
             &id,
             &["voip".to_string()],
+            0,
             std::time::SystemTime::now(),
             std::time::SystemTime::now() + Duration::from_secs(3600),
         )

@@ -101,13 +101,15 @@ impl TestServer {
         body["token"].as_str().expect("token").to_string()
     }
 
-    /// A token signed with the server's key that lives only `lifetime` (below the REST minimum).
+    /// A token signed with the server's key that lives only `lifetime` (below the REST minimum), in
+    /// generation 0: that of an identity never revoked.
     pub fn short_token(&self, identity: &IdentityId, lifetime: Duration) -> String {
         let now = SystemTime::now();
         TokenKeys::from_access_key(self.server.access_key())
             .issue(
                 identity.as_str(),
                 &[VOIP_SCOPE.to_string()],
+                0,
                 now,
                 now + lifetime,
             )

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{invalid_request, AccessKey, JsonBody, QueryParams};
 use super::problem::ApiError;
 use crate::state::AppState;
-use crate::store::{rfc3339, unix_ms, CallFilter, CallPage, CallRecord};
+use crate::store::{rfc3339, unix_ms, CallFilter, CallPage, CallRecord, IdentityState};
 use crate::tokens::{self, MAX_LIFETIME, MIN_LIFETIME, VOIP_SCOPE};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -94,26 +94,28 @@ pub async fn issue_token(
             }
         }
     };
-    require_live_identity(&state, &id).await?;
+    let generation = require_live_identity(&state, &id).await?.token_generation;
     let now = SystemTime::now();
-    let issued = state.keys().issue(&id, &scopes, now, now + lifetime)?;
+    let issued = state
+        .keys()
+        .issue(&id, &scopes, generation, now, now + lifetime)?;
     Ok(Json(TokenResponse {
         token: issued.token,
         expires_on: rfc3339(unix_ms(issued.claims.expires_at())),
     }))
 }
 
-/// `DELETE /identities/{id}/tokens`: every token issued so far stops working, and live connections
-/// of the identity are closed with 401/10009.
+/// `DELETE /identities/{id}/tokens`: every token issued so far stops working, whatever dates it
+/// carries, and live connections of the identity are closed with 401/10009.
 pub async fn revoke_tokens(
     _: AccessKey,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if !state.store().revoke_tokens(&id, SystemTime::now()).await? {
+    let Some(generation) = state.store().revoke_tokens(&id).await? else {
         return Err(identity_not_found(&id));
-    }
-    state.runtime().tokens_revoked(&id).await;
+    };
+    state.runtime().tokens_revoked(&id, generation).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -240,9 +242,9 @@ pub async fn get_call(
     }
 }
 
-async fn require_live_identity(state: &AppState, id: &str) -> ApiResult<()> {
+async fn require_live_identity(state: &AppState, id: &str) -> ApiResult<IdentityState> {
     match state.store().identity_state(id).await? {
-        Some(identity) if !identity.deleted => Ok(()),
+        Some(identity) if !identity.deleted => Ok(identity),
         _ => Err(identity_not_found(id)),
     }
 }

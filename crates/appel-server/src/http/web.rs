@@ -142,13 +142,23 @@ async fn dev_session(
             id
         }
     };
+    let generation = match state.app.store().identity_state(&identity).await? {
+        Some(known) if !known.deleted => known.token_generation,
+        _ => {
+            return Err(CallingError::new(&registry::IDENTITY_NOT_FOUND)
+                .with_context(format!("identity `{identity}` of `{name}` was deleted"))
+                .into())
+        }
+    };
     let now = SystemTime::now();
     let lifetime = state.app.config().tokens.default_lifetime;
-    let issued =
-        state
-            .app
-            .keys()
-            .issue(&identity, &[VOIP_SCOPE.to_string()], now, now + lifetime)?;
+    let issued = state.app.keys().issue(
+        &identity,
+        &[VOIP_SCOPE.to_string()],
+        generation,
+        now,
+        now + lifetime,
+    )?;
     Ok(Json(
         serde_json::json!({ "name": name, "identity": identity, "token": issued.token }),
     ))

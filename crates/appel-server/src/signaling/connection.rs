@@ -133,6 +133,7 @@ fn arrival(admitted: Admitted, outbox: OutboxSender, kill: Arc<Notify>, conn_id:
         ever_registered: admitted.ever_registered,
         token_expires_at: admitted.token_expires_at,
         token_expires_at_ms: u64::try_from(unix_ms(admitted.claims.expires_at())).unwrap_or(0),
+        token_generation: admitted.claims.generation(),
         push_url: admitted.push_url,
         resume: admitted.resume,
     }

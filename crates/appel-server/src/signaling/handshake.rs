@@ -7,7 +7,7 @@ use appel_protocol::{parse_client_frame, ClientFrame, EndpointId, PROTOCOL_VERSI
 use axum::extract::ws::{Message, WebSocket};
 
 use crate::state::AppState;
-use crate::tokens::Claims;
+use crate::tokens::{unauthenticated, Claims};
 
 /// A connection that passed the handshake.
 pub(crate) struct Admitted {
@@ -33,7 +33,16 @@ impl From<CallingError> for Refusal {
     }
 }
 
-/// Waits for `hello` and checks it: first frame, protocol version, token, endpoint id, push URL.
+/// What a `hello` asks for, read and checked for shape before the token is.
+struct Hello {
+    token: String,
+    endpoint: EndpointId,
+    push_url: Option<String>,
+    resume: bool,
+}
+
+/// Waits for `hello` and checks it: first frame, protocol version, token presence, field shapes,
+/// then the token itself (the only check that reads the database).
 pub(crate) async fn handshake(
     socket: &mut WebSocket,
     state: &AppState,
@@ -45,54 +54,98 @@ pub(crate) async fn handshake(
             .with_context(format!("{} bytes, limit {max}", text.len()))
             .into());
     }
-    let (version, token, endpoint, push, resume) = match parse_client_frame(&text) {
+    let hello = read_hello(&text)?;
+    let claims = state.authenticate(&hello.token).await?;
+    let ever_registered = state.store().ever_registered(&claims.identity).await?;
+    let token_expires_at = instant_of(claims.expires_at());
+    Ok(Admitted {
+        claims,
+        endpoint: hello.endpoint,
+        push_url: hello.push_url,
+        resume: hello.resume,
+        token_expires_at,
+        ever_registered,
+    })
+}
+
+/// Reads the first frame as a `hello`, in the order the refusals are documented in
+/// docs/protocol.md: a frame that is not a `hello` at all is 900005; another protocol version
+/// 426/900004 (checked even when the rest does not read as this version's hello); a missing,
+/// null or empty token 401/10009; any other field of the wrong type or value 400/900002.
+fn read_hello(text: &str) -> Result<Hello, CallingError> {
+    let error = match parse_client_frame(text) {
         Ok(ClientFrame::Hello {
             version,
             token,
             endpoint_id,
             push,
             resume,
-        }) => (version, token, endpoint_id, push, resume),
-        Ok(other) => {
-            return Err(
-                handshake_expected(format!("the first frame was `{}`", other.type_name())).into(),
-            )
-        }
-        Err(error) => {
-            let mut refusal = handshake_expected("the first frame is not a hello frame");
-            if let Some(context) = error.context() {
-                refusal = refusal.with_raw_cause(format!("{}: {context}", error.name()));
+        }) => {
+            check_version(u64::from(version))?;
+            if token.trim().is_empty() {
+                return Err(unauthenticated("hello without a token"));
             }
-            return Err(refusal.into());
+            if endpoint_id.as_str().trim().is_empty() {
+                return Err(CallingError::new(&registry::MALFORMED_FRAME)
+                    .with_context("hello: endpointId must not be empty"));
+            }
+            let push_url = match push {
+                Some(registration) => Some(check_push_url(&registration.url)?),
+                None => None,
+            };
+            return Ok(Hello {
+                token,
+                endpoint: endpoint_id,
+                push_url,
+                resume,
+            });
         }
+        Ok(other) => {
+            return Err(handshake_expected(format!(
+                "the first frame was `{}`",
+                other.type_name()
+            )))
+        }
+        Err(error) => error,
     };
-    if version != PROTOCOL_VERSION {
-        return Err(CallingError::new(&registry::PROTOCOL_VERSION_UNSUPPORTED)
-            .with_context(format!(
+    // The frame did not read as a hello: find out whether it meant to be one.
+    let value = serde_json::from_str::<serde_json::Value>(text).ok();
+    let Some(fields) = value
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .filter(|o| o.get("type").and_then(|t| t.as_str()) == Some("hello"))
+    else {
+        let mut refusal = handshake_expected("the first frame is not a hello frame");
+        if let Some(context) = error.context() {
+            refusal = refusal.with_raw_cause(format!("{}: {context}", error.name()));
+        }
+        return Err(refusal);
+    };
+    if let Some(version) = fields.get("version").and_then(|v| v.as_u64()) {
+        check_version(version)?;
+    }
+    let token_given = match fields.get("token") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(token)) => !token.trim().is_empty(),
+        // A token of another type is a malformed field, reported below.
+        Some(_) => true,
+    };
+    if !token_given {
+        return Err(unauthenticated("hello without a token"));
+    }
+    Err(error)
+}
+
+fn check_version(version: u64) -> Result<(), CallingError> {
+    if version == u64::from(PROTOCOL_VERSION) {
+        Ok(())
+    } else {
+        Err(
+            CallingError::new(&registry::PROTOCOL_VERSION_UNSUPPORTED).with_context(format!(
                 "the client speaks version {version}, this server {PROTOCOL_VERSION}"
-            ))
-            .into());
+            )),
+        )
     }
-    let claims = state.authenticate(&token).await?;
-    if endpoint.as_str().trim().is_empty() {
-        return Err(CallingError::new(&registry::MALFORMED_FRAME)
-            .with_context("hello: endpointId must not be empty")
-            .into());
-    }
-    let push_url = match push {
-        Some(registration) => Some(check_push_url(&registration.url)?),
-        None => None,
-    };
-    let ever_registered = state.store().ever_registered(&claims.identity).await?;
-    let token_expires_at = instant_of(claims.expires_at());
-    Ok(Admitted {
-        claims,
-        endpoint,
-        push_url,
-        resume,
-        token_expires_at,
-        ever_registered,
-    })
 }
 
 /// The monotonic instant of a wall-clock time (now when it is already past).
@@ -150,6 +203,93 @@ mod tests {
         assert!(check_push_url("https://example.invalid/p").is_ok());
         for bad in ["ftp://x", "http://", "http:///path", "not a url", ""] {
             assert!(check_push_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn refusal(text: &str) -> CallingError {
+        match read_hello(text) {
+            Ok(_) => panic!("admitted: {text}"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn hellos_are_read_in_the_documented_order() {
+        let ok = read_hello(
+            r#"{"type":"hello","version":1,"token":"t","endpointId":"e","push":{"url":"http://127.0.0.1:9/p"},"resume":true}"#,
+        )
+        .expect("a well-formed hello");
+        assert_eq!(
+            (ok.token.as_str(), ok.endpoint.as_str(), ok.resume),
+            ("t", "e", true)
+        );
+        assert_eq!(ok.push_url.as_deref(), Some("http://127.0.0.1:9/p"));
+
+        let cases: &[(&str, &appel_codes::Entry)] = &[
+            // Not a hello at all.
+            (r#"{"type":"ping"}"#, &registry::HANDSHAKE_EXPECTED),
+            (r#"{"type":"teleport"}"#, &registry::HANDSHAKE_EXPECTED),
+            ("not json", &registry::HANDSHAKE_EXPECTED),
+            (r#"["hello"]"#, &registry::HANDSHAKE_EXPECTED),
+            // Another version, even when the rest differs.
+            (
+                r#"{"type":"hello","version":2,"token":"t","endpointId":"e"}"#,
+                &registry::PROTOCOL_VERSION_UNSUPPORTED,
+            ),
+            (
+                r#"{"type":"hello","version":2,"endpointId":7}"#,
+                &registry::PROTOCOL_VERSION_UNSUPPORTED,
+            ),
+            // No usable token.
+            (
+                r#"{"type":"hello","version":1,"endpointId":"e"}"#,
+                &registry::UNAUTHENTICATED,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":null,"endpointId":"e"}"#,
+                &registry::UNAUTHENTICATED,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":"  ","endpointId":"e"}"#,
+                &registry::UNAUTHENTICATED,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":"","endpointId":7}"#,
+                &registry::UNAUTHENTICATED,
+            ),
+            // Fields of the wrong type or value.
+            (
+                r#"{"type":"hello","version":"1","token":"t","endpointId":"e"}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":42,"endpointId":"e"}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":"t","endpointId":["e"]}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":"t"}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":"t","endpointId":" "}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":"t","endpointId":"e","resume":"yes"}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+            (
+                r#"{"type":"hello","version":1,"token":"t","endpointId":"e","push":{"url":"ftp://x"}}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+        ];
+        for (text, entry) in cases {
+            let error = refusal(text);
+            assert!(error.is(entry), "{text}: {error}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! Identities, their token revocations, and whether they ever registered an endpoint.
+//! Identities, their token generations, and whether they ever registered an endpoint.
 
 use std::time::SystemTime;
 
@@ -12,7 +12,10 @@ use super::{unix_ms, Store};
 pub struct IdentityState {
     /// Whether the identity was deleted.
     pub deleted: bool,
-    /// Tokens issued before this moment (ms since the epoch) are revoked.
+    /// The generation tokens must carry to be accepted; revoking bumps it.
+    pub token_generation: u64,
+    /// The last revocation recorded before generations existed (ms since the epoch): it still
+    /// decides for tokens that carry no generation, until the identity's next revocation.
     pub revoked_before_ms: Option<i64>,
 }
 
@@ -51,27 +54,22 @@ impl Store {
         .await
     }
 
-    /// Revokes every token of the identity issued before `now`; `false` when there is no live
-    /// identity with that id.
-    pub async fn revoke_tokens(&self, id: &str, now: SystemTime) -> Result<bool, CallingError> {
+    /// Revokes every token of the identity issued so far by bumping its token generation, in one
+    /// statement so concurrent revocations (from any server sharing the database) each count.
+    /// Returns the new generation, `None` when there is no live identity with that id.
+    pub async fn revoke_tokens(&self, id: &str) -> Result<Option<u64>, CallingError> {
         let id = id.to_string();
         self.run("revoking tokens", move |db| {
-            let live: bool = db
+            let generation: Option<i64> = db
                 .query_row(
-                    "SELECT 1 FROM identities WHERE id = ?1 AND deleted_ms IS NULL",
+                    "UPDATE identities SET token_generation = token_generation + 1
+                     WHERE id = ?1 AND deleted_ms IS NULL
+                     RETURNING token_generation",
                     [&id],
-                    |_| Ok(true),
+                    |row| row.get(0),
                 )
-                .optional()?
-                .unwrap_or(false);
-            if live {
-                db.execute(
-                    "INSERT INTO token_revocations (identity, revoked_before_ms) VALUES (?1, ?2)
-                     ON CONFLICT(identity) DO UPDATE SET revoked_before_ms = excluded.revoked_before_ms",
-                    params![id, unix_ms(now)],
-                )?;
-            }
-            Ok(live)
+                .optional()?;
+            Ok(generation.map(|g| u64::try_from(g).unwrap_or(0)))
         })
         .await
     }
@@ -140,14 +138,15 @@ impl Store {
 
 fn state(db: &Connection, id: &str) -> rusqlite::Result<Option<IdentityState>> {
     db.query_row(
-        "SELECT i.deleted_ms IS NOT NULL, r.revoked_before_ms
+        "SELECT i.deleted_ms IS NOT NULL, i.token_generation, r.revoked_before_ms
          FROM identities i LEFT JOIN token_revocations r ON r.identity = i.id
          WHERE i.id = ?1",
         [id],
         |row| {
             Ok(IdentityState {
                 deleted: row.get(0)?,
-                revoked_before_ms: row.get(1)?,
+                token_generation: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                revoked_before_ms: row.get(2)?,
             })
         },
     )
@@ -157,7 +156,6 @@ fn state(db: &Connection, id: &str) -> rusqlite::Result<Option<IdentityState>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn identities_are_created_revoked_deleted_and_registered() {
@@ -169,22 +167,19 @@ mod tests {
             store.identity_state(&id).await.expect("state"),
             Some(IdentityState {
                 deleted: false,
+                token_generation: 0,
                 revoked_before_ms: None
             })
         );
-        assert!(store
-            .revoke_tokens(&id, now + Duration::from_secs(1))
-            .await
-            .expect("revoke"));
+        assert_eq!(store.revoke_tokens(&id).await.expect("revoke"), Some(1));
+        assert_eq!(store.revoke_tokens(&id).await.expect("revoke"), Some(2));
         let state = store
             .identity_state(&id)
             .await
             .expect("state")
             .expect("exists");
-        assert_eq!(
-            state.revoked_before_ms,
-            Some(unix_ms(now + Duration::from_secs(1)))
-        );
+        assert_eq!(state.token_generation, 2);
+        assert_eq!(state.revoked_before_ms, None);
 
         assert!(!store.ever_registered(&id).await.expect("registered"));
         store.mark_registered(&id, now).await.expect("mark");
@@ -205,7 +200,11 @@ mod tests {
 
         assert!(store.delete_identity(&id, now).await.expect("delete"));
         assert!(!store.delete_identity(&id, now).await.expect("delete twice"));
-        assert!(!store.revoke_tokens(&id, now).await.expect("revoke deleted"));
+        assert_eq!(
+            store.revoke_tokens(&id).await.expect("revoke deleted"),
+            None
+        );
+        assert_eq!(store.revoke_tokens("nobody").await.expect("revoke"), None);
         assert!(store
             .identity_state(&id)
             .await

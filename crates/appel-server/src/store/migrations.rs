@@ -86,6 +86,9 @@ const MIGRATIONS: &[&str] = &[
         delivered INTEGER NOT NULL
     );
     CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, seq);",
+    // 3: each identity's token generation; revoking bumps it and tokens carry the one they were
+    // issued in, so revocation no longer depends on the dates a token claims.
+    "ALTER TABLE identities ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The version a fully migrated database has.

@@ -115,11 +115,11 @@ impl TestServer {
     }
 
     /// A token signed with the server's derived key that expires after `lifetime` (below the REST
-    /// minimum, for the expiry scenarios).
+    /// minimum, for the expiry scenarios), in generation 0: that of an identity never revoked.
     pub fn short_token(&self, identity: &str, lifetime: Duration) -> String {
         let now = SystemTime::now();
         self.keys()
-            .issue(identity, &[VOIP_SCOPE.to_string()], now, now + lifetime)
+            .issue(identity, &[VOIP_SCOPE.to_string()], 0, now, now + lifetime)
             .expect("issue")
             .token
     }
