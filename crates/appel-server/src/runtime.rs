@@ -26,6 +26,39 @@ use crate::webhooks::{EventFeed, WebhookHub};
 /// than a handshake takes between its token check and its arrival here.
 const FENCE_KEPT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
+/// The fence of a deleted identity: no token generation reaches it.
+const DELETED: u64 = u64::MAX;
+
+/// Recent revocations and deletions by identity: the token generation a connection must carry to
+/// come online, and since when. A connection may pass its token check just before a revocation
+/// reaches the database and arrive at the controller task just after the controller ended the
+/// identity's connections; the fence refuses it then. The database stays the authority: this only
+/// covers that window, so entries are dropped after [`FENCE_KEPT`].
+#[derive(Default)]
+struct Fences(HashMap<IdentityId, (u64, Instant)>);
+
+impl Fences {
+    /// Tokens of `identity` must now be of `generation` or later ([`DELETED`]: none is).
+    fn raise(&mut self, now: Instant, identity: &IdentityId, generation: u64) {
+        self.0
+            .retain(|_, (_, since)| now.duration_since(*since) < FENCE_KEPT);
+        let entry = self.0.entry(identity.clone()).or_insert((0, now));
+        *entry = (entry.0.max(generation), now);
+    }
+
+    /// Why a connection of `identity` signed in with a token of `generation` must be refused.
+    fn refusal(&self, identity: &IdentityId, generation: u64) -> Option<CallingError> {
+        let (fence, _) = self.0.get(identity)?;
+        match *fence {
+            DELETED => Some(crate::tokens::unauthenticated("identity deleted")),
+            fence if generation < fence => Some(crate::tokens::unauthenticated(format!(
+                "token revoked: issued in generation {generation}, the identity is at {fence}"
+            ))),
+            _ => None,
+        }
+    }
+}
+
 /// Events queued towards the controller task before senders wait.
 const EVENT_QUEUE: usize = 4096;
 
@@ -237,7 +270,7 @@ pub(crate) fn start(
     let mut runtime = Runtime {
         controller: Controller::new(controller_config(config, id_seed)),
         links: HashMap::new(),
-        fences: HashMap::new(),
+        fences: Fences::default(),
         anchor: (Instant::now(), SystemTime::now()),
         heartbeat_ms: u64::try_from(config.signaling.heartbeat_interval.as_millis())
             .unwrap_or(u64::MAX),
@@ -270,9 +303,8 @@ pub(crate) fn start(
 struct Runtime {
     controller: Controller,
     links: HashMap<EndpointId, Link>,
-    /// Recent revocations and deletions, by identity: the token generation a connection must have
-    /// to come online (`u64::MAX` once deleted), and since when.
-    fences: HashMap<IdentityId, (u64, Instant)>,
+    /// Recent revocations and deletions, for connections whose handshake was under way.
+    fences: Fences,
     /// Converts the controller's instants to wall-clock times for records.
     anchor: (Instant, SystemTime),
     heartbeat_ms: u64,
@@ -359,12 +391,12 @@ impl Runtime {
                 identity,
                 generation,
             } => {
-                self.fence(now, &identity, generation);
+                self.fences.raise(now, &identity, generation);
                 self.controller
                     .handle(now, Input::TokensRevoked { identity });
             }
             Event::Input(Input::IdentityDeleted { identity }) => {
-                self.fence(now, &identity, u64::MAX);
+                self.fences.raise(now, &identity, DELETED);
                 self.controller
                     .handle(now, Input::IdentityDeleted { identity });
             }
@@ -399,7 +431,7 @@ impl Runtime {
             push_url,
             resume,
         } = arrival;
-        if let Some(error) = self.fenced(&identity, token_generation) {
+        if let Some(error) = self.fences.refusal(&identity, token_generation) {
             // Closing through the queue lets the connection task write the fatal error itself.
             let _ = link.outbox.try_send(Outgoing::Close(Box::new(error)));
             return;
@@ -453,28 +485,6 @@ impl Runtime {
         };
         self.links.insert(endpoint.clone(), link);
         self.deliver(now, &endpoint, Outgoing::Frame(Box::new(welcome)));
-    }
-
-    /// Remembers a revocation (or, with `u64::MAX`, a deletion) for a while. A connection may have
-    /// passed its token check just before the revocation reached the database and arrive here just
-    /// after the controller ended the identity's connections: the fence refuses it then.
-    fn fence(&mut self, now: Instant, identity: &IdentityId, generation: u64) {
-        self.fences
-            .retain(|_, (_, since)| now.duration_since(*since) < FENCE_KEPT);
-        let entry = self.fences.entry(identity.clone()).or_insert((0, now));
-        *entry = (entry.0.max(generation), now);
-    }
-
-    /// Why a connection signed in with a token of `generation` must be refused, if it must.
-    fn fenced(&self, identity: &IdentityId, generation: u64) -> Option<CallingError> {
-        let (fence, _) = self.fences.get(identity)?;
-        match *fence {
-            u64::MAX => Some(crate::tokens::unauthenticated("identity deleted")),
-            fence if generation < fence => Some(crate::tokens::unauthenticated(format!(
-                "token revoked: issued in generation {generation}, the identity is at {fence}"
-            ))),
-            _ => None,
-        }
     }
 
     /// The controller's view of a stored room: its window on the controller's clock.
@@ -708,6 +718,41 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_connection_checked_before_a_revocation_is_fenced_out_after_it() {
+        let now = Instant::now();
+        let alice: IdentityId = "alice".into();
+        let bob: IdentityId = "bob".into();
+        let mut fences = Fences::default();
+        assert!(fences.refusal(&alice, 0).is_none());
+        fences.raise(now, &alice, 2);
+        let error = fences
+            .refusal(&alice, 1)
+            .expect("an older generation is refused");
+        assert!(error.is(&registry::UNAUTHENTICATED));
+        assert!(error
+            .raw_cause()
+            .is_some_and(|c| c.starts_with("token revoked")));
+        assert!(
+            fences.refusal(&alice, 2).is_none(),
+            "the current generation"
+        );
+        assert!(fences.refusal(&bob, 0).is_none(), "another identity");
+        // A late, lower revocation never lowers the fence.
+        fences.raise(now, &alice, 1);
+        assert!(fences.refusal(&alice, 1).is_some());
+        fences.raise(now, &bob, DELETED);
+        assert!(fences
+            .refusal(&bob, u64::MAX - 1)
+            .and_then(|e| e.raw_cause().map(str::to_string))
+            .is_some_and(|c| c == "identity deleted"));
+        // Old fences are forgotten when a new one goes up.
+        let later = now + FENCE_KEPT + Duration::from_secs(1);
+        fences.raise(later, &"carol".into(), 1);
+        assert!(fences.refusal(&alice, 0).is_none());
+        assert!(fences.refusal(&bob, 0).is_none());
+    }
 
     #[test]
     fn instants_map_to_wall_clock_on_both_sides_of_the_anchor() {
