@@ -115,7 +115,8 @@ pub fn document() -> Value {
                 }
             }},
             "/identities/{id}/tokens": { "delete": {
-                "summary": "Revoke every token issued so far; live connections are closed with 401/10009",
+                "summary": "Revoke every token issued so far, whatever dates it carries; live connections are closed with 401/10009",
+                "description": "Bumps the identity's token generation: tokens carry the generation they were issued in (claim `gen`) and only the current one is accepted (docs/tokens.md).",
                 "security": access_key,
                 "parameters": [id_param("Identity id")],
                 "responses": {
@@ -129,7 +130,7 @@ pub fn document() -> Value {
                 "security": user_token,
                 "responses": {
                     "200": ok("The token is valid", "Validation"),
-                    "401": problem("401/10009: missing, forged, expired or revoked token, or deleted identity")
+                    "401": problem("401/10009: missing, forged, expired, not yet valid (nbf) or revoked token, a token issued in the future (iat beyond tokens.clock_leeway), or deleted identity; the problem's rawCause names which")
                 }
             }},
             "/calls": { "get": {
@@ -221,7 +222,10 @@ pub fn document() -> Value {
                 "TokenResponse": {
                     "type": "object",
                     "required": ["token", "expiresOn"],
-                    "properties": { "token": { "type": "string" }, "expiresOn": { "type": "string", "format": "date-time" } }
+                    "properties": {
+                        "token": { "type": "string", "description": "An HS256 JWT with the claims identity, scopes, iat, exp, jti and gen (the identity's token generation); docs/tokens.md" },
+                        "expiresOn": { "type": "string", "format": "date-time" }
+                    }
                 },
                 "Validation": {
                     "type": "object",
