@@ -333,6 +333,10 @@ async fn a_hello_with_fields_of_the_wrong_type_is_refused_with_400_900002() {
         format!(r#"{{"type":"hello","version":1,"token":"{token}"}}"#),
         format!(r#"{{"type":"hello","version":1,"token":"{token}","endpointId":""}}"#),
         format!(
+            r#"{{"type":"hello","version":1,"token":"{token}","endpointId":"{}"}}"#,
+            "e".repeat(257)
+        ),
+        format!(
             r#"{{"type":"hello","version":1,"token":"{token}","endpointId":"e1","resume":"yes"}}"#
         ),
         format!(

@@ -85,10 +85,7 @@ fn read_hello(text: &str) -> Result<Hello, CallingError> {
             if token.trim().is_empty() {
                 return Err(unauthenticated("hello without a token"));
             }
-            if endpoint_id.as_str().trim().is_empty() {
-                return Err(CallingError::new(&registry::MALFORMED_FRAME)
-                    .with_context("hello: endpointId must not be empty"));
-            }
+            check_endpoint_id(endpoint_id.as_str())?;
             let push_url = match push {
                 Some(registration) => Some(check_push_url(&registration.url)?),
                 None => None,
@@ -134,6 +131,24 @@ fn read_hello(text: &str) -> Result<Hello, CallingError> {
         return Err(unauthenticated("hello without a token"));
     }
     Err(error)
+}
+
+/// Longest endpoint id accepted, in bytes: ids are kept per connection and in call records, and
+/// the SDKs' own are far shorter.
+const MAX_ENDPOINT_ID_BYTES: usize = 256;
+
+fn check_endpoint_id(id: &str) -> Result<(), CallingError> {
+    let why = if id.trim().is_empty() {
+        "must not be empty"
+    } else if id.len() > MAX_ENDPOINT_ID_BYTES {
+        "must be at most 256 bytes"
+    } else if id.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(());
+    };
+    Err(CallingError::new(&registry::MALFORMED_FRAME)
+        .with_context(format!("hello: endpointId {why}")))
 }
 
 fn check_version(version: u64) -> Result<(), CallingError> {
@@ -279,6 +294,10 @@ mod tests {
                 &registry::MALFORMED_FRAME,
             ),
             (
+                r#"{"type":"hello","version":1,"token":"t","endpointId":"e\nf"}"#,
+                &registry::MALFORMED_FRAME,
+            ),
+            (
                 r#"{"type":"hello","version":1,"token":"t","endpointId":"e","resume":"yes"}"#,
                 &registry::MALFORMED_FRAME,
             ),
@@ -291,6 +310,12 @@ mod tests {
             let error = refusal(text);
             assert!(error.is(entry), "{text}: {error}");
         }
+        let longest = "e".repeat(MAX_ENDPOINT_ID_BYTES);
+        let hello =
+            |id: &str| format!(r#"{{"type":"hello","version":1,"token":"t","endpointId":"{id}"}}"#);
+        assert!(read_hello(&hello(&longest)).is_ok());
+        let error = refusal(&hello(&format!("{longest}e")));
+        assert!(error.is(&registry::MALFORMED_FRAME), "{error}");
     }
 
     #[test]
