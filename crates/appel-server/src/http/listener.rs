@@ -366,14 +366,24 @@ impl Clock {
     }
 
     fn set(&self, phase: Phase) {
-        let millis = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX >> 2);
-        self.state.store((millis << 2) | phase as u64, Ordering::Relaxed);
+        self.set_at(phase, Instant::now());
+    }
+
+    fn set_at(&self, phase: Phase, now: Instant) {
+        let since = now.saturating_duration_since(self.origin);
+        let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX >> 2);
+        self.state
+            .store((millis << 2) | phase as u64, Ordering::Relaxed);
         self.changed.notify_one();
     }
 
     fn bytes_arrived(&self) {
+        self.bytes_arrived_at(Instant::now());
+    }
+
+    fn bytes_arrived_at(&self, now: Instant) {
         if self.state.load(Ordering::Relaxed) & 3 == Phase::Idle as u64 {
-            self.set(Phase::Head);
+            self.set_at(Phase::Head, now);
         }
     }
 
@@ -519,8 +529,8 @@ impl Drop for Tracked {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn the_clock_gives_each_phase_its_own_deadline() {
+    #[test]
+    fn the_clock_gives_each_phase_its_own_deadline() {
         let limits = Http {
             header_read_timeout: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(9),
@@ -532,18 +542,17 @@ mod tests {
             clock.deadline(&limits),
             Some(opened + Duration::from_secs(2))
         );
-        tokio::time::advance(Duration::from_secs(1)).await;
-        clock.set(Phase::Busy);
+        let at = |secs| opened + Duration::from_secs(secs);
+        clock.set_at(Phase::Busy, at(1));
         assert_eq!(clock.deadline(&limits), None);
-        clock.bytes_arrived();
+        clock.bytes_arrived_at(at(1));
         assert_eq!(clock.deadline(&limits), None, "body bytes start nothing");
-        clock.set(Phase::Idle);
+        clock.set_at(Phase::Idle, at(1));
         assert_eq!(
             clock.deadline(&limits),
             Some(opened + Duration::from_secs(10))
         );
-        tokio::time::advance(Duration::from_secs(5)).await;
-        clock.bytes_arrived();
+        clock.bytes_arrived_at(at(6));
         assert_eq!(
             clock.deadline(&limits),
             Some(opened + Duration::from_secs(8))
