@@ -487,9 +487,7 @@ impl Config {
         ];
         for (key, value, least, most) in ranges {
             if !(least..=most).contains(&value) {
-                return Err(invalid(format!(
-                    "{key} must be between {least} and {most}"
-                )));
+                return Err(invalid(format!("{key} must be between {least} and {most}")));
             }
         }
         Ok(())
@@ -603,8 +601,7 @@ mod tests {
 
     #[test]
     fn http_limits_come_from_file_and_environment_and_are_checked() {
-        let (_dir, path) =
-            file("[http]\nmax_body_bytes = 2048\nheader_read_timeout = \"2s\"\n");
+        let (_dir, path) = file("[http]\nmax_body_bytes = 2048\nheader_read_timeout = \"2s\"\n");
         let args = ServeArgs {
             config: Some(path),
             ..ServeArgs::default()

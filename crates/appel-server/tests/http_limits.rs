@@ -39,7 +39,15 @@ impl Answer {
         );
         let body: Value = serde_json::from_slice(&self.body).expect("problem json");
         assert_eq!(body["status"], self.status, "{body}");
-        for member in ["type", "title", "detail", "code", "subCode", "resultCategory", "name"] {
+        for member in [
+            "type",
+            "title",
+            "detail",
+            "code",
+            "subCode",
+            "resultCategory",
+            "name",
+        ] {
             assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
         }
         body
@@ -203,7 +211,11 @@ async fn a_long_roster_identity_is_refused_and_nothing_is_stored() {
         .send()
         .await
         .expect("PATCH");
-    assert_eq!(response.status(), 200, "999 more make 1000: the most allowed");
+    assert_eq!(
+        response.status(),
+        200,
+        "999 more make 1000: the most allowed"
+    );
     let response = server
         .admin(Method::PATCH, &path)
         .json(&json!({ "participants": entries(999, 1) }))
@@ -637,7 +649,10 @@ async fn over_the_connection_limit_is_refused_and_freed_slots_are_accepted() {
     assert_eq!(status, 503);
     assert_entry(&body, 503, 900116, "TOO_MANY_CONNECTIONS");
     assert_eq!(body["retryable"], true);
-    assert!(started.elapsed() < Duration::from_secs(2), "refused promptly");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused promptly"
+    );
 
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -672,6 +687,10 @@ async fn upgraded_signaling_connections_leave_the_http_count() {
         .send()
         .await
         .expect("GET");
-    assert_eq!(response.status(), 200, "four signaling connections, two slots");
+    assert_eq!(
+        response.status(),
+        200,
+        "four signaling connections, two slots"
+    );
     drop(clients);
 }
