@@ -81,7 +81,8 @@ pub struct RoomList {
 }
 
 /// Roster changes read the stored roster, check the result against [`MAX_ROSTER_ENTRIES`] and
-/// store it; one at a time, so that two requests cannot both pass the check and overshoot.
+/// store it; one at a time (across the process, which runs one server outside tests), so that two
+/// requests cannot both pass the check and overshoot.
 static ROSTER_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn time(field: &str, value: &str) -> Result<i64, ApiError> {
