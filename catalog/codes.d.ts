@@ -268,6 +268,22 @@ export declare const Codes: {
   readonly TOKEN_LIFETIME_OUT_OF_RANGE: { readonly code: 400; readonly subCode: 900103; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** No call with that id is known to this server. */
   readonly CALL_RECORD_NOT_FOUND: { readonly code: 404; readonly subCode: 900104; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** Nothing is served at this address. */
+  readonly ROUTE_NOT_FOUND: { readonly code: 404; readonly subCode: 900110; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This address exists, but not for this HTTP method. */
+  readonly METHOD_NOT_ALLOWED: { readonly code: 405; readonly subCode: 900111; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The request body is larger than the server accepts, so it was not read. */
+  readonly REQUEST_BODY_TOO_LARGE: { readonly code: 413; readonly subCode: 900112; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The request's address is longer than the server accepts. */
+  readonly URI_TOO_LONG: { readonly code: 414; readonly subCode: 900113; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The request's headers are larger, or more numerous, than the server accepts. */
+  readonly HEADERS_TOO_LARGE: { readonly code: 431; readonly subCode: 900114; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The request body did not arrive in time, so the server stopped waiting for it and closed the connection. */
+  readonly REQUEST_READ_TIMEOUT: { readonly code: 408; readonly subCode: 900115; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: true };
+  /** The server already holds as many HTTP connections as it allows, so this one was refused. */
+  readonly TOO_MANY_CONNECTIONS: { readonly code: 503; readonly subCode: 900116; readonly resultCategory: "UnexpectedServerError"; readonly scope: "sdk"; readonly retryable: true };
+  /** A field of the request is longer, or a list has more items, than the server stores. */
+  readonly REQUEST_FIELD_TOO_LARGE: { readonly code: 400; readonly subCode: 900117; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The operation names a call this endpoint is not part of, or one that has already ended. */
   readonly CALL_OPERATION_UNKNOWN_CALL: { readonly code: 404; readonly subCode: 900200; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The operation is not allowed in the call's current state. */

@@ -191,6 +191,53 @@ impl Default for Webhooks {
     }
 }
 
+/// Limits of the HTTP listener: what one request may weigh, how long a client may take to send it,
+/// and how many HTTP connections are open at once. A signaling connection counts as an HTTP
+/// connection until its upgrade to WebSocket; after that only the signaling limits apply to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Http {
+    /// Largest request body, in bytes (larger ones get 413/900112).
+    pub max_body_bytes: usize,
+    /// Longest request target (path and query), in bytes (longer ones get 414/900113).
+    pub max_uri_bytes: usize,
+    /// Largest total size of the request headers, in bytes (larger ones get 431/900114).
+    pub max_header_bytes: usize,
+    /// From a connection's opening, or the first byte of a request, to the end of its headers; a
+    /// client slower than that is disconnected without an answer.
+    pub header_read_timeout: Duration,
+    /// From the end of the headers to the end of the body (a slower body gets 408/900115).
+    pub body_read_timeout: Duration,
+    /// How long a kept-alive connection may wait, idle, for its next request.
+    pub idle_timeout: Duration,
+    /// HTTP connections open at once (upgraded signaling connections aside); the next one is
+    /// answered 503/900116 and closed.
+    pub max_connections: usize,
+    /// On shutdown, how long requests in progress may take to finish before their connections are
+    /// dropped.
+    pub shutdown_drain: Duration,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            max_body_bytes: 1024 * 1024,
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_drain: Duration::from_secs(5),
+        }
+    }
+}
+
+/// hyper refuses a longer request target itself, with an empty answer; the setting stays below.
+pub const MAX_URI_BYTES_CEILING: usize = 65_534;
+
+/// A bound on `http.max_connections` that keeps the count within what the listener can track.
+pub const MAX_CONNECTIONS_CEILING: usize = 1_000_000;
+
 /// Every setting of the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -214,6 +261,8 @@ pub struct Config {
     pub push: Push,
     /// Webhook deliveries.
     pub webhooks: Webhooks,
+    /// HTTP listener limits.
+    pub http: Http,
     /// Development mode (`--dev`): `/dev/*` issues identities and tokens to anyone. Off by default.
     pub dev: bool,
     /// Folder of the built web app served at `/` (`web/dist`, built by `web/build.sh`).
@@ -233,6 +282,7 @@ impl Default for Config {
             records: Records::default(),
             push: Push::default(),
             webhooks: Webhooks::default(),
+            http: Http::default(),
             dev: false,
             web_dir: PathBuf::from("web/dist"),
         }
@@ -301,6 +351,14 @@ static SETTINGS: &[Setting] = settings! {
     "webhooks.max_backoff" => |c, v| c.webhooks.max_backoff = duration(v)?;
     "webhooks.retry_for" => |c, v| c.webhooks.retry_for = duration(v)?;
     "webhooks.queue" => |c, v| c.webhooks.queue = count(v)?;
+    "http.max_body_bytes" => |c, v| c.http.max_body_bytes = count(v)?;
+    "http.max_uri_bytes" => |c, v| c.http.max_uri_bytes = count(v)?;
+    "http.max_header_bytes" => |c, v| c.http.max_header_bytes = count(v)?;
+    "http.header_read_timeout" => |c, v| c.http.header_read_timeout = duration(v)?;
+    "http.body_read_timeout" => |c, v| c.http.body_read_timeout = duration(v)?;
+    "http.idle_timeout" => |c, v| c.http.idle_timeout = duration(v)?;
+    "http.max_connections" => |c, v| c.http.max_connections = count(v)?;
+    "http.shutdown_drain" => |c, v| c.http.shutdown_drain = duration(v)?;
     "dev" => |c, v| c.dev = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "web.dir" => |c, v| c.web_dir = PathBuf::from(v);
 };
@@ -394,6 +452,9 @@ impl Config {
                 self.signaling.heartbeat_interval,
             ),
             ("records.flush_interval", self.records.flush_interval),
+            ("http.header_read_timeout", self.http.header_read_timeout),
+            ("http.body_read_timeout", self.http.body_read_timeout),
+            ("http.idle_timeout", self.http.idle_timeout),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -406,10 +467,32 @@ impl Config {
             ("limits.max_participants", self.limits.max_participants),
             ("records.batch_size", self.records.batch_size),
             ("webhooks.queue", self.webhooks.queue),
+            ("http.max_body_bytes", self.http.max_body_bytes),
+            ("http.max_header_bytes", self.http.max_header_bytes),
+            ("http.max_connections", self.http.max_connections),
         ];
         for (key, value) in counts {
             if value == 0 {
                 return Err(invalid(format!("{key} must be at least 1")));
+            }
+        }
+        let ranges = [
+            (
+                "http.max_uri_bytes",
+                self.http.max_uri_bytes,
+                256,
+                MAX_URI_BYTES_CEILING,
+            ),
+            (
+                "http.max_connections",
+                self.http.max_connections,
+                1,
+                MAX_CONNECTIONS_CEILING,
+            ),
+        ];
+        for (key, value, least, most) in ranges {
+            if !(least..=most).contains(&value) {
+                return Err(invalid(format!("{key} must be between {least} and {most}")));
             }
         }
         Ok(())
@@ -526,6 +609,9 @@ mod tests {
         );
         assert_eq!(config.limits.max_participants, 350);
         assert_eq!(config.tokens.clock_leeway, Duration::from_secs(30));
+        assert_eq!(config.http.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.http.max_connections, 1024);
     }
 
     #[test]
@@ -540,6 +626,29 @@ mod tests {
         let config = Config::load_with_env(&args, env(&[("APPEL_TOKENS_CLOCK_LEEWAY", "0s")]))
             .expect("config");
         assert_eq!(config.tokens.clock_leeway, Duration::ZERO);
+    }
+
+    #[test]
+    fn http_limits_come_from_file_and_environment_and_are_checked() {
+        let (_dir, path) = file("[http]\nmax_body_bytes = 2048\nheader_read_timeout = \"2s\"\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[("APPEL_HTTP_MAX_CONNECTIONS", "77")]))
+            .expect("config");
+        assert_eq!(config.http.max_body_bytes, 2048);
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(config.http.max_connections, 77);
+        for (name, value) in [
+            ("APPEL_HTTP_MAX_URI_BYTES", "70000"),
+            ("APPEL_HTTP_MAX_CONNECTIONS", "0"),
+            ("APPEL_HTTP_IDLE_TIMEOUT", "0s"),
+        ] {
+            let error = Config::load_with_env(&ServeArgs::default(), env(&[(name, value)]))
+                .expect_err(name);
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{name}");
+        }
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use appel_codes::{registry, CallingError};
-use axum::serve::ListenerExt;
 use tokio::task::JoinHandle;
 
 use crate::access_key::{self, AccessKeyOrigin};
@@ -15,7 +14,7 @@ use crate::state::AppState;
 use crate::store::{RecordWriter, Store};
 use crate::webhooks::WebhookHub;
 
-/// How long shutdown waits for connections to write their last frames.
+/// How long shutdown waits for signaling connections to write their last frames.
 const CONNECTION_DRAIN: Duration = Duration::from_secs(5);
 
 /// Entry point: [`Server::start`].
@@ -30,7 +29,7 @@ pub struct RunningServer {
     shutdown: ShutdownSignal,
     runtime: RuntimeHandle,
     runtime_task: JoinHandle<()>,
-    http_task: JoinHandle<std::io::Result<()>>,
+    http_task: JoinHandle<()>,
     records: RecordWriter,
 }
 
@@ -86,16 +85,12 @@ impl Server {
             shutdown.clone(),
         );
         let router = crate::http::router(state.clone());
-        let stop = shutdown.clone();
-        let http_task = tokio::spawn(async move {
-            // Signaling frames are small and latency-bound: don't let Nagle hold them back.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.wait().await })
-                .await
-        });
+        let http_task = tokio::spawn(crate::http::listener::serve(
+            listener,
+            router,
+            state.config().http.clone(),
+            shutdown.clone(),
+        ));
         tracing::info!(%addr, "appel server listening");
         Ok(RunningServer {
             addr,
@@ -133,7 +128,8 @@ impl RunningServer {
     }
 
     /// Stops gracefully: no new connections, every call in progress ends with 503/900300 for every
-    /// party, connections get their last frames, and every record is committed.
+    /// party, connections get their last frames, and every record is committed. HTTP requests in
+    /// progress get `http.shutdown_drain` to finish; connections still open after it are dropped.
     pub async fn shutdown(self) {
         self.shutdown.trigger();
         self.runtime.shutdown().await;
@@ -143,10 +139,8 @@ impl RunningServer {
         if let Err(e) = self.runtime_task.await {
             tracing::error!(error = %e, "the controller task failed");
         }
-        match self.http_task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
-            Err(e) => tracing::error!(error = %e, "the HTTP task failed"),
+        if let Err(e) = self.http_task.await {
+            tracing::error!(error = %e, "the HTTP task failed");
         }
         self.records.close().await;
     }

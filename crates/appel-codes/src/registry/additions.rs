@@ -77,6 +77,62 @@ entries! {
             => "Vérifiez l'identifiant de l'appel ; les enregistrements ne sont conservés que sur le serveur qui a traité l'appel.",
     }
 
+    ROUTE_NOT_FOUND = Sdk(404, Some(900110), UnexpectedClientError, retryable: false) {
+        en: "Nothing is served at this address."
+            => "Check the path against the OpenAPI document at /openapi.json; ids go in the path only where it shows them.",
+        fr: "Rien n'est servi à cette adresse."
+            => "Comparez le chemin au document OpenAPI publié sur /openapi.json ; les identifiants ne vont dans le chemin qu'aux endroits qu'il indique.",
+    }
+
+    METHOD_NOT_ALLOWED = Sdk(405, Some(900111), UnexpectedClientError, retryable: false) {
+        en: "This address exists, but not for this HTTP method."
+            => "Use one of the methods listed in the Allow header of the answer, as the OpenAPI document at /openapi.json describes.",
+        fr: "Cette adresse existe, mais pas pour cette méthode HTTP."
+            => "Employez l'une des méthodes de l'en-tête Allow de la réponse, comme le décrit le document OpenAPI publié sur /openapi.json.",
+    }
+
+    REQUEST_BODY_TOO_LARGE = Sdk(413, Some(900112), UnexpectedClientError, retryable: false) {
+        en: "The request body is larger than the server accepts, so it was not read."
+            => "Keep request bodies under the server's body limit (http.max_body_bytes, 1 MiB by default); split large rosters into several requests.",
+        fr: "Le corps de la requête dépasse la taille acceptée par le serveur ; il n'a pas été lu."
+            => "Gardez les corps de requête sous la limite du serveur (http.max_body_bytes, 1 Mio par défaut) ; découpez les grandes listes de participants en plusieurs requêtes.",
+    }
+
+    URI_TOO_LONG = Sdk(414, Some(900113), UnexpectedClientError, retryable: false) {
+        en: "The request's address is longer than the server accepts."
+            => "Keep the path and query under the server's limit (http.max_uri_bytes, 8 KiB by default); send long data in a body instead.",
+        fr: "L'adresse de la requête est plus longue que ce qu'accepte le serveur."
+            => "Gardez le chemin et la requête sous la limite du serveur (http.max_uri_bytes, 8 Kio par défaut) ; envoyez les données longues dans un corps.",
+    }
+
+    HEADERS_TOO_LARGE = Sdk(431, Some(900114), UnexpectedClientError, retryable: false) {
+        en: "The request's headers are larger, or more numerous, than the server accepts."
+            => "Send fewer or shorter headers: at most 64 of them, totalling under http.max_header_bytes (16 KiB by default). Look for a runaway cookie or proxy header.",
+        fr: "Les en-têtes de la requête sont plus volumineux, ou plus nombreux, que ce qu'accepte le serveur."
+            => "Envoyez des en-têtes moins nombreux ou plus courts : 64 au plus, pour un total sous http.max_header_bytes (16 Kio par défaut). Cherchez un cookie ou un en-tête de proxy qui enfle.",
+    }
+
+    REQUEST_READ_TIMEOUT = Sdk(408, Some(900115), UnexpectedClientError, retryable: true) {
+        en: "The request body did not arrive in time, so the server stopped waiting for it and closed the connection."
+            => "Send the whole body promptly after the headers (within http.body_read_timeout, 30 s by default); check for a stalled network or a client that never finishes its upload.",
+        fr: "Le corps de la requête n'est pas arrivé à temps ; le serveur a cessé de l'attendre et a fermé la connexion."
+            => "Envoyez tout le corps rapidement après les en-têtes (dans le délai http.body_read_timeout, 30 s par défaut) ; cherchez un réseau bloqué ou un client qui n'achève jamais son envoi.",
+    }
+
+    TOO_MANY_CONNECTIONS = Sdk(503, Some(900116), UnexpectedServerError, retryable: true) {
+        en: "The server already holds as many HTTP connections as it allows, so this one was refused."
+            => "Retry after a short pause and reuse connections (keep-alive) rather than opening many. Operators can raise http.max_connections.",
+        fr: "Le serveur a déjà autant de connexions HTTP qu'il en admet ; celle-ci a été refusée."
+            => "Réessayez après une courte pause et réutilisez les connexions (keep-alive) plutôt que d'en ouvrir beaucoup. L'exploitant peut augmenter http.max_connections.",
+    }
+
+    REQUEST_FIELD_TOO_LARGE = Sdk(400, Some(900117), ExpectedError, retryable: false) {
+        en: "A field of the request is longer, or a list has more items, than the server stores."
+            => "Keep the field named in the detail within the limit given there; every limit is listed in the OpenAPI document at /openapi.json (maxLength, maxItems).",
+        fr: "Un champ de la requête est plus long, ou une liste compte plus d'éléments, que ce que le serveur enregistre."
+            => "Gardez le champ nommé dans le détail sous la limite qui y est indiquée ; toutes les limites figurent dans le document OpenAPI publié sur /openapi.json (maxLength, maxItems).",
+    }
+
     CALL_OPERATION_UNKNOWN_CALL = Sdk(404, Some(900200), ExpectedError, retryable: false) {
         en: "The operation names a call this endpoint is not part of, or one that has already ended."
             => "Act only on calls whose state is not Disconnected; listen for the call's end event before reusing it.",

@@ -2,12 +2,13 @@
 //! someone in, removes (0/5300) or mutes a participant, and ends a call for everyone (0/7000).
 
 use appel_controller::{CallSnapshot, Control};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{invalid_request, AccessKey, JsonBody};
+use super::extract::{invalid_request, AccessKey, JsonBody, PathParams};
+use super::limits::{self, MAX_ID_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use appel_codes::{registry, CallingError};
@@ -38,7 +39,7 @@ pub async fn list_calls(_: AccessKey, State(state): State<AppState>) -> Json<Act
 pub async fn get_call(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<CallSnapshot>> {
     state
         .runtime()
@@ -58,12 +59,13 @@ pub async fn get_call(
 pub async fn add_participant(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<AddParticipant>,
 ) -> ApiResult<StatusCode> {
     if request.identity.is_empty() {
         return Err(invalid_request("identity: not empty", "empty identity"));
     }
+    limits::text("identity", &request.identity, MAX_ID_CHARS)?;
     state
         .runtime()
         .control(Control::AddParticipant {
@@ -78,7 +80,7 @@ pub async fn add_participant(
 pub async fn remove_participant(
     _: AccessKey,
     State(state): State<AppState>,
-    Path((id, participant)): Path<(String, String)>,
+    PathParams((id, participant)): PathParams<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .runtime()
@@ -94,7 +96,7 @@ pub async fn remove_participant(
 pub async fn mute_participant(
     _: AccessKey,
     State(state): State<AppState>,
-    Path((id, participant)): Path<(String, String)>,
+    PathParams((id, participant)): PathParams<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .runtime()
@@ -111,7 +113,7 @@ pub async fn mute_participant(
 pub async fn grant_end_for_everyone(
     _: AccessKey,
     State(state): State<AppState>,
-    Path((id, participant)): Path<(String, String)>,
+    PathParams((id, participant)): PathParams<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .runtime()
@@ -127,7 +129,7 @@ pub async fn grant_end_for_everyone(
 pub async fn hang_up(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<StatusCode> {
     state
         .runtime()

@@ -1,11 +1,14 @@
 //! Extractors whose rejections are catalogue problems instead of axum's plain-text ones.
 
 use appel_codes::{registry, CallingError};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::limits::{self, MAX_ID_CHARS};
+use super::listener::{BodyReadTimeout, RequestLimits};
 use super::problem::ApiError;
 use crate::access_key;
 use crate::state::AppState;
@@ -39,7 +42,8 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// A JSON body; an empty body reads as `T::default()`. Anything unreadable is 400/900102.
+/// A JSON body; an empty body reads as `T::default()`. Anything unreadable is 400/900102, a body
+/// over the size limit 413/900112, and one that does not arrive in time 408/900115.
 pub struct JsonBody<T>(pub T);
 
 impl<T, S> FromRequest<S> for JsonBody<T>
@@ -50,15 +54,82 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let limits = request.extensions().get::<RequestLimits>().copied();
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|e| invalid_request("the body could not be read", e.body_text()))?;
+            .map_err(|rejection| unreadable_body(&rejection, limits))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(T::default()));
         }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| invalid_request(format!("body: {e}"), e.to_string()))
+    }
+}
+
+/// Why a body could not be read, as the catalogue says it.
+fn unreadable_body(rejection: &BytesRejection, limits: Option<RequestLimits>) -> ApiError {
+    if let BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) = rejection {
+        let context = match limits {
+            Some(l) => format!(
+                "the body is over {} bytes (http.max_body_bytes)",
+                l.max_body_bytes
+            ),
+            None => "the body is over the size limit".to_string(),
+        };
+        return CallingError::new(&registry::REQUEST_BODY_TOO_LARGE)
+            .with_context(context)
+            .into();
+    }
+    if caused_by::<BodyReadTimeout>(rejection) {
+        let context = match limits {
+            Some(l) => format!(
+                "the body was not complete {} after the headers (http.body_read_timeout)",
+                humantime::format_duration(l.body_read_timeout)
+            ),
+            None => "the body was not complete in time".to_string(),
+        };
+        return CallingError::new(&registry::REQUEST_READ_TIMEOUT)
+            .with_context(context)
+            .into();
+    }
+    invalid_request("the body could not be read", rejection.body_text())
+}
+
+/// Whether `E` is anywhere in the chain of causes of `error`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.is::<E>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// Path parameters; each is at most [`MAX_ID_CHARS`] characters (else 400/900117), and anything
+/// unreadable is 400/900102.
+pub struct PathParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| invalid_request(format!("path: {}", e.body_text()), e.body_text()))?;
+        for (name, value) in &raw {
+            limits::text(&format!("path parameter `{name}`"), value, MAX_ID_CHARS)?;
+        }
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParams(p.0))
+            .map_err(|e| invalid_request(format!("path: {}", e.body_text()), e.body_text()))
     }
 }
 

@@ -3,6 +3,11 @@
 
 use serde_json::{json, Value};
 
+use super::limits::{
+    MAX_EVENT_CHARS, MAX_ID_CHARS, MAX_ROSTER_ENTRIES, MAX_SCOPES, MAX_SCOPE_CHARS,
+    MAX_SECRET_CHARS, MAX_TIME_CHARS, MAX_URL_CHARS,
+};
+
 /// Every route the REST API serves, as `(method, path)`; the router and the document both follow it.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
@@ -59,7 +64,7 @@ fn ok(description: &str, schema: &str) -> Value {
 }
 
 fn id_param(what: &str) -> Value {
-    json!({ "name": "id", "in": "path", "required": true, "description": what, "schema": { "type": "string" } })
+    path_param("id", what)
 }
 
 fn query(name: &str, description: &str, schema: Value) -> Value {
@@ -76,7 +81,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Appel server",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Identities, access tokens, call records, and the WebSocket signaling endpoint. Every error is an RFC 9457 problem document carrying the catalogue entry (code, subCode, resultCategory, name)."
+            "description": "Identities, access tokens, call records, and the WebSocket signaling endpoint. Every error is an RFC 9457 problem document carrying the catalogue entry (code, subCode, resultCategory, name). Every operation may also answer, from the listener: 404/900110 (no such route), 405/900111 (wrong method), 414/900113 (path and query over http.max_uri_bytes, 8 KiB by default), 431/900114 (headers over http.max_header_bytes, 16 KiB by default, or more than 64 of them), 503/900116 (http.max_connections HTTP connections already open); operations with a body also 413/900112 (body over http.max_body_bytes, 1 MiB by default) and 408/900115 (body not complete within http.body_read_timeout). A field over its maxLength or a list over its maxItems is 400/900117, and nothing is stored. See docs/protocol.md, HTTP limits."
         },
         "paths": {
             "/health": { "get": {
@@ -141,8 +146,8 @@ pub fn document() -> Value {
                     query("subCode", "A leg ended with this subcode", json!({ "type": "integer" })),
                     query("category", "A leg ended with this result category", json!({ "$ref": "#/components/schemas/ResultCategory" })),
                     query("identity", "The caller, a target or a participant", json!({ "type": "string" })),
-                    query("since", "Created at or after (RFC 3339, UTC)", json!({ "type": "string", "format": "date-time" })),
-                    query("until", "Created before (RFC 3339, UTC)", json!({ "type": "string", "format": "date-time" })),
+                    query("since", "Created at or after (RFC 3339, UTC)", json!({ "type": "string", "format": "date-time", "maxLength": MAX_TIME_CHARS })),
+                    query("until", "Created before (RFC 3339, UTC)", json!({ "type": "string", "format": "date-time", "maxLength": MAX_TIME_CHARS })),
                     query("limit", "Page size, 1–500 (default 50)", json!({ "type": "integer", "minimum": 1, "maximum": 500 })),
                     query("cursor", "nextCursor of the previous page", json!({ "type": "string" }))
                 ],
@@ -215,7 +220,7 @@ pub fn document() -> Value {
                     "type": "object",
                     "additionalProperties": false,
                     "properties": {
-                        "scopes": { "type": "array", "items": { "const": "voip" }, "default": ["voip"] },
+                        "scopes": { "type": "array", "items": { "const": "voip", "maxLength": MAX_SCOPE_CHARS }, "maxItems": MAX_SCOPES, "default": ["voip"] },
                         "expiresInMinutes": { "type": "integer", "minimum": 60, "maximum": 1440, "default": 1440 }
                     }
                 },
@@ -287,11 +292,60 @@ pub fn document() -> Value {
         }
     });
     add_group_api(&mut document);
+    add_limit_answers(&mut document);
     document
 }
 
+/// The answers an operation gets from the limits rather than from its handler: 413 and 408 where
+/// there is a body, 400/900117 where a field or a path id can be too long.
+fn add_limit_answers(document: &mut Value) {
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let has_ids = path.contains('{');
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let has_body = operation.get("requestBody").is_some();
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            if has_body {
+                responses.insert(
+                    "413".into(),
+                    problem("413/900112: the body is over http.max_body_bytes (1 MiB by default)"),
+                );
+                responses.insert(
+                    "408".into(),
+                    problem("408/900115: the body was not complete within http.body_read_timeout"),
+                );
+            }
+            if has_body || has_ids {
+                let mut description = responses
+                    .get("400")
+                    .and_then(|r| r["description"].as_str())
+                    .map(|d| format!("{d}; "))
+                    .unwrap_or_default();
+                description.push_str(if has_body {
+                    "400/900117: a field over its maxLength or a list over its maxItems (nothing is stored)"
+                } else {
+                    "400/900117: a path id over its maxLength"
+                });
+                responses.insert("400".into(), problem(&description));
+            }
+        }
+    }
+}
+
 fn path_param(name: &str, what: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "description": what, "schema": { "type": "string" } })
+    json!({ "name": name, "in": "path", "required": true, "description": what, "schema": { "type": "string", "maxLength": MAX_ID_CHARS } })
+}
+
+/// A date-time text, as bodies and queries take it.
+fn time_schema(description: &str) -> Value {
+    json!({ "type": "string", "format": "date-time", "maxLength": MAX_TIME_CHARS, "description": description })
 }
 
 fn body(schema: &str) -> Value {
@@ -374,14 +428,16 @@ fn add_group_api(document: &mut Value) {
     });
     let role =
         json!({ "type": "string", "enum": ["Presenter", "Attendee", "Consumer", "Collaborator"] });
-    let entry = json!({ "type": "object", "required": ["identity", "role"], "properties": { "identity": { "type": "string" }, "role": role } });
+    let entry = json!({ "type": "object", "required": ["identity", "role"], "properties": { "identity": { "type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS }, "role": role } });
+    let roster = json!({ "type": "array", "maxItems": MAX_ROSTER_ENTRIES, "items": { "$ref": "#/components/schemas/RosterEntry" },
+        "description": format!("At most {MAX_ROSTER_ENTRIES} entries, also once added to the stored roster") });
     let schemas = json!({
         "RosterEntry": entry,
         "RoomRequest": { "type": "object", "additionalProperties": false, "properties": {
-            "validFrom": { "type": "string", "format": "date-time", "description": "Default: now" },
-            "validUntil": { "type": "string", "format": "date-time", "description": "Default: 180 days after now" },
-            "participants": { "type": "array", "items": { "$ref": "#/components/schemas/RosterEntry" } } } },
-        "RosterRequest": { "type": "object", "required": ["participants"], "properties": { "participants": { "type": "array", "items": { "$ref": "#/components/schemas/RosterEntry" } } } },
+            "validFrom": time_schema("Default: now"),
+            "validUntil": time_schema("Default: 180 days after now"),
+            "participants": roster } },
+        "RosterRequest": { "type": "object", "required": ["participants"], "properties": { "participants": roster } },
         "Room": { "type": "object", "required": ["id", "validFrom", "validUntil", "participants"], "properties": {
             "id": { "type": "string" }, "validFrom": { "type": "string", "format": "date-time" }, "validUntil": { "type": "string", "format": "date-time" },
             "participants": { "type": "array", "items": { "$ref": "#/components/schemas/RosterEntry" } } } },
@@ -392,10 +448,10 @@ fn add_group_api(document: &mut Value) {
             "id": { "type": "string" }, "room": { "type": "string" }, "video": { "type": "boolean" },
             "participants": { "type": "array", "items": { "$ref": "#/components/schemas/ActiveParticipant" } } } },
         "ActiveCalls": { "type": "object", "required": ["calls"], "properties": { "calls": { "type": "array", "items": { "$ref": "#/components/schemas/ActiveCall" } } } },
-        "AddParticipant": { "type": "object", "required": ["identity"], "properties": { "identity": { "type": "string" } } },
+        "AddParticipant": { "type": "object", "required": ["identity"], "properties": { "identity": { "type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS } } },
         "SubscriptionRequest": { "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
-            "url": { "type": "string", "format": "uri" }, "secret": { "type": "string", "description": "Default: 32 random bytes, hex" },
-            "events": { "type": "array", "items": { "enum": ["CallStarted", "ParticipantJoined", "ParticipantLeft", "CallEnded"] }, "description": "Default: every event" } } },
+            "url": { "type": "string", "format": "uri", "maxLength": MAX_URL_CHARS }, "secret": { "type": "string", "minLength": 1, "maxLength": MAX_SECRET_CHARS, "description": "Default: 32 random bytes, hex" },
+            "events": { "type": "array", "maxItems": crate::webhooks::EVENT_TYPES.len(), "items": { "enum": ["CallStarted", "ParticipantJoined", "ParticipantLeft", "CallEnded"], "maxLength": MAX_EVENT_CHARS }, "description": "Default: every event" } } },
         "Subscription": { "type": "object", "required": ["id", "url", "events"], "properties": {
             "id": { "type": "string" }, "url": { "type": "string" }, "events": { "type": "array", "items": { "type": "string" } } } },
         "CreatedSubscription": { "allOf": [{ "$ref": "#/components/schemas/Subscription" }, { "type": "object", "required": ["secret"], "properties": { "secret": { "type": "string" } } }] },
@@ -438,5 +494,40 @@ mod tests {
                 "unresolved schema {name}"
             );
         }
+    }
+
+    #[test]
+    fn the_limits_are_documented_where_they_apply() {
+        let document = document();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["RosterEntry"]["properties"]["identity"]["maxLength"],
+            MAX_ID_CHARS
+        );
+        assert_eq!(
+            schemas["RoomRequest"]["properties"]["participants"]["maxItems"],
+            MAX_ROSTER_ENTRIES
+        );
+        assert_eq!(
+            schemas["SubscriptionRequest"]["properties"]["url"]["maxLength"],
+            MAX_URL_CHARS
+        );
+        assert_eq!(
+            schemas["TokenRequest"]["properties"]["scopes"]["maxItems"],
+            MAX_SCOPES
+        );
+        for (method, path) in [
+            ("post", "/rooms"),
+            ("post", "/webhooks"),
+            ("patch", "/rooms/{id}/participants"),
+        ] {
+            let responses = &document["paths"][path][method]["responses"];
+            assert!(responses["413"].is_object(), "{method} {path}");
+            assert!(responses["408"].is_object(), "{method} {path}");
+            assert!(responses["400"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("900117")));
+        }
+        assert!(document["paths"]["/health"]["get"]["responses"]["413"].is_null());
     }
 }

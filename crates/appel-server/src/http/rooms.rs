@@ -7,12 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use appel_codes::{registry, CallingError};
 use appel_controller::RoomRole;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{invalid_request, AccessKey, JsonBody};
+use super::extract::{invalid_request, AccessKey, JsonBody, PathParams};
+use super::limits::{self, MAX_ID_CHARS, MAX_ROSTER_ENTRIES, MAX_TIME_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::{rfc3339, unix_ms, Room};
@@ -79,21 +80,33 @@ pub struct RoomList {
     rooms: Vec<RoomView>,
 }
 
+/// Roster changes read the stored roster, check the result against [`MAX_ROSTER_ENTRIES`] and
+/// store it; one at a time (across the process, which runs one server outside tests), so that two
+/// requests cannot both pass the check and overshoot.
+static ROSTER_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn time(field: &str, value: &str) -> Result<i64, ApiError> {
+    limits::text(field, value, MAX_TIME_CHARS)?;
     humantime::parse_rfc3339_weak(value)
         .map(unix_ms)
         .map_err(|e| invalid_request(format!("{field}: an RFC 3339 time"), e.to_string()))
 }
 
 fn roster(entries: Vec<RosterEntry>) -> Result<BTreeMap<String, RoomRole>, ApiError> {
+    limits::items("participants", &entries, MAX_ROSTER_ENTRIES)?;
     let mut roster = BTreeMap::new();
-    for entry in entries {
+    for (i, entry) in entries.into_iter().enumerate() {
         if entry.identity.is_empty() {
             return Err(invalid_request(
-                "participants[].identity: not empty",
+                format!("participants[{i}].identity: not empty"),
                 "empty identity",
             ));
         }
+        limits::text(
+            &format!("participants[{i}].identity"),
+            &entry.identity,
+            MAX_ID_CHARS,
+        )?;
         roster.insert(entry.identity, entry.role);
     }
     Ok(roster)
@@ -155,7 +168,7 @@ pub async fn list_rooms(_: AccessKey, State(state): State<AppState>) -> ApiResul
 pub async fn get_room(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<RoomView>> {
     match state.store().room(&id).await? {
         Some(room) => Ok(Json(room.into())),
@@ -183,9 +196,10 @@ async fn apply(
 pub async fn update_room(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<RoomRequest>,
 ) -> ApiResult<Json<RoomView>> {
+    let _writing = ROSTER_WRITES.lock().await;
     let current = state
         .store()
         .room(&id)
@@ -229,7 +243,7 @@ pub async fn update_room(
 pub async fn delete_room(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<StatusCode> {
     if !state.store().delete_room(&id).await? {
         return Err(not_found(&id));
@@ -242,10 +256,27 @@ pub async fn delete_room(
 pub async fn upsert_participants(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<RosterRequest>,
 ) -> ApiResult<Json<RoomView>> {
     let upsert = roster(request.participants)?;
+    let _writing = ROSTER_WRITES.lock().await;
+    let current = state
+        .store()
+        .room(&id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let added = upsert
+        .keys()
+        .filter(|identity| !current.participants.contains_key(*identity))
+        .count();
+    if current.participants.len() + added > MAX_ROSTER_ENTRIES {
+        return Err(limits::too_large(format!(
+            "participants: a roster holds at most {MAX_ROSTER_ENTRIES} entries (it has {}, and \
+             this request adds {added})",
+            current.participants.len()
+        )));
+    }
     Ok(Json(
         apply(&state, &id, (None, None), upsert, Vec::new())
             .await?
@@ -257,7 +288,7 @@ pub async fn upsert_participants(
 pub async fn remove_participant(
     _: AccessKey,
     State(state): State<AppState>,
-    Path((id, identity)): Path<(String, String)>,
+    PathParams((id, identity)): PathParams<(String, String)>,
 ) -> ApiResult<Json<RoomView>> {
     Ok(Json(
         apply(&state, &id, (None, None), BTreeMap::new(), vec![identity])

@@ -4,12 +4,13 @@
 use std::time::{Duration, SystemTime};
 
 use appel_codes::{registry, CallingError, ResultCategory};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{invalid_request, AccessKey, JsonBody, QueryParams};
+use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams};
+use super::limits::{self, MAX_SCOPES, MAX_SCOPE_CHARS, MAX_TIME_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::{rfc3339, unix_ms, CallFilter, CallPage, CallRecord, IdentityState};
@@ -68,12 +69,16 @@ pub struct TokenResponse {
 pub async fn issue_token(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let scopes = request
         .scopes
         .unwrap_or_else(|| vec![VOIP_SCOPE.to_string()]);
+    limits::items("scopes", &scopes, MAX_SCOPES)?;
+    for (i, scope) in scopes.iter().enumerate() {
+        limits::text(&format!("scopes[{i}]"), scope, MAX_SCOPE_CHARS)?;
+    }
     if scopes.is_empty() || scopes.iter().any(|s| s != VOIP_SCOPE) {
         return Err(invalid_request(
             "scopes: the only scope is \"voip\"",
@@ -110,7 +115,7 @@ pub async fn issue_token(
 pub async fn revoke_tokens(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<StatusCode> {
     let Some(generation) = state.store().revoke_tokens(&id).await? else {
         return Err(identity_not_found(&id));
@@ -123,7 +128,7 @@ pub async fn revoke_tokens(
 pub async fn delete_identity(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<StatusCode> {
     if !state
         .store()
@@ -231,7 +236,7 @@ pub async fn list_calls(
 pub async fn get_call(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<CallRecord>> {
     state.records().flush().await;
     match state.store().call_record(&id).await? {
@@ -258,6 +263,7 @@ fn identity_not_found(id: &str) -> ApiError {
 fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
     value
         .map(|text| {
+            limits::text(name, text, MAX_TIME_CHARS)?;
             humantime::parse_rfc3339_weak(text)
                 .map(unix_ms)
                 .map_err(|e| invalid_request(format!("{name}: an RFC 3339 time"), e.to_string()))

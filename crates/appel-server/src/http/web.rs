@@ -8,14 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use appel_codes::{registry, CallingError};
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::extract::invalid_request;
+use super::extract::{invalid_request, JsonBody, QueryParams};
+use super::limits::{self, MAX_ID_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::CallFilter;
@@ -101,18 +102,27 @@ fn confined(root: &Path, relative: &str) -> Option<PathBuf> {
         .then(|| root.join(relative))
 }
 
-async fn asset(State(state): State<WebState>, UrlPath(path): UrlPath<String>) -> Response {
-    let Some(file) = confined(&state.dir, &path) else {
-        return StatusCode::NOT_FOUND.into_response();
+async fn asset(State(state): State<WebState>, path: Option<UrlPath<String>>) -> Response {
+    let file = path.and_then(|UrlPath(path)| confined(&state.dir, &path));
+    let Some(file) = file else {
+        return no_such_file();
     };
     match tokio::fs::read(&file).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&file))], bytes).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
+        Err(_) => no_such_file(),
     }
 }
 
+/// 404/900110, as for any address that serves nothing.
+fn no_such_file() -> Response {
+    ApiError(
+        CallingError::new(&registry::ROUTE_NOT_FOUND).with_context("no such file of the web app"),
+    )
+    .into_response()
+}
+
 /// The body of `POST /dev/session`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct SessionRequest {
     name: String,
 }
@@ -120,10 +130,11 @@ struct SessionRequest {
 /// `POST /dev/session {"name"}`: the identity of that name (created the first time) and a token.
 async fn dev_session(
     State(state): State<WebState>,
-    Json(request): Json<SessionRequest>,
+    JsonBody(request): JsonBody<SessionRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let name = request.name.trim().to_string();
-    if name.is_empty() || name.len() > 64 {
+    limits::text("name", &name, 64)?;
+    if name.is_empty() {
         return Err(invalid_request("name: 1 to 64 characters", name));
     }
     let known = state
@@ -188,13 +199,14 @@ struct DevCallsQuery {
 /// `GET /dev/calls?identity=…`: the latest call records of one identity (as `GET /calls`).
 async fn dev_calls(
     State(state): State<WebState>,
-    Query(query): Query<DevCallsQuery>,
+    QueryParams(query): QueryParams<DevCallsQuery>,
 ) -> Result<Json<crate::store::CallPage>, ApiError> {
     if query.identity.is_empty() {
         return Err(CallingError::new(&registry::INVALID_REQUEST)
             .with_context("identity")
             .into());
     }
+    limits::text("identity", &query.identity, MAX_ID_CHARS)?;
     state.app.records().flush().await;
     let filter = CallFilter {
         identity: Some(query.identity),

@@ -3,12 +3,13 @@
 use std::time::SystemTime;
 
 use appel_codes::{registry, CallingError};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{invalid_request, AccessKey, JsonBody, QueryParams};
+use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams};
+use super::limits::{self, MAX_EVENT_CHARS, MAX_SECRET_CHARS, MAX_URL_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::{Delivery, Subscription};
@@ -74,6 +75,16 @@ pub async fn subscribe(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SubscriptionRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedSubscription>)> {
+    limits::text("url", &request.url, MAX_URL_CHARS)?;
+    if let Some(secret) = &request.secret {
+        limits::text("secret", secret, MAX_SECRET_CHARS)?;
+    }
+    if let Some(events) = &request.events {
+        limits::items("events", events, EVENT_TYPES.len())?;
+        for (i, event) in events.iter().enumerate() {
+            limits::text(&format!("events[{i}]"), event, MAX_EVENT_CHARS)?;
+        }
+    }
     let url = reqwest::Url::parse(&request.url)
         .map_err(|e| invalid_request("url: an absolute http(s) URL", e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -125,7 +136,7 @@ pub async fn list(_: AccessKey, State(state): State<AppState>) -> Json<Subscript
 pub async fn unsubscribe(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<StatusCode> {
     if id == CONFIG_SUBSCRIPTION {
         return Err(invalid_request(
@@ -144,7 +155,7 @@ pub async fn unsubscribe(
 pub async fn deliveries(
     _: AccessKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     QueryParams(query): QueryParams<DeliveryQuery>,
 ) -> ApiResult<Json<DeliveryLog>> {
     let known = state
