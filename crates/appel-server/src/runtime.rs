@@ -199,7 +199,7 @@ impl RuntimeHandle {
 }
 
 /// The controller's timers and limits from the server's configuration.
-pub fn controller_config(config: &Config, id_seed: u64) -> ControllerConfig {
+pub fn controller_config(config: &Config, id_seed: [u8; 32]) -> ControllerConfig {
     ControllerConfig {
         ringing_timeout: config.timers.ringing,
         establishment_timeout: config.timers.establishment,
@@ -215,7 +215,7 @@ pub fn controller_config(config: &Config, id_seed: u64) -> ControllerConfig {
 /// Starts the controller task, telling the controller first which identities registered before.
 pub(crate) fn start(
     config: &Config,
-    id_seed: u64,
+    id_seed: [u8; 32],
     registered: Vec<(String, Option<String>)>,
     rooms: Vec<Room>,
     store: Store,
