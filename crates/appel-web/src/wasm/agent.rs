@@ -533,7 +533,11 @@ impl CallAgent {
     /// (state `Connecting`); what happens next — declined, unanswered, unreachable — is its
     /// `callEndReason`, never an error of `startCall`.
     #[wasm_bindgen(js_name = startCall)]
-    pub fn start_call(&self, targets: Vec<String>, options: JsValue) -> Call {
+    pub fn start_call(
+        &self,
+        targets: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "StartCallOptions")] options: JsValue,
+    ) -> Call {
         let video = js::member(&options, "video").as_bool().unwrap_or(false);
         let joinable = js::member(&options, "joinable").as_bool().unwrap_or(false);
         let call = CallInner::outgoing(&self.inner, targets.join(", "), video);
