@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use appel_controller::{Controller, ControllerConfig, Input};
+use appel_controller::{Controller, ControllerConfig, EndpointKey, Input};
 use appel_protocol::{CallId, ClientFrame, ServerFrame};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
@@ -14,8 +14,7 @@ fn online(controller: &mut Controller, now: Instant, endpoint: &str) {
     controller.handle(
         now,
         Input::EndpointOnline {
-            endpoint: endpoint.into(),
-            identity: endpoint.into(),
+            endpoint: EndpointKey::new(endpoint, endpoint),
             ever_registered: true,
             token_expires_at: now + Duration::from_secs(86_400),
             push_url: None,
@@ -28,7 +27,7 @@ fn frame(controller: &mut Controller, now: Instant, endpoint: &str, frame: Clien
     controller.handle(
         now,
         Input::Frame {
-            endpoint: endpoint.into(),
+            endpoint: EndpointKey::new(endpoint, endpoint),
             frame,
         },
     );
@@ -44,6 +43,7 @@ fn cycle(controller: &mut Controller, now: Instant, caller: &str, callee: &str) 
             request_id: 1,
             targets: vec![callee.into()],
             video: false,
+            joinable: false,
         },
     );
     let mut actions = 0;
@@ -127,6 +127,7 @@ fn full_call_cycles(c: &mut Criterion) {
                 request_id: 1,
                 targets: vec![callee.as_str().into()],
                 video: false,
+                joinable: false,
             },
         );
     }

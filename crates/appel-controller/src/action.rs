@@ -3,8 +3,9 @@
 use std::collections::VecDeque;
 
 use appel_codes::CallingError;
-use appel_protocol::{CallId, EndpointId, IdentityId, ServerFrame};
+use appel_protocol::{CallId, IdentityId, ServerFrame};
 
+use crate::endpoint::EndpointKey;
 use crate::records::RecordEvent;
 
 /// One output of the controller, drained with [`crate::Controller::poll_action`] in order.
@@ -13,7 +14,7 @@ pub enum Action {
     /// Send a frame to a connected endpoint (the controller never addresses a dropped one).
     Send {
         /// The endpoint.
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
         /// The frame.
         frame: ServerFrame,
     },
@@ -21,7 +22,7 @@ pub enum Action {
     /// forgotten the endpoint; a later `EndpointClosed` or `EndpointLost` for it is ignored.
     Close {
         /// The endpoint.
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
         /// Why (401/10009 `UNAUTHENTICATED` for an expired or revoked token).
         error: CallingError,
     },
@@ -57,7 +58,7 @@ impl Outbox {
         self.queue.push_back(action);
     }
 
-    pub(crate) fn send(&mut self, endpoint: &EndpointId, frame: ServerFrame) {
+    pub(crate) fn send(&mut self, endpoint: &EndpointKey, frame: ServerFrame) {
         self.queue.push_back(Action::Send {
             endpoint: endpoint.clone(),
             frame,

@@ -1,10 +1,13 @@
 //! One call: its participants, where each stands, and the states each endpoint is shown.
 
+use std::collections::HashSet;
+
 use appel_codes::CallEndReason;
 use appel_protocol::{
-    CallId, CallState, EndpointId, IdentityId, ParticipantId, ParticipantInfo, ParticipantState,
+    CallId, CallState, IdentityId, ParticipantId, ParticipantInfo, ParticipantState,
 };
 
+use crate::endpoint::EndpointKey;
 use crate::ringing::Alerting;
 use crate::rooms::RoomRole;
 
@@ -22,7 +25,7 @@ pub(crate) enum Phase {
 /// A participant's presence on one endpoint.
 #[derive(Debug)]
 pub(crate) struct Leg {
-    pub(crate) endpoint: EndpointId,
+    pub(crate) endpoint: EndpointKey,
     /// Its media flows (a callee's `mediaReady`; the caller's once a callee is ready).
     pub(crate) media_ready: bool,
     pub(crate) held: bool,
@@ -31,7 +34,7 @@ pub(crate) struct Leg {
 }
 
 impl Leg {
-    pub(crate) fn new(endpoint: EndpointId) -> Self {
+    pub(crate) fn new(endpoint: EndpointKey) -> Self {
         Leg {
             endpoint,
             media_ready: false,
@@ -89,6 +92,14 @@ pub(crate) struct Call {
     pub(crate) last_departure: Option<CallEndReason>,
     /// The room whose call this is; such a call goes on while anyone is in it.
     pub(crate) room: Option<String>,
+    /// Anyone who presents the call's id may join it (a group call started as joinable).
+    pub(crate) joinable: bool,
+    /// The identities admitted to `joinCall` a call that is not joinable: its caller, its targets
+    /// and the identities added since (any endpoint of theirs). Removal withdraws the admission.
+    pub(crate) invited: HashSet<IdentityId>,
+    /// A joinable call whose caller waits for the first joiner (until the ringing timeout), so it
+    /// goes on with its caller alone.
+    pub(crate) awaiting_joiners: bool,
 }
 
 impl Call {
@@ -118,17 +129,26 @@ impl Call {
     }
 
     /// The participant joined on `endpoint`.
-    pub(crate) fn joined_on(&self, endpoint: &EndpointId) -> Option<usize> {
+    pub(crate) fn joined_on(&self, endpoint: &EndpointKey) -> Option<usize> {
         (0..self.participants.len())
             .find(|&i| self.leg(i).is_some_and(|leg| &leg.endpoint == endpoint))
     }
 
     /// The target `identity` while `endpoint` rings for it.
-    pub(crate) fn ringing_on(&self, identity: &IdentityId, endpoint: &EndpointId) -> Option<usize> {
+    pub(crate) fn ringing_on(
+        &self,
+        identity: &IdentityId,
+        endpoint: &EndpointKey,
+    ) -> Option<usize> {
         self.participants.iter().position(|p| {
             &p.identity == identity
                 && matches!(&p.phase, Phase::Alerting(a) if a.rings.contains_key(endpoint))
         })
+    }
+
+    /// Whether `identity` may join this call by its id (rooms decide by their roster instead).
+    pub(crate) fn admits(&self, identity: &IdentityId) -> bool {
+        self.joinable || self.invited.contains(identity)
     }
 
     /// Whether `identity` is a party of this call in any phase.
@@ -155,7 +175,7 @@ impl Call {
     }
 
     /// The endpoints of every joined participant but `except`.
-    pub(crate) fn joined_endpoints_except(&self, except: Option<usize>) -> Vec<EndpointId> {
+    pub(crate) fn joined_endpoints_except(&self, except: Option<usize>) -> Vec<EndpointKey> {
         (0..self.participants.len())
             .filter(|&i| Some(i) != except)
             .filter_map(|i| self.leg(i).map(|leg| leg.endpoint.clone()))

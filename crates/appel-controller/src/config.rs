@@ -26,14 +26,15 @@ pub struct ControllerConfig {
     /// The most participants one call may have, caller included (`CALL_PARTICIPANT_LIMIT`).
     /// Default 350.
     pub max_participants: usize,
-    /// Seed of the generator of call and participant ids. The server passes a random value at
-    /// start so ids differ across restarts; tests pass a fixed one to get the same ids every run.
-    pub id_seed: u64,
+    /// Seed of the cryptographic generator (ChaCha20) of call and participant ids. The server
+    /// passes 32 bytes from the operating system's generator at start, so ids cannot be predicted
+    /// and differ across restarts and servers; tests pass a fixed one to get the same ids every run.
+    pub id_seed: [u8; 32],
     /// Unix milliseconds at the controller's start (0 in tests). Call ids begin with
     /// `id_epoch_ms × 2²⁰ + a counter`, so they sort by creation across restarts: the records'
     /// indexes keyed by call id then grow at one end instead of dirtying pages all over the tree,
     /// which made the records writer write a 4 KiB page per index entry under load. The second
-    /// half of the id stays seeded noise.
+    /// half of the id is 128 bits from the seeded cryptographic generator.
     pub id_epoch_ms: u64,
 }
 
@@ -46,7 +47,7 @@ impl Default for ControllerConfig {
             disconnect_detection: Duration::from_secs(40),
             push_wait: Duration::from_secs(30),
             max_participants: 350,
-            id_seed: 0,
+            id_seed: [0; 32],
             id_epoch_ms: 0,
         }
     }

@@ -2,7 +2,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use appel_protocol::{CallId, EndpointId, IdentityId, ParticipantId};
+use crate::endpoint::EndpointKey;
+use appel_protocol::{CallId, IdentityId, ParticipantId};
 
 /// How many calls an endpoint remembers having rung on after they stopped, so that a late accept or
 /// reject gets "no longer ringing" rather than "unknown call".
@@ -62,7 +63,7 @@ pub(crate) struct Identity {
     pub(crate) ever_registered: bool,
     pub(crate) push_url: Option<String>,
     /// Its endpoints, online or within their detection window.
-    pub(crate) endpoints: HashSet<EndpointId>,
+    pub(crate) endpoints: HashSet<EndpointKey>,
     /// Calls in which it is a target that has not answered yet.
     pub(crate) pending: HashSet<CallId>,
 }
@@ -70,23 +71,23 @@ pub(crate) struct Identity {
 /// Endpoints and identities, indexed both ways.
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
-    pub(crate) endpoints: HashMap<EndpointId, Endpoint>,
+    pub(crate) endpoints: HashMap<EndpointKey, Endpoint>,
     pub(crate) identities: HashMap<IdentityId, Identity>,
 }
 
 impl Directory {
-    pub(crate) fn is_online(&self, endpoint: &EndpointId) -> bool {
+    pub(crate) fn is_online(&self, endpoint: &EndpointKey) -> bool {
         self.endpoints
             .get(endpoint)
             .is_some_and(|e| e.link == Link::Online)
     }
 
     /// The identity's connected endpoints, in a stable order.
-    pub(crate) fn online_endpoints(&self, identity: &IdentityId) -> Vec<EndpointId> {
+    pub(crate) fn online_endpoints(&self, identity: &IdentityId) -> Vec<EndpointKey> {
         let Some(known) = self.identities.get(identity) else {
             return Vec::new();
         };
-        let mut online: Vec<EndpointId> = known
+        let mut online: Vec<EndpointKey> = known
             .endpoints
             .iter()
             .filter(|e| self.is_online(e))

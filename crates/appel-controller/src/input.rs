@@ -3,21 +3,20 @@
 use std::time::Instant;
 
 use appel_codes::CallEndReason;
-use appel_protocol::{CallId, ClientFrame, EndpointId, IdentityId};
+use appel_protocol::{CallId, ClientFrame, IdentityId};
 
+use crate::endpoint::EndpointKey;
 use crate::rooms::RoomSpec;
 
 /// One event for [`crate::Controller::handle`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
-    /// A connection finished its handshake: the token was valid and names `identity`. Send the
+    /// A connection finished its handshake: the token was valid and names `endpoint.identity`. Send the
     /// `welcome` (with [`crate::Controller::resumed_calls`]) before any frame the controller queues
     /// for this endpoint.
     EndpointOnline {
-        /// The endpoint id from `hello`.
-        endpoint: EndpointId,
-        /// The identity the token names.
-        identity: IdentityId,
+        /// The identity the token names, with the endpoint id from `hello`.
+        endpoint: EndpointKey,
         /// Whether the shell's store says this identity has registered before (the controller asks
         /// the shell to persist it with [`crate::Action::MarkRegistered`] otherwise).
         ever_registered: bool,
@@ -32,26 +31,26 @@ pub enum Input {
     /// for the detection window; if it does not come back, its legs end with 0/4521.
     EndpointLost {
         /// The endpoint.
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
     },
     /// The connection closed in order (the SDK disposed its agent). Its legs end at once (0/0, or
     /// 408/10057 for a callee still setting up).
     EndpointClosed {
         /// The endpoint.
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
     },
     /// A client frame from a signed-in connection (every frame but `hello`, `ping`, `pong` and
     /// `refreshToken`, which the shell answers itself).
     Frame {
         /// The endpoint that sent it.
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
         /// The frame.
         frame: ClientFrame,
     },
     /// The endpoint sent a valid `refreshToken`: its token now expires at `expires_at`.
     TokenRefreshed {
         /// The endpoint.
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
         /// The new expiry.
         expires_at: Instant,
     },

@@ -8,22 +8,26 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use appel_controller::{Action, Controller, ControllerConfig, Input};
+//! use appel_controller::{Action, Controller, ControllerConfig, EndpointKey, Input};
 //! use appel_protocol::{ClientFrame, ServerFrame};
 //!
 //! let mut controller = Controller::new(ControllerConfig::default());
 //! let now = Instant::now();
 //! controller.handle(now, Input::EndpointOnline {
-//!     endpoint: "alice-laptop".into(),
-//!     identity: "alice".into(),
+//!     endpoint: EndpointKey::new("alice", "alice-laptop"),
 //!     ever_registered: true,
 //!     token_expires_at: now + Duration::from_secs(3600),
 //!     push_url: None,
 //!     resume: false,
 //! });
 //! controller.handle(now, Input::Frame {
-//!     endpoint: "alice-laptop".into(),
-//!     frame: ClientFrame::StartCall { request_id: 1, targets: vec!["bob".into()], video: false },
+//!     endpoint: EndpointKey::new("alice", "alice-laptop"),
+//!     frame: ClientFrame::StartCall {
+//!         request_id: 1,
+//!         targets: vec!["bob".into()],
+//!         video: false,
+//!         joinable: false,
+//!     },
 //! });
 //! let mut created = false;
 //! while let Some(action) = controller.poll_action() {
@@ -44,6 +48,7 @@ mod config;
 mod control;
 mod controller;
 mod directory;
+mod endpoint;
 mod ids;
 mod input;
 mod records;
@@ -55,6 +60,7 @@ pub use action::Action;
 pub use config::ControllerConfig;
 pub use control::{CallSnapshot, Control, ParticipantSnapshot};
 pub use controller::Controller;
+pub use endpoint::EndpointKey;
 pub use input::Input;
 pub use records::{RecordEvent, TimelineKind};
 pub use rooms::{IdentityKind, RoomRole, RoomSpec};

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use crate::endpoint::EndpointKey;
 use appel_codes::{registry, CallEndReason, Entry};
-use appel_protocol::EndpointId;
 
 /// How far an endpoint of a target got with an incoming call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub(crate) enum Ring {
 #[derive(Debug, Default)]
 pub(crate) struct Alerting {
     /// Its endpoints still ringing (or being delivered to).
-    pub(crate) rings: HashMap<EndpointId, Ring>,
+    pub(crate) rings: HashMap<EndpointKey, Ring>,
     /// A push notice was sent and no endpoint has come online since.
     pub(crate) awaiting_push: bool,
     /// Endpoints that declined.

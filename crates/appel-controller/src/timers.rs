@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use appel_protocol::{CallId, EndpointId, ParticipantId};
+use crate::endpoint::EndpointKey;
+use appel_protocol::{CallId, ParticipantId};
 
 /// What a timer guards; at most one timer runs per key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -11,15 +12,15 @@ pub(crate) enum TimerKey {
     /// The call's targets ring until then.
     Ringing(CallId),
     /// The endpoint must acknowledge the incoming call by then.
-    DeliveryAck(CallId, EndpointId),
+    DeliveryAck(CallId, EndpointKey),
     /// A target reached by push must have an endpoint online by then.
     PushWait(CallId, ParticipantId),
     /// A callee that accepted must be media-ready by then.
     Establishment(CallId, ParticipantId),
     /// A dropped endpoint must resume by then.
-    Detection(EndpointId),
+    Detection(EndpointKey),
     /// The endpoint's token expires then.
-    TokenExpiry(EndpointId),
+    TokenExpiry(EndpointKey),
 }
 
 /// Deadlines in a B-tree keyed by `(deadline, sequence)` (the sequence keeps equal deadlines apart
@@ -80,7 +81,7 @@ mod tests {
     use std::time::Duration;
 
     fn endpoint(n: u32) -> TimerKey {
-        TimerKey::Detection(EndpointId(format!("e{n}")))
+        TimerKey::Detection(EndpointKey::new("someone", format!("e{n}")))
     }
 
     #[test]

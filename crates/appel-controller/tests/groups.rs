@@ -42,12 +42,12 @@ fn participant_of(h: &Harness, endpoint: &str, call: &CallId, identity: &str) ->
         .unwrap_or_else(|| panic!("{endpoint} never heard of {identity}"))
 }
 
-/// A connected call of alice with bob and carol.
+/// A connected group call of alice with bob and carol, that anyone with its id may join.
 fn group(h: &mut Harness) -> CallId {
     for who in ["alice", "bob", "carol"] {
         h.online(who, who);
     }
-    let call = h.start("alice", &["bob", "carol"]);
+    let call = h.start_with("alice", &["bob", "carol"], true);
     for who in ["bob", "carol"] {
         h.ack(who, &call);
         h.accept(who, &call);
@@ -137,7 +137,7 @@ fn a_participant_joins_a_group_call_by_id_and_is_removed_with_0_5000() {
 #[test]
 fn joining_past_the_participant_limit_is_refused() {
     let mut h = Harness::with(appel_controller::ControllerConfig {
-        id_seed: 7,
+        id_seed: [7; 32],
         max_participants: 3,
         ..Default::default()
     });

@@ -229,6 +229,7 @@ fn more_targets_than_the_participant_limit_is_refused() {
         request_id,
         targets: vec!["b".into(), "c".into(), "d".into()],
         video: false,
+        joinable: false,
     });
     assert!(h
         .error("alice", request)
@@ -252,6 +253,7 @@ fn starting_a_call_with_no_target_or_only_oneself_is_refused() {
             request_id,
             targets,
             video: true,
+            joinable: false,
         });
         assert!(h.error("alice", request).is(&registry::NO_TARGETS));
     }
@@ -358,13 +360,13 @@ fn a_lost_endpoint_hears_nothing_until_it_resumes() {
     h.online("bob", "bob");
     let call = h.connected_call("alice", "bob");
     h.input(Input::EndpointLost {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
     });
     h.clear();
     h.hold("alice", &call);
     assert!(h.frames("bob").is_empty());
     h.online_with("bob", "bob", None, true);
-    let resumed = h.controller.resumed_calls(&"bob".into());
+    let resumed = h.controller.resumed_calls(&h.key("bob"));
     assert_eq!(resumed[0].state, CallState::RemoteHold);
     assert_eq!(resumed[0].participants[0].state, ParticipantState::Hold);
 }
@@ -376,7 +378,7 @@ fn a_closed_endpoint_leaves_its_calls_with_0_0() {
     h.online("bob", "bob");
     let call = h.connected_call("alice", "bob");
     h.input(Input::EndpointClosed {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
     });
     assert_eq!(
         h.left("alice", &call, "bob"),
@@ -384,10 +386,10 @@ fn a_closed_endpoint_leaves_its_calls_with_0_0() {
     );
     // Events about a forgotten endpoint are ignored.
     h.input(Input::EndpointLost {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
     });
     h.input(Input::EndpointClosed {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
     });
     assert_eq!(h.controller.endpoint_count(), 1);
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use appel_codes::registry;
-use appel_controller::{ControllerConfig, Input, RecordEvent};
+use appel_controller::{ControllerConfig, EndpointKey, Input, RecordEvent};
 use appel_protocol::CallState;
 use common::{reason, Harness, TOKEN_LIFETIME};
 
@@ -185,7 +185,7 @@ fn a_registered_target_with_no_endpoint_online_and_no_push_gives_480_10076() {
     // …or from an earlier connection this run.
     h.online("carol", "carol");
     h.input(Input::EndpointClosed {
-        endpoint: "carol".into(),
+        endpoint: h.key("carol"),
     });
     let call = h.start("alice", &["carol"]);
     assert_eq!(h.ended("alice", &call), reason(&registry::TARGET_OFFLINE));
@@ -247,7 +247,7 @@ fn an_endpoint_woken_by_push_rings_and_can_answer() {
     h.online("alice", "alice");
     h.online_with("bob-phone", "bob", Some("https://push.example/bob"), false);
     h.input(Input::EndpointClosed {
-        endpoint: "bob-phone".into(),
+        endpoint: h.key("bob-phone"),
     });
     let call = h.start("alice", &["bob"]);
     assert_eq!(h.pushes.len(), 1);
@@ -341,7 +341,7 @@ fn a_callee_vanishing_mid_setup_gives_408_10057() {
     h.ack("bob", &call);
     h.accept("bob", &call);
     h.input(Input::EndpointLost {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
     });
     h.advance(Duration::from_secs(40));
     assert_eq!(
@@ -366,8 +366,7 @@ fn a_token_expiring_mid_call_gives_495_4507_and_closes_with_401_10009() {
     let mut h = Harness::new();
     h.online("alice", "alice");
     h.input(Input::EndpointOnline {
-        endpoint: "bob".into(),
-        identity: "bob".into(),
+        endpoint: EndpointKey::new("bob", "bob"),
         ever_registered: true,
         token_expires_at: h.now + Duration::from_secs(600),
         push_url: None,
@@ -388,7 +387,7 @@ fn a_token_expiring_mid_call_gives_495_4507_and_closes_with_401_10009() {
         reason(&registry::CALL_ENDED_LOCALLY)
     );
     assert_eq!(h.closes.len(), 1);
-    assert_eq!(h.closes[0].0.as_str(), "bob");
+    assert_eq!(h.closes[0].0.endpoint.as_str(), "bob");
     assert!(h.closes[0].1.is(&registry::UNAUTHENTICATED));
     assert_eq!(h.controller.endpoint_count(), 1);
 }
@@ -398,8 +397,7 @@ fn a_refreshed_token_keeps_the_call_going() {
     let mut h = Harness::new();
     h.online("alice", "alice");
     h.input(Input::EndpointOnline {
-        endpoint: "bob".into(),
-        identity: "bob".into(),
+        endpoint: EndpointKey::new("bob", "bob"),
         ever_registered: true,
         token_expires_at: h.now + Duration::from_secs(600),
         push_url: None,
@@ -408,7 +406,7 @@ fn a_refreshed_token_keeps_the_call_going() {
     let call = h.connected_call("alice", "bob");
     h.advance(Duration::from_secs(500));
     h.input(Input::TokenRefreshed {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
         expires_at: h.now + Duration::from_secs(3600),
     });
     h.advance(Duration::from_secs(600));
@@ -428,7 +426,7 @@ fn a_connection_lost_and_not_resumed_gives_the_others_0_4521() {
     h.online("bob", "bob");
     let call = h.connected_call("alice", "bob");
     h.input(Input::EndpointLost {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
     });
     h.advance(Duration::from_secs(39));
     assert!(h.ends("alice", &call).is_empty());
@@ -455,11 +453,11 @@ fn a_connection_resumed_within_the_window_keeps_its_calls() {
     h.online("bob", "bob");
     let call = h.connected_call("alice", "bob");
     h.input(Input::EndpointLost {
-        endpoint: "bob".into(),
+        endpoint: h.key("bob"),
     });
     h.advance(Duration::from_secs(30));
     h.online_with("bob", "bob", None, true);
-    let resumed = h.controller.resumed_calls(&"bob".into());
+    let resumed = h.controller.resumed_calls(&h.key("bob"));
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].call_id, call);
     assert_eq!(resumed[0].state, CallState::Connected);
@@ -490,7 +488,7 @@ fn reconnecting_without_resuming_ends_old_legs_with_0_4521_and_rings_again() {
     );
     assert_eq!(h.incoming("bob", &ringing), 2);
     assert!(h.ends("carol", &ringing).is_empty());
-    assert!(h.controller.resumed_calls(&"bob".into()).is_empty());
+    assert!(h.controller.resumed_calls(&h.key("bob")).is_empty());
 }
 
 #[test]
@@ -624,7 +622,7 @@ fn a_group_call_goes_on_while_two_parties_are_connected() {
         assert!(h.ends(who, &call).is_empty());
     }
     h.input(Input::EndpointLost {
-        endpoint: "carol".into(),
+        endpoint: h.key("carol"),
     });
     h.advance(Duration::from_secs(40));
     assert_eq!(
@@ -680,12 +678,11 @@ fn a_caller_leaving_a_group_while_a_target_rings_ends_the_call_for_the_last_part
 #[test]
 fn records_carry_the_same_reasons_as_the_frames() {
     let mut h = Harness::with(ControllerConfig {
-        id_seed: 1,
+        id_seed: [1; 32],
         ..ControllerConfig::default()
     });
     h.input(Input::EndpointOnline {
-        endpoint: "alice".into(),
-        identity: "alice".into(),
+        endpoint: EndpointKey::new("alice", "alice"),
         ever_registered: false,
         token_expires_at: h.now + TOKEN_LIFETIME,
         push_url: None,

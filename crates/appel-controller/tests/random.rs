@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use appel_codes::CallEndReason;
-use appel_controller::{Action, Controller, ControllerConfig, Input};
-use appel_protocol::{CallId, ClientFrame, EndpointId, ServerFrame};
+use appel_controller::{Action, Controller, ControllerConfig, EndpointKey, Input};
+use appel_protocol::{CallId, ClientFrame, ServerFrame};
 use proptest::prelude::*;
 
 const IDENTITIES: [&str; 3] = ["alice", "bob", "carol"];
@@ -100,6 +100,11 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Endpoint `i`, keyed with the identity it belongs to.
+fn key(i: usize) -> EndpointKey {
+    EndpointKey::new(identity(ENDPOINTS[i].1), ENDPOINTS[i].0)
+}
+
 fn identity(index: usize) -> String {
     IDENTITIES
         .get(index)
@@ -113,7 +118,7 @@ struct World {
     request: u64,
     /// (endpoint, call) → whether a call-end was already sent since the last incoming call or
     /// creation, to check that no endpoint hears of one end twice.
-    ended: HashMap<(EndpointId, CallId), bool>,
+    ended: HashMap<(EndpointKey, CallId), bool>,
 }
 
 impl World {
@@ -168,7 +173,7 @@ impl World {
         self.controller.handle(
             self.now,
             Input::Frame {
-                endpoint: ENDPOINTS[endpoint].0.into(),
+                endpoint: key(endpoint),
                 frame,
             },
         );
@@ -176,7 +181,7 @@ impl World {
 
     fn apply(&mut self, step: Step) {
         let now = self.now;
-        let ep = |i: usize| EndpointId::from(ENDPOINTS[i].0);
+        let ep = key;
         match step {
             Step::Online {
                 endpoint,
@@ -187,7 +192,6 @@ impl World {
                 now,
                 Input::EndpointOnline {
                     endpoint: ep(endpoint),
-                    identity: identity(ENDPOINTS[endpoint].1).into(),
                     ever_registered: false,
                     token_expires_at: now
                         + Duration::from_secs(if short_token { 90 } else { 86_400 }),
@@ -215,6 +219,8 @@ impl World {
                         request_id,
                         targets,
                         video: false,
+                        // Every other call may be joined by anyone who has its id.
+                        joinable: request_id % 2 == 0,
                     },
                     0,
                 )
@@ -334,7 +340,7 @@ proptest! {
     #[test]
     fn random_inputs_never_panic_and_every_call_ends_once_all_timers_fire(
         steps in proptest::collection::vec(step(), 1..80),
-        seed in any::<u64>(),
+        seed in any::<[u8; 32]>(),
     ) {
         let mut world = World {
             controller: Controller::new(ControllerConfig { id_seed: seed, ..ControllerConfig::default() }),

@@ -54,6 +54,11 @@ pub enum ClientFrame {
         targets: Vec<IdentityId>,
         /// Whether the caller starts with video.
         video: bool,
+        /// Whether anyone who presents the call's id may `joinCall` it (a group call). Otherwise
+        /// only the caller, the targets and the identities added later are admitted. A joinable
+        /// call may have no target.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        joinable: bool,
     },
     /// Confirms that an `incomingCall` reached this endpoint and is ringing.
     AckIncoming {

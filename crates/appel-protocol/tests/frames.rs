@@ -27,6 +27,7 @@ fn every_client_frame() -> Vec<ClientFrame> {
             request_id: 2,
             targets: vec!["bob".into(), "carol".into()],
             video: true,
+            joinable: true,
         },
         ClientFrame::AckIncoming {
             call_id: "c1".into(),
@@ -212,7 +213,18 @@ fn fields_are_camel_case_as_documented() {
         ClientFrame::StartCall {
             request_id: 4,
             targets: vec!["bob".into()],
-            video: false
+            video: false,
+            joinable: false
+        }
+    );
+    let group = json!({"type": "startCall", "requestId": 4, "targets": [], "video": false, "joinable": true});
+    assert_eq!(
+        parse_client_frame(&group.to_string()).unwrap(),
+        ClientFrame::StartCall {
+            request_id: 4,
+            targets: Vec::new(),
+            video: false,
+            joinable: true
         }
     );
     let hang_up = json!({"type": "hangUp", "requestId": 5, "callId": "c9"});

@@ -217,7 +217,8 @@ impl CallAgent {
             .collect()
     }
 
-    /// Starts a call to `targets`. The call is returned at once, in state `Connecting`, without an
+    /// Starts a call to `targets` (none is allowed for a joinable call: see
+    /// [`StartCallOptions::joinable`]). The call is returned at once, in state `Connecting`, without an
     /// id; the server's confirmation gives it one ([`crate::CallEvent::IdAssigned`]). Every outcome
     /// after that, including a target that cannot be reached (480/10037…) or no confirmation within
     /// the establishment timeout (408/4506), is the call's end reason.
@@ -235,7 +236,7 @@ impl CallAgent {
             .filter(|t| **t != self.shared.identity && seen.insert((*t).clone()))
             .cloned()
             .collect();
-        if targets.is_empty() {
+        if targets.is_empty() && !options.joinable {
             return Err(CallingError::new(&registry::NO_TARGETS).with_context("start_call targets"));
         }
         let call = CallShared::new(CallDirection::Outgoing, options.video, None, None);
@@ -243,6 +244,7 @@ impl CallAgent {
             request_id: self.link.request_id(),
             targets,
             video: options.video,
+            joinable: options.joinable,
         };
         if !self.link.command(Command::StartCall {
             frame,

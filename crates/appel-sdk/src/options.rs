@@ -113,6 +113,10 @@ impl CallAgentOptions {
 pub struct StartCallOptions {
     /// Start with video.
     pub video: bool,
+    /// Start a group call that anyone who has its id may join with
+    /// [`crate::CallAgent::join_call`]; it may have no target. Otherwise only the targets and the
+    /// identities added later may join it by id (default false).
+    pub joinable: bool,
 }
 
 /// Options of [`crate::IncomingCall::accept`].

@@ -57,6 +57,86 @@ async fn group_call(caller: &CallAgent, callees: &[&CallAgent]) -> (Call, Vec<Ca
     (outgoing, accepted)
 }
 
+/// A connected group call of `caller` with `callee`, that anyone with its id may join.
+async fn joinable_call(caller: &CallAgent, callee: &CallAgent) -> (Call, Call) {
+    let options = StartCallOptions {
+        joinable: true,
+        ..StartCallOptions::default()
+    };
+    let outgoing = caller
+        .start_call(&[callee.identity().clone()], options)
+        .expect("call starts");
+    let incoming = next_incoming(callee).await;
+    let accepted = within("accept", incoming.accept(Default::default()))
+        .await
+        .expect("accept");
+    reach(&outgoing, CallState::Connected).await;
+    reach(&accepted, CallState::Connected).await;
+    (outgoing, accepted)
+}
+
+#[tokio::test]
+async fn an_uninvited_agent_cannot_join_a_one_to_one_call() {
+    let server = TestServer::start().await;
+    let (_, a) = server.agent().await;
+    let (_, b) = server.agent().await;
+    let (_, mallory) = server.agent().await;
+    let (outgoing, accepted) = connected_call(&a, &b).await;
+    let call_id = outgoing.id().expect("call id");
+    // An id of the same shape that no call has: the time-ordered half kept, the random half not.
+    let made_up = appel_sdk::CallId::from(format!("{}{}", &call_id.as_str()[..16], "0".repeat(32)));
+    let guess = mallory
+        .join_call(&made_up, JoinCallOptions::default())
+        .expect("join sent");
+    let unknown = end_of(&guess).await;
+    let attempt = mallory
+        .join_call(&call_id, JoinCallOptions::default())
+        .expect("join sent");
+    let refused = end_of(&attempt).await;
+    assert_reason(refused, &registry::CALL_OPERATION_UNKNOWN_CALL);
+    assert_eq!(refused, unknown);
+    // The two parties never hear of mallory, and their call goes on.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(outgoing.remote_participants().len(), 1);
+    assert_eq!(accepted.remote_participants().len(), 1);
+    assert_eq!(outgoing.state(), CallState::Connected);
+    assert_eq!(accepted.state(), CallState::Connected);
+}
+
+#[tokio::test]
+async fn anyone_with_the_id_joins_a_joinable_group_call() {
+    let server = TestServer::start().await;
+    let (alice, a) = server.agent().await;
+    let (_, b) = server.agent().await;
+    let (_, c) = server.agent().await;
+    let options = StartCallOptions {
+        joinable: true,
+        ..StartCallOptions::default()
+    };
+    // No target at all: people come by the id.
+    let host = a.start_call(&[], options).expect("call starts");
+    let call_id = within("the call's id", async {
+        loop {
+            if let Some(id) = host.id() {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let mut joined = Vec::new();
+    for agent in [&b, &c] {
+        let call = agent
+            .join_call(&call_id, JoinCallOptions::default())
+            .expect("join");
+        reach(&call, CallState::Connected).await;
+        joined.push(call);
+    }
+    reach(&host, CallState::Connected).await;
+    participant_id(&joined[0], &alice).await;
+    assert_eq!(host.end_reason(), None);
+}
+
 /// `method path` with the access key and an optional JSON body; the status and JSON answer.
 async fn rest(
     server: &TestServer,
@@ -161,7 +241,7 @@ async fn a_participant_joins_by_call_id_and_is_removed_by_another_with_0_5000() 
     let (_, a) = server.agent().await;
     let (_, b) = server.agent().await;
     let (carol, c) = server.agent().await;
-    let (outgoing, accepted) = connected_call(&a, &b).await;
+    let (outgoing, accepted) = joinable_call(&a, &b).await;
     let call_id = outgoing.id().expect("call id");
     let joined = c
         .join_call(&call_id, JoinCallOptions::default())

@@ -11,9 +11,10 @@ use std::time::{Instant, SystemTime};
 
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_controller::{
-    Action, CallSnapshot, Control, Controller, ControllerConfig, Input, RecordEvent, RoomSpec,
+    Action, CallSnapshot, Control, Controller, ControllerConfig, EndpointKey, Input, RecordEvent,
+    RoomSpec,
 };
-use appel_protocol::{CallId, ClientFrame, EndpointId, IdentityId, ServerFrame, PROTOCOL_VERSION};
+use appel_protocol::{CallId, ClientFrame, IdentityId, ServerFrame, PROTOCOL_VERSION};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::config::Config;
@@ -74,8 +75,9 @@ pub(crate) enum Outgoing {
 
 /// The controller task's hold on one connection.
 pub(crate) struct Link {
-    /// The endpoint the connection signed in as.
-    pub endpoint: EndpointId,
+    /// The endpoint the connection signed in as, with the identity its token names: two
+    /// identities may choose the same endpoint id without touching each other's connection.
+    pub endpoint: EndpointKey,
     /// Tells this connection apart from an earlier or later one of the same endpoint.
     pub conn_id: u64,
     /// The connection's bounded queue of outgoing frames.
@@ -100,17 +102,17 @@ pub(crate) struct Arrival {
 enum Event {
     Online(Box<Arrival>),
     Frame {
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
         conn_id: u64,
         frame: ClientFrame,
     },
     TokenRefreshed {
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
         conn_id: u64,
         expires_at: Instant,
     },
     Gone {
-        endpoint: EndpointId,
+        endpoint: EndpointKey,
         conn_id: u64,
         orderly: bool,
     },
@@ -142,7 +144,7 @@ impl RuntimeHandle {
     }
 
     /// A client frame for the controller.
-    pub async fn frame(&self, endpoint: &EndpointId, conn_id: u64, frame: ClientFrame) {
+    pub async fn frame(&self, endpoint: &EndpointKey, conn_id: u64, frame: ClientFrame) {
         let event = Event::Frame {
             endpoint: endpoint.clone(),
             conn_id,
@@ -159,7 +161,7 @@ impl RuntimeHandle {
     }
 
     /// The connection presented a valid new token.
-    pub async fn token_refreshed(&self, endpoint: &EndpointId, conn_id: u64, expires_at: Instant) {
+    pub async fn token_refreshed(&self, endpoint: &EndpointKey, conn_id: u64, expires_at: Instant) {
         self.send(Event::TokenRefreshed {
             endpoint: endpoint.clone(),
             conn_id,
@@ -169,7 +171,7 @@ impl RuntimeHandle {
     }
 
     /// The connection ended: `orderly` for a close frame, otherwise lost.
-    pub async fn gone(&self, endpoint: &EndpointId, conn_id: u64, orderly: bool) {
+    pub async fn gone(&self, endpoint: &EndpointKey, conn_id: u64, orderly: bool) {
         self.send(Event::Gone {
             endpoint: endpoint.clone(),
             conn_id,
@@ -243,7 +245,7 @@ impl RuntimeHandle {
 }
 
 /// The controller's timers and limits from the server's configuration.
-pub fn controller_config(config: &Config, id_seed: u64) -> ControllerConfig {
+pub fn controller_config(config: &Config, id_seed: [u8; 32]) -> ControllerConfig {
     ControllerConfig {
         ringing_timeout: config.timers.ringing,
         establishment_timeout: config.timers.establishment,
@@ -259,7 +261,7 @@ pub fn controller_config(config: &Config, id_seed: u64) -> ControllerConfig {
 /// Starts the controller task, telling the controller first which identities registered before.
 pub(crate) fn start(
     config: &Config,
-    id_seed: u64,
+    id_seed: [u8; 32],
     registered: Vec<(String, Option<String>)>,
     rooms: Vec<Room>,
     store: Store,
@@ -302,7 +304,7 @@ pub(crate) fn start(
 
 struct Runtime {
     controller: Controller,
-    links: HashMap<EndpointId, Link>,
+    links: HashMap<EndpointKey, Link>,
     /// Recent revocations and deletions, for connections whose handshake was under way.
     fences: Fences,
     /// Converts the controller's instants to wall-clock times for records.
@@ -463,7 +465,6 @@ impl Runtime {
             now,
             Input::EndpointOnline {
                 endpoint: endpoint.clone(),
-                identity: identity.clone(),
                 ever_registered,
                 token_expires_at,
                 push_url,
@@ -474,7 +475,7 @@ impl Runtime {
         let welcome = ServerFrame::Welcome {
             version: PROTOCOL_VERSION,
             identity,
-            endpoint_id: endpoint.clone(),
+            endpoint_id: endpoint.endpoint.clone(),
             heartbeat_interval_ms: self.heartbeat_ms,
             token_expires_at: token_expires_at_ms,
             resumed_calls: if resume {
@@ -502,7 +503,7 @@ impl Runtime {
         }
     }
 
-    fn is_current(&self, endpoint: &EndpointId, conn_id: u64) -> bool {
+    fn is_current(&self, endpoint: &EndpointKey, conn_id: u64) -> bool {
         self.links
             .get(endpoint)
             .is_some_and(|link| link.conn_id == conn_id)
@@ -575,7 +576,7 @@ impl Runtime {
 
     /// Queues a frame for a connection; a full queue means the client cannot keep up, and it is
     /// treated as lost rather than allowed to hold up the controller.
-    fn deliver(&mut self, now: Instant, endpoint: &EndpointId, outgoing: Outgoing) {
+    fn deliver(&mut self, now: Instant, endpoint: &EndpointKey, outgoing: Outgoing) {
         let Some(link) = self.links.get(endpoint) else {
             return;
         };

@@ -146,12 +146,14 @@ impl RunningServer {
     }
 }
 
-fn random_seed() -> Result<u64, CallingError> {
-    let mut bytes = [0u8; 8];
+/// The seed of the controller's id generator: call ids grant access to group calls, so it comes
+/// from the operating system's cryptographic generator, fresh at every start.
+fn random_seed() -> Result<[u8; 32], CallingError> {
+    let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| {
         CallingError::new(&registry::INTERNAL_SERVER_ERROR)
             .with_context("seeding call ids")
             .with_raw_cause(e.to_string())
     })?;
-    Ok(u64::from_le_bytes(bytes))
+    Ok(bytes)
 }

@@ -3,12 +3,13 @@
 use std::time::Instant;
 
 use appel_codes::{registry, CallEndReason, CallingError, Entry};
-use appel_protocol::{CallId, EndpointId, IdentityId};
+use appel_protocol::{CallId, IdentityId};
 
 use super::lifecycle::Ending;
 use super::Controller;
 use crate::action::Action;
 use crate::directory::{Endpoint, Link};
+use crate::endpoint::EndpointKey;
 use crate::records::TimelineKind;
 use crate::ringing::Ring;
 use crate::timers::TimerKey;
@@ -63,13 +64,13 @@ impl Removal {
 impl Controller {
     pub(super) fn endpoint_online(
         &mut self,
-        endpoint: EndpointId,
-        identity: IdentityId,
+        endpoint: EndpointKey,
         ever_registered: bool,
         token_expires_at: Instant,
         push_url: Option<String>,
         resume: bool,
     ) {
+        let identity = endpoint.identity.clone();
         let known = self.directory.identity_mut(&identity);
         if !ever_registered && !known.ever_registered {
             self.out.push(Action::MarkRegistered {
@@ -81,30 +82,23 @@ impl Controller {
             known.push_url = push_url;
         }
 
-        let same_identity = self
-            .directory
-            .endpoints
-            .get(&endpoint)
-            .map(|existing| existing.identity == identity);
-        match same_identity {
-            Some(true) if resume => self.resume_endpoint(&endpoint),
-            Some(same) => {
-                let removal = if same {
-                    Removal::Replaced
-                } else {
-                    Removal::Vanished
-                };
-                self.remove_endpoint(&endpoint, removal);
+        // The key holds the identity: only the same identity's connection can find, replace or
+        // resume this endpoint.
+        let known = self.directory.endpoints.contains_key(&endpoint);
+        match known {
+            true if resume => self.resume_endpoint(&endpoint),
+            true => {
+                self.remove_endpoint(&endpoint, Removal::Replaced);
                 self.add_endpoint(&endpoint, &identity);
             }
-            None => self.add_endpoint(&endpoint, &identity),
+            false => self.add_endpoint(&endpoint, &identity),
         }
         self.timers
             .set(TimerKey::TokenExpiry(endpoint.clone()), token_expires_at);
         self.ring_new_endpoint(&endpoint, &identity);
     }
 
-    fn add_endpoint(&mut self, endpoint: &EndpointId, identity: &IdentityId) {
+    fn add_endpoint(&mut self, endpoint: &EndpointKey, identity: &IdentityId) {
         self.directory
             .endpoints
             .insert(endpoint.clone(), Endpoint::new(identity.clone()));
@@ -114,7 +108,7 @@ impl Controller {
             .insert(endpoint.clone());
     }
 
-    fn resume_endpoint(&mut self, endpoint: &EndpointId) {
+    fn resume_endpoint(&mut self, endpoint: &EndpointKey) {
         self.timers.cancel(&TimerKey::Detection(endpoint.clone()));
         let Some(known) = self.directory.endpoints.get_mut(endpoint) else {
             return;
@@ -132,7 +126,7 @@ impl Controller {
 
     /// Rings a newly connected endpoint for every call still trying to reach its identity (calls
     /// that were waiting on a push, or started while it was away).
-    fn ring_new_endpoint(&mut self, endpoint: &EndpointId, identity: &IdentityId) {
+    fn ring_new_endpoint(&mut self, endpoint: &EndpointKey, identity: &IdentityId) {
         let Some(known) = self.directory.identities.get(identity) else {
             return;
         };
@@ -152,7 +146,7 @@ impl Controller {
         }
     }
 
-    pub(super) fn endpoint_lost(&mut self, endpoint: &EndpointId) {
+    pub(super) fn endpoint_lost(&mut self, endpoint: &EndpointKey) {
         let Some(known) = self.directory.endpoints.get_mut(endpoint) else {
             return;
         };
@@ -173,7 +167,7 @@ impl Controller {
 
     /// Forgets an endpoint: its legs end with the reason `removal` gives, its rings stop, and an
     /// endpoint whose token expired or was revoked is closed with 401/10009.
-    pub(super) fn remove_endpoint(&mut self, endpoint: &EndpointId, removal: Removal) {
+    pub(super) fn remove_endpoint(&mut self, endpoint: &EndpointKey, removal: Removal) {
         let Some(known) = self.directory.endpoints.get_mut(endpoint) else {
             return;
         };
@@ -246,7 +240,7 @@ impl Controller {
         }
     }
 
-    pub(super) fn token_refreshed(&mut self, endpoint: &EndpointId, expires_at: Instant) {
+    pub(super) fn token_refreshed(&mut self, endpoint: &EndpointKey, expires_at: Instant) {
         if self.directory.endpoints.contains_key(endpoint) {
             self.timers
                 .set(TimerKey::TokenExpiry(endpoint.clone()), expires_at);
@@ -304,7 +298,7 @@ impl Controller {
         let Some(known) = self.directory.identities.get(identity) else {
             return;
         };
-        let mut endpoints: Vec<EndpointId> = known.endpoints.iter().cloned().collect();
+        let mut endpoints: Vec<EndpointKey> = known.endpoints.iter().cloned().collect();
         endpoints.sort();
         for endpoint in endpoints {
             self.remove_endpoint(&endpoint, Removal::Revoked);

@@ -4,8 +4,7 @@ use std::collections::HashSet;
 
 use appel_codes::{registry, CallEndReason, CallingError, Entry};
 use appel_protocol::{
-    CallId, CallState, ClientFrame, EndpointId, IdentityId, ParticipantId, ParticipantState,
-    ServerFrame,
+    CallId, CallState, ClientFrame, IdentityId, ParticipantId, ParticipantState, ServerFrame,
 };
 
 use super::group::MediaClaim;
@@ -13,6 +12,7 @@ use super::lifecycle::Ending;
 use super::Controller;
 use crate::call::{Call, Leg, Participant, Phase};
 use crate::directory::Link;
+use crate::endpoint::EndpointKey;
 use crate::records::{RecordEvent, TimelineKind};
 use crate::ringing::{Alerting, Ring};
 use crate::timers::TimerKey;
@@ -36,7 +36,7 @@ impl IncomingOperation {
 impl Controller {
     /// Handles one client frame. Frames from an endpoint the controller does not know (one it
     /// closed, whose socket the shell is still draining) are dropped: no answer could reach it.
-    pub(super) fn frame(&mut self, endpoint: EndpointId, frame: ClientFrame) {
+    pub(super) fn frame(&mut self, endpoint: EndpointKey, frame: ClientFrame) {
         // A lost connection sends nothing more: a frame that races its loss is dropped, as the
         // socket's later bytes would be.
         let Some(identity) = self
@@ -67,7 +67,8 @@ impl Controller {
                 request_id,
                 targets,
                 video,
-            } => self.start_call(&endpoint, identity, request_id, targets, video),
+                joinable,
+            } => self.start_call(&endpoint, identity, request_id, targets, video, joinable),
             ClientFrame::AckIncoming { call_id } => {
                 self.ack_incoming(&endpoint, &identity, &call_id)
             }
@@ -140,7 +141,7 @@ impl Controller {
 
     pub(super) fn unknown_call(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         request_id: Option<u64>,
         call: &CallId,
     ) {
@@ -154,18 +155,19 @@ impl Controller {
 
     fn start_call(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         caller: IdentityId,
         request_id: u64,
         targets: Vec<IdentityId>,
         video: bool,
+        joinable: bool,
     ) {
         let mut seen = HashSet::new();
         let targets: Vec<IdentityId> = targets
             .into_iter()
             .filter(|t| *t != caller && seen.insert(t.clone()))
             .collect();
-        if targets.is_empty() {
+        if targets.is_empty() && !joinable {
             return self.reject_request(
                 endpoint,
                 Some(request_id),
@@ -209,6 +211,11 @@ impl Controller {
             ever_connected: false,
             last_departure: None,
             room: None,
+            joinable,
+            invited: std::iter::once(caller.clone())
+                .chain(targets.iter().cloned())
+                .collect(),
+            awaiting_joiners: joinable,
         };
         let caller_participant = call.participants[0].id.clone();
         if let Some(known) = self.directory.endpoints.get_mut(endpoint) {
@@ -221,7 +228,7 @@ impl Controller {
             call: call_id.clone(),
             caller: caller.clone(),
             caller_participant: caller_participant.clone(),
-            caller_endpoint: endpoint.clone(),
+            caller_endpoint: endpoint.endpoint.clone(),
             targets,
             video,
             at,
@@ -229,7 +236,7 @@ impl Controller {
         self.out.record(RecordEvent::LegJoined {
             call: call_id.clone(),
             participant: caller_participant.clone(),
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.endpoint.clone(),
             identity: caller,
             at,
         });
@@ -253,7 +260,7 @@ impl Controller {
         self.put_call(call);
     }
 
-    fn ack_incoming(&mut self, endpoint: &EndpointId, identity: &IdentityId, call_id: &CallId) {
+    fn ack_incoming(&mut self, endpoint: &EndpointKey, identity: &IdentityId, call_id: &CallId) {
         let Some(mut call) = self.calls.remove(call_id) else {
             if !self.rang_before(endpoint, call_id) {
                 self.unknown_call(endpoint, None, call_id);
@@ -284,7 +291,7 @@ impl Controller {
         self.put_call(call);
     }
 
-    fn rang_before(&self, endpoint: &EndpointId, call: &CallId) -> bool {
+    fn rang_before(&self, endpoint: &EndpointKey, call: &CallId) -> bool {
         self.directory
             .endpoints
             .get(endpoint)
@@ -296,7 +303,7 @@ impl Controller {
     /// "unknown call" otherwise.
     fn take_ringing(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         identity: &IdentityId,
         request_id: u64,
         call_id: &CallId,
@@ -334,7 +341,7 @@ impl Controller {
 
     fn accept(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         identity: &IdentityId,
         request_id: u64,
         call_id: &CallId,
@@ -350,11 +357,11 @@ impl Controller {
             return;
         };
         // Only one endpoint per identity may connect: the others stop with 487/10003.
-        let others: Vec<EndpointId> = call
+        let others: Vec<EndpointKey> = call
             .alerting_mut(index)
             .map(|alerting| {
                 alerting.rings.remove(endpoint);
-                let mut others: Vec<EndpointId> = alerting.rings.drain().map(|(e, _)| e).collect();
+                let mut others: Vec<EndpointKey> = alerting.rings.drain().map(|(e, _)| e).collect();
                 others.sort();
                 others
             })
@@ -405,7 +412,7 @@ impl Controller {
         self.out.record(RecordEvent::LegJoined {
             call: call_id.clone(),
             participant: participant_id.clone(),
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.endpoint.clone(),
             identity: identity.clone(),
             at,
         });
@@ -424,7 +431,7 @@ impl Controller {
 
     fn reject(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         identity: &IdentityId,
         request_id: u64,
         call_id: &CallId,
@@ -458,7 +465,7 @@ impl Controller {
     /// Finds the participant joined on `endpoint` in `call_id`, or answers "unknown call".
     pub(super) fn take_joined(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         request_id: Option<u64>,
         call_id: &CallId,
     ) -> Option<(Call, usize)> {
@@ -475,7 +482,7 @@ impl Controller {
         }
     }
 
-    fn hang_up(&mut self, endpoint: &EndpointId, request_id: u64, call_id: &CallId, all: bool) {
+    fn hang_up(&mut self, endpoint: &EndpointKey, request_id: u64, call_id: &CallId, all: bool) {
         let Some((mut call, index)) = self.take_joined(endpoint, Some(request_id), call_id) else {
             return;
         };
@@ -495,7 +502,7 @@ impl Controller {
         }
     }
 
-    fn set_hold(&mut self, endpoint: &EndpointId, request_id: u64, call_id: &CallId, hold: bool) {
+    fn set_hold(&mut self, endpoint: &EndpointKey, request_id: u64, call_id: &CallId, hold: bool) {
         let Some((mut call, index)) = self.take_joined(endpoint, Some(request_id), call_id) else {
             return;
         };
@@ -531,7 +538,7 @@ impl Controller {
         self.put_call(call);
     }
 
-    fn media_ready(&mut self, endpoint: &EndpointId, call_id: &CallId) {
+    fn media_ready(&mut self, endpoint: &EndpointKey, call_id: &CallId) {
         let Some((mut call, index)) = self.take_joined(endpoint, None, call_id) else {
             return;
         };
@@ -560,7 +567,7 @@ impl Controller {
 
     fn signal(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         call_id: &CallId,
         to: Option<ParticipantId>,
         payload: serde_json::Value,

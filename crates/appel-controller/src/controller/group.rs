@@ -2,14 +2,13 @@
 //! checked against room roles, room roster changes, and the server's call-control commands.
 
 use appel_codes::{registry, CallEndReason, CallingError};
-use appel_protocol::{
-    CallId, CallState, EndpointId, IdentityId, ParticipantId, ParticipantState, ServerFrame,
-};
+use appel_protocol::{CallId, CallState, IdentityId, ParticipantId, ParticipantState, ServerFrame};
 
 use super::lifecycle::Ending;
 use super::Controller;
 use crate::call::{Call, Leg, Participant, Phase};
 use crate::control::{CallSnapshot, Control, ParticipantSnapshot};
+use crate::endpoint::EndpointKey;
 use crate::records::{RecordEvent, TimelineKind};
 use crate::ringing::Alerting;
 use crate::rooms::{IdentityKind, RoomRole, RoomSpec};
@@ -44,7 +43,7 @@ impl Controller {
     /// `joinCall`: joins a call in progress by id. A room's call is joined as its room.
     pub(super) fn join_call(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         identity: IdentityId,
         request_id: u64,
         call_id: &CallId,
@@ -55,6 +54,10 @@ impl Controller {
         };
         if let Some(room) = call.room.clone() {
             return self.join_room(endpoint, identity, request_id, room, video);
+        }
+        // Refused exactly as a call that does not exist, so the id tells an outsider nothing.
+        if !call.admits(&identity) {
+            return self.unknown_call(endpoint, Some(request_id), call_id);
         }
         if let Some(error) = self.join_refusal(call, endpoint) {
             return self.send_error(endpoint, Some(request_id), error);
@@ -67,7 +70,7 @@ impl Controller {
     }
 
     /// Why `endpoint` may not join `call` now, if it may not.
-    fn join_refusal(&self, call: &Call, endpoint: &EndpointId) -> Option<CallingError> {
+    fn join_refusal(&self, call: &Call, endpoint: &EndpointKey) -> Option<CallingError> {
         if call.joined_on(endpoint).is_some() {
             return Some(
                 CallingError::new(&registry::CALL_OPERATION_INVALID_STATE)
@@ -81,7 +84,7 @@ impl Controller {
     /// room's call, starting it when nobody is in it.
     pub(super) fn join_room(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         identity: IdentityId,
         request_id: u64,
         room_id: String,
@@ -140,7 +143,7 @@ impl Controller {
                     call: call_id.clone(),
                     caller: identity.clone(),
                     caller_participant: participant.clone(),
-                    caller_endpoint: endpoint.clone(),
+                    caller_endpoint: endpoint.endpoint.clone(),
                     targets: Vec::new(),
                     video,
                     at,
@@ -152,6 +155,9 @@ impl Controller {
                     ever_connected: false,
                     last_departure: None,
                     room: Some(room_id.clone()),
+                    joinable: false,
+                    invited: Default::default(),
+                    awaiting_joiners: false,
                 };
                 self.join_as(
                     &mut call,
@@ -171,13 +177,14 @@ impl Controller {
     fn add_joiner(
         &mut self,
         call: &mut Call,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         identity: IdentityId,
         request_id: u64,
         role: Option<RoomRole>,
         video: bool,
     ) {
         let participant = self.ids.participant_id();
+        call.awaiting_joiners = false;
         let media = if video { "video" } else { "audio" };
         self.timeline(
             &call.id,
@@ -191,7 +198,7 @@ impl Controller {
     fn join_as(
         &mut self,
         call: &mut Call,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         identity: IdentityId,
         request_id: u64,
         role: Option<RoomRole>,
@@ -238,7 +245,7 @@ impl Controller {
         self.out.record(RecordEvent::LegJoined {
             call: call.id.clone(),
             participant: participant_id.clone(),
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.endpoint.clone(),
             identity,
             at,
         });
@@ -251,6 +258,7 @@ impl Controller {
     /// Rings `identity` into `call` as a new target, with every outcome of a call started to it
     /// (checked first with [`Controller::check_ring_into`]).
     fn ring_into(&mut self, call: &mut Call, identity: IdentityId) {
+        call.invited.insert(identity.clone());
         call.participants.push(Participant::new(
             self.ids.participant_id(),
             identity.clone(),
@@ -270,7 +278,7 @@ impl Controller {
     /// `addParticipant` from a participant of the call.
     pub(super) fn add_participant(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         request_id: u64,
         call_id: &CallId,
         identity: IdentityId,
@@ -328,6 +336,8 @@ impl Controller {
                 .with_context(format!("participant {target} in call {}", call.id)));
         };
         let identity = call.participants[index].identity.clone();
+        // A removed identity may not come back by the call's id unless it is added again.
+        call.invited.remove(&identity);
         self.timeline(
             &call.id,
             TimelineKind::Removed,
@@ -346,7 +356,7 @@ impl Controller {
     /// only a Presenter may.
     pub(super) fn remove_participant(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         request_id: u64,
         call_id: &CallId,
         target: &ParticipantId,
@@ -399,7 +409,7 @@ impl Controller {
     /// `mediaState`: a participant declares what it is about to send; its room role decides.
     pub(super) fn media_state(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         request_id: u64,
         call_id: &CallId,
         claim: MediaClaim,

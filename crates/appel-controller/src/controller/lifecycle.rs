@@ -4,11 +4,12 @@
 use std::mem;
 
 use appel_codes::{registry, CallEndReason};
-use appel_protocol::{EndpointId, ParticipantState, ServerFrame};
+use appel_protocol::{ParticipantState, ServerFrame};
 
 use super::Controller;
 use crate::action::Action;
 use crate::call::{Call, Phase};
+use crate::endpoint::EndpointKey;
 use crate::records::{RecordEvent, TimelineKind};
 use crate::ringing::{caller_outcome, remaining_party_reason, Ring};
 use crate::timers::TimerKey;
@@ -42,7 +43,7 @@ impl Controller {
         }
         match call.joined_count() {
             0 => true,
-            1 => !(call.caller_joined() && call.alerting_count() > 0),
+            1 => !(call.caller_joined() && (call.alerting_count() > 0 || call.awaiting_joiners)),
             _ => false,
         }
     }
@@ -97,7 +98,7 @@ impl Controller {
     }
 
     /// Sends the incoming call to one endpoint of target `index` and waits for its acknowledgement.
-    pub(super) fn deliver(&mut self, call: &mut Call, index: usize, endpoint: &EndpointId) {
+    pub(super) fn deliver(&mut self, call: &mut Call, index: usize, endpoint: &EndpointKey) {
         let Some(alerting) = call.alerting_mut(index) else {
             return;
         };
@@ -137,7 +138,7 @@ impl Controller {
     pub(super) fn stop_ring(
         &mut self,
         call: &Call,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         tell: Option<(CallEndReason, Option<String>)>,
     ) {
         self.timers
@@ -162,7 +163,7 @@ impl Controller {
         let Some(alerting) = call.alerting_mut(index) else {
             return;
         };
-        let mut rings: Vec<EndpointId> = alerting.rings.drain().map(|(e, _)| e).collect();
+        let mut rings: Vec<EndpointKey> = alerting.rings.drain().map(|(e, _)| e).collect();
         rings.sort();
         for endpoint in rings {
             self.stop_ring(call, &endpoint, Some((reason, None)));
@@ -284,7 +285,7 @@ impl Controller {
         self.out.record(RecordEvent::LegLeft {
             call: call.id.clone(),
             participant: participant_id,
-            endpoint: leg.endpoint,
+            endpoint: leg.endpoint.endpoint,
             identity,
             at,
             reason,

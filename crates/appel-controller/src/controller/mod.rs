@@ -10,13 +10,14 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use appel_codes::{CallingError, Entry};
-use appel_protocol::{CallId, EndpointId, ResumedCall, ServerFrame};
+use appel_protocol::{CallId, ResumedCall, ServerFrame};
 
 use crate::action::{Action, Outbox};
 use crate::call::{Call, Phase};
 use crate::config::ControllerConfig;
 use crate::control::{CallSnapshot, Control};
 use crate::directory::Directory;
+use crate::endpoint::EndpointKey;
 use crate::ids::IdGenerator;
 use crate::input::Input;
 use crate::records::{RecordEvent, TimelineKind};
@@ -70,14 +71,12 @@ impl Controller {
         match input {
             Input::EndpointOnline {
                 endpoint,
-                identity,
                 ever_registered,
                 token_expires_at,
                 push_url,
                 resume,
             } => self.endpoint_online(
                 endpoint,
-                identity,
                 ever_registered,
                 token_expires_at,
                 push_url,
@@ -143,7 +142,7 @@ impl Controller {
 
     /// The calls `endpoint` takes part in and that go on, as `welcome.resumedCalls` lists them. Call
     /// it right after feeding [`Input::EndpointOnline`] with `resume: true`.
-    pub fn resumed_calls(&self, endpoint: &EndpointId) -> Vec<ResumedCall> {
+    pub fn resumed_calls(&self, endpoint: &EndpointKey) -> Vec<ResumedCall> {
         let Some(known) = self.directory.endpoints.get(endpoint) else {
             return Vec::new();
         };
@@ -200,19 +199,19 @@ impl Controller {
     }
 
     /// Queues `frame` for `endpoint` if its connection is up.
-    fn send(&mut self, endpoint: &EndpointId, frame: ServerFrame) {
+    fn send(&mut self, endpoint: &EndpointKey, frame: ServerFrame) {
         if self.directory.is_online(endpoint) {
             self.out.send(endpoint, frame);
         }
     }
 
-    fn send_error(&mut self, endpoint: &EndpointId, request_id: Option<u64>, error: CallingError) {
+    fn send_error(&mut self, endpoint: &EndpointKey, request_id: Option<u64>, error: CallingError) {
         self.send(endpoint, ServerFrame::error(request_id, error));
     }
 
     fn reject_request(
         &mut self,
-        endpoint: &EndpointId,
+        endpoint: &EndpointKey,
         request_id: Option<u64>,
         entry: &'static Entry,
         context: String,

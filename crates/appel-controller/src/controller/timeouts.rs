@@ -1,11 +1,12 @@
 //! What each timer does when it fires.
 
 use appel_codes::{registry, CallEndReason};
-use appel_protocol::{CallId, EndpointId, ParticipantId};
+use appel_protocol::{CallId, ParticipantId};
 
 use super::connections::Removal;
 use super::Controller;
 use crate::call::Phase;
+use crate::endpoint::EndpointKey;
 use crate::ringing::Ring;
 use crate::timers::TimerKey;
 
@@ -38,12 +39,20 @@ impl Controller {
                 self.resolve_target(&mut call, index, timeout, None);
             }
         }
+        // A joinable call nobody joined: its caller waited long enough.
+        if std::mem::take(&mut call.awaiting_joiners)
+            && call.joined_count() == 1
+            && call.caller_joined()
+        {
+            let raw = Some("nobody joined the call".to_owned());
+            self.depart(&mut call, 0, timeout, raw, true);
+        }
         self.put_call(call);
     }
 
     /// The endpoint never acknowledged the incoming call: it stops, and its target is unreachable
     /// (480/10078) if no other endpoint of it is left.
-    fn delivery_timed_out(&mut self, call_id: &CallId, endpoint: &EndpointId) {
+    fn delivery_timed_out(&mut self, call_id: &CallId, endpoint: &EndpointKey) {
         let Some(mut call) = self.calls.remove(call_id) else {
             return;
         };

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use appel_codes::{CallEndReason, CallingError, Entry};
-use appel_controller::{Action, Controller, ControllerConfig, Input, RecordEvent};
-use appel_protocol::{CallId, CallState, ClientFrame, EndpointId, IdentityId, ServerFrame};
+use appel_controller::{Action, Controller, ControllerConfig, EndpointKey, Input, RecordEvent};
+use appel_protocol::{CallId, CallState, ClientFrame, IdentityId, ServerFrame};
 
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
@@ -18,10 +18,13 @@ pub fn reason(entry: &Entry) -> CallEndReason {
 pub struct Harness {
     pub controller: Controller,
     pub now: Instant,
-    pub inbox: HashMap<EndpointId, Vec<ServerFrame>>,
+    pub inbox: HashMap<EndpointKey, Vec<ServerFrame>>,
+    /// The identity each endpoint name was brought online as (names are unique across identities
+    /// in these tests, except where a test builds its keys itself).
+    owners: HashMap<String, IdentityId>,
     pub records: Vec<RecordEvent>,
     pub pushes: Vec<(IdentityId, String, CallId)>,
-    pub closes: Vec<(EndpointId, CallingError)>,
+    pub closes: Vec<(EndpointKey, CallingError)>,
     pub registered: Vec<IdentityId>,
     next_request: u64,
 }
@@ -29,7 +32,7 @@ pub struct Harness {
 impl Harness {
     pub fn new() -> Self {
         Self::with(ControllerConfig {
-            id_seed: 42,
+            id_seed: [42; 32],
             ..ControllerConfig::default()
         })
     }
@@ -39,6 +42,7 @@ impl Harness {
             controller: Controller::new(config),
             now: Instant::now(),
             inbox: HashMap::new(),
+            owners: HashMap::new(),
             records: Vec::new(),
             pushes: Vec::new(),
             closes: Vec::new(),
@@ -48,6 +52,13 @@ impl Harness {
     }
 
     pub fn input(&mut self, input: Input) {
+        if let Input::EndpointOnline { endpoint, .. } = &input {
+            // The first identity to use a name keeps it: a test that lends the name to another
+            // identity addresses that one by its key.
+            self.owners
+                .entry(endpoint.endpoint.to_string())
+                .or_insert_with(|| endpoint.identity.clone());
+        }
         self.controller.handle(self.now, input);
         self.drain();
     }
@@ -85,6 +96,16 @@ impl Harness {
         self.drain();
     }
 
+    /// The key of the endpoint named `endpoint`, as its identity brought it online.
+    pub fn key(&self, endpoint: &str) -> EndpointKey {
+        let identity = self
+            .owners
+            .get(endpoint)
+            .cloned()
+            .unwrap_or_else(|| IdentityId::from("nobody"));
+        EndpointKey::new(identity, endpoint)
+    }
+
     pub fn online(&mut self, endpoint: &str, identity: &str) {
         self.online_with(endpoint, identity, None, false);
     }
@@ -97,8 +118,7 @@ impl Harness {
         resume: bool,
     ) {
         self.input(Input::EndpointOnline {
-            endpoint: endpoint.into(),
-            identity: identity.into(),
+            endpoint: EndpointKey::new(identity, endpoint),
             ever_registered: true,
             token_expires_at: self.now + TOKEN_LIFETIME,
             push_url: push.map(str::to_owned),
@@ -108,7 +128,7 @@ impl Harness {
 
     pub fn frame(&mut self, endpoint: &str, frame: ClientFrame) {
         self.input(Input::Frame {
-            endpoint: endpoint.into(),
+            endpoint: self.key(endpoint),
             frame,
         });
     }
@@ -120,6 +140,11 @@ impl Harness {
 
     /// Starts a call and returns its id (panics if the controller refused it).
     pub fn start(&mut self, endpoint: &str, targets: &[&str]) -> CallId {
+        self.start_with(endpoint, targets, false)
+    }
+
+    /// Starts a call, joinable by anyone with its id when `joinable`, and returns its id.
+    pub fn start_with(&mut self, endpoint: &str, targets: &[&str], joinable: bool) -> CallId {
         let request_id = self.request_id();
         self.frame(
             endpoint,
@@ -127,6 +152,7 @@ impl Harness {
                 request_id,
                 targets: targets.iter().map(|t| IdentityId::from(*t)).collect(),
                 video: false,
+                joinable,
             },
         );
         self.frames(endpoint)
@@ -220,7 +246,7 @@ impl Harness {
 
     pub fn frames(&self, endpoint: &str) -> &[ServerFrame] {
         self.inbox
-            .get(&EndpointId::from(endpoint))
+            .get(&self.key(endpoint))
             .map(Vec::as_slice)
             .unwrap_or_default()
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use appel_codes::{registry, CallingError};
-use appel_protocol::{parse_client_frame, ClientFrame, EndpointId, ServerFrame};
+use appel_controller::EndpointKey;
+use appel_protocol::{parse_client_frame, ClientFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt;
 use tokio::sync::Notify;
@@ -70,7 +71,7 @@ async fn admit(mut socket: WebSocket, state: AppState) -> Option<Live> {
     let (outbox, inbox) = outbox(state.config().signaling.send_queue);
     let kill = Arc::new(Notify::new());
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
-    let endpoint = admitted.endpoint.clone();
+    let endpoint = EndpointKey::new(admitted.claims.identity.clone(), admitted.endpoint.clone());
     let token_expires = admitted.claims.expires_at();
     let arrival = arrival(admitted, outbox, Arc::clone(&kill), conn_id);
     let identity = arrival.identity.to_string();
@@ -124,7 +125,7 @@ impl Live {
 fn arrival(admitted: Admitted, outbox: OutboxSender, kill: Arc<Notify>, conn_id: u64) -> Arrival {
     Arrival {
         link: Link {
-            endpoint: admitted.endpoint,
+            endpoint: EndpointKey::new(admitted.claims.identity.clone(), admitted.endpoint),
             conn_id,
             outbox,
             kill,
@@ -152,7 +153,7 @@ enum End {
 struct Connection {
     socket: WebSocket,
     state: AppState,
-    endpoint: EndpointId,
+    endpoint: EndpointKey,
     identity: String,
     conn_id: u64,
     last_heard: Instant,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use appel_codes::{CallEndReason, CallingError};
 use appel_protocol::{
-    parse_server_frame, CallId, ClientFrame, ParticipantId, PushRegistration, ServerFrame,
-    PROTOCOL_VERSION,
+    parse_server_frame, CallId, ClientFrame, ParticipantId, PushRegistration, ResumedCall,
+    ServerFrame, PROTOCOL_VERSION,
 };
 use futures_util::stream::{SplitSink, StreamExt};
 use futures_util::SinkExt;
@@ -106,6 +106,27 @@ impl Client {
         endpoint: &str,
         push_url: Option<String>,
     ) -> Result<Client, CallingError> {
+        Self::hello(url, token, endpoint, push_url, false)
+            .await
+            .map(|(client, _)| client)
+    }
+
+    /// Says hello with `resume`; the connection and the calls its welcome says it resumed.
+    pub async fn sign_in_resuming(
+        url: &str,
+        token: &str,
+        endpoint: &str,
+    ) -> Result<(Client, Vec<ResumedCall>), CallingError> {
+        Self::hello(url, token, endpoint, None, true).await
+    }
+
+    async fn hello(
+        url: &str,
+        token: &str,
+        endpoint: &str,
+        push_url: Option<String>,
+        resume: bool,
+    ) -> Result<(Client, Vec<ResumedCall>), CallingError> {
         let mut client = Client::open(url).await;
         client
             .send(ClientFrame::Hello {
@@ -113,11 +134,11 @@ impl Client {
                 token: token.to_string(),
                 endpoint_id: endpoint.into(),
                 push: push_url.map(|url| PushRegistration { url }),
-                resume: false,
+                resume,
             })
             .await;
         match client.next().await {
-            Some(ServerFrame::Welcome { .. }) => Ok(client),
+            Some(ServerFrame::Welcome { resumed_calls, .. }) => Ok((client, resumed_calls)),
             Some(ServerFrame::Error { error, fatal, .. }) => {
                 assert!(fatal, "a refused handshake is fatal");
                 assert!(
@@ -209,11 +230,21 @@ impl Client {
 
     /// Starts a call; the call id and the caller's participant id.
     pub async fn start_call(&mut self, targets: &[&str]) -> (CallId, ParticipantId) {
+        self.start_call_with(targets, false).await
+    }
+
+    /// Starts a call that anyone with its id may join when `joinable`.
+    pub async fn start_call_with(
+        &mut self,
+        targets: &[&str],
+        joinable: bool,
+    ) -> (CallId, ParticipantId) {
         let request_id = self.request_id();
         self.send(ClientFrame::StartCall {
             request_id,
             targets: targets.iter().map(|t| (*t).into()).collect(),
             video: false,
+            joinable,
         })
         .await;
         self.wait_for("callCreated", |f| match f {
@@ -328,6 +359,20 @@ impl Client {
             _ => None,
         })
         .await
+    }
+
+    /// Every frame received so far: those waiting in the backlog and those the server sent before
+    /// answering a ping (frames are delivered in order, so none sent before it is missed).
+    pub async fn drain(&mut self) -> Vec<ServerFrame> {
+        self.send(ClientFrame::Ping).await;
+        let mut seen = std::mem::take(&mut self.backlog);
+        loop {
+            match self.next().await {
+                Some(ServerFrame::Pong) => return seen,
+                Some(frame) => seen.push(frame),
+                None => panic!("closed while draining; saw {seen:?}"),
+            }
+        }
     }
 
     /// A ping answered by a pong proves the connection is still served.

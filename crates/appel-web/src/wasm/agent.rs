@@ -527,12 +527,19 @@ impl CallAgent {
         self.inner.emitter.off(event, handler);
     }
 
-    /// Calls identities: `options` = `{video?: boolean}`. Answers the call at once (state
-    /// `Connecting`); what happens next — declined, unanswered, unreachable — is its
+    /// Calls identities: `options` = `{video?: boolean, joinable?: boolean}`. `joinable: true`
+    /// starts a group call that anyone who has its id may join (it may have no target); otherwise
+    /// only the targets and the identities added later may join it by id. Answers the call at once
+    /// (state `Connecting`); what happens next — declined, unanswered, unreachable — is its
     /// `callEndReason`, never an error of `startCall`.
     #[wasm_bindgen(js_name = startCall)]
-    pub fn start_call(&self, targets: Vec<String>, options: JsValue) -> Call {
+    pub fn start_call(
+        &self,
+        targets: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "StartCallOptions")] options: JsValue,
+    ) -> Call {
         let video = js::member(&options, "video").as_bool().unwrap_or(false);
+        let joinable = js::member(&options, "joinable").as_bool().unwrap_or(false);
         let call = CallInner::outgoing(&self.inner, targets.join(", "), video);
         let agent = self.inner.clone();
         let started = call.clone();
@@ -550,6 +557,7 @@ impl CallAgent {
                 request_id: id,
                 targets: targets.into_iter().map(Into::into).collect(),
                 video,
+                joinable,
             });
         });
         Call::wrap(call)

@@ -24,6 +24,13 @@ import type { CallEndReason, CallingErrorInfo, Codes, EntryName, ResultCategory 
 export type { CallEndReason, CallingErrorInfo, Codes, EntryName, ResultCategory };
 /** What every rejected promise of this SDK carries: a JavaScript Error with the catalogue entry's fields. */
 export type AppelError = Error & CallingErrorInfo;
+/** Options of `CallAgent.startCall`. */
+export interface StartCallOptions {
+  /** Start with video (default false). */
+  video?: boolean;
+  /** A group call that anyone who has its id may join; it may have no target (default false). */
+  joinable?: boolean;
+}
 "#;
 
 /// Chooses the language of the messages and advice of every error and `explain` answer that

@@ -172,6 +172,7 @@ pub async fn frames_per_cycle(
             request_id,
             targets: vec![callee_identity.clone()],
             video: false,
+            joinable: false,
         })
         .await?;
     let answering = tokio::spawn(async move {
