@@ -78,6 +78,19 @@ pub struct Signaling {
     pub max_frame_bytes: usize,
     /// Frames queued towards one connection; a client that lets it fill up is treated as lost.
     pub send_queue: usize,
+    /// Bytes of output one connection may hold: frames waiting in its queue plus those handed to
+    /// the WebSocket layer and not yet flushed. A client that reads too slowly to stay under it is
+    /// cut off at once and treated as lost.
+    pub send_buffer_bytes: usize,
+    /// Longest a write to one connection may stay blocked (the peer stopped reading) before the
+    /// connection is cut off and treated as lost.
+    pub write_timeout: Duration,
+    /// Largest `signal` frame relayed, in bytes (larger ones get 413/900006, not relayed).
+    pub max_signal_bytes: usize,
+    /// Signals per second one connection may send in the long run (more get 429/900007).
+    pub signal_rate: usize,
+    /// Signals one connection may send at once above the rate (call setup's ICE burst).
+    pub signal_burst: usize,
 }
 
 impl Default for Signaling {
@@ -85,7 +98,15 @@ impl Default for Signaling {
         Signaling {
             heartbeat_interval: Duration::from_secs(15),
             max_frame_bytes: 64 * 1024,
-            send_queue: 256,
+            send_queue: 4096,
+            // 300 `incomingCall` frames for an endpoint that comes online take about 66 KB; a
+            // mebibyte holds that fifteen times over and thirty signals at the signal limit.
+            send_buffer_bytes: 1024 * 1024,
+            write_timeout: Duration::from_secs(10),
+            // A large SDP offer is about 10 KiB.
+            max_signal_bytes: 32 * 1024,
+            signal_rate: 50,
+            signal_burst: 500,
         }
     }
 }
@@ -284,6 +305,11 @@ static SETTINGS: &[Setting] = settings! {
     "signaling.heartbeat_interval" => |c, v| c.signaling.heartbeat_interval = duration(v)?;
     "signaling.max_frame_bytes" => |c, v| c.signaling.max_frame_bytes = count(v)?;
     "signaling.send_queue" => |c, v| c.signaling.send_queue = count(v)?;
+    "signaling.send_buffer_bytes" => |c, v| c.signaling.send_buffer_bytes = count(v)?;
+    "signaling.write_timeout" => |c, v| c.signaling.write_timeout = duration(v)?;
+    "signaling.max_signal_bytes" => |c, v| c.signaling.max_signal_bytes = count(v)?;
+    "signaling.signal_rate" => |c, v| c.signaling.signal_rate = count(v)?;
+    "signaling.signal_burst" => |c, v| c.signaling.signal_burst = count(v)?;
     "limits.max_participants" => |c, v| c.limits.max_participants = count(v)?;
     "tokens.default_lifetime" => |c, v| c.tokens.default_lifetime = token_lifetime(v)?;
     "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
@@ -389,6 +415,7 @@ impl Config {
                 self.signaling.heartbeat_interval,
             ),
             ("records.flush_interval", self.records.flush_interval),
+            ("signaling.write_timeout", self.signaling.write_timeout),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -398,6 +425,16 @@ impl Config {
         let counts = [
             ("signaling.max_frame_bytes", self.signaling.max_frame_bytes),
             ("signaling.send_queue", self.signaling.send_queue),
+            (
+                "signaling.send_buffer_bytes",
+                self.signaling.send_buffer_bytes,
+            ),
+            (
+                "signaling.max_signal_bytes",
+                self.signaling.max_signal_bytes,
+            ),
+            ("signaling.signal_rate", self.signaling.signal_rate),
+            ("signaling.signal_burst", self.signaling.signal_burst),
             ("limits.max_participants", self.limits.max_participants),
             ("records.batch_size", self.records.batch_size),
             ("webhooks.queue", self.webhooks.queue),
