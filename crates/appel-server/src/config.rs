@@ -87,9 +87,10 @@ pub struct Signaling {
     pub write_timeout: Duration,
     /// Largest `signal` frame relayed, in bytes (larger ones get 413/900006, not relayed).
     pub max_signal_bytes: usize,
-    /// Signals per second one connection may send in the long run (more get 429/900007).
+    /// Signal tokens one connection earns per second (more get 429/900007). A signal costs one
+    /// token per started KiB: an ICE candidate one, a 10 KiB SDP offer ten.
     pub signal_rate: usize,
-    /// Signals one connection may send at once above the rate (call setup's ICE burst).
+    /// Signal tokens one connection may spend at once (call setup's offer, answer and ICE burst).
     pub signal_burst: usize,
 }
 
@@ -105,8 +106,10 @@ impl Default for Signaling {
             write_timeout: Duration::from_secs(10),
             // A large SDP offer is about 10 KiB.
             max_signal_bytes: 32 * 1024,
-            signal_rate: 50,
-            signal_burst: 500,
+            // A call's setup (an offer or answer and a few dozen candidates) is about 50 tokens;
+            // the burst covers that twenty times, the rate a renegotiation every tenth of a second.
+            signal_rate: 200,
+            signal_burst: 1000,
         }
     }
 }

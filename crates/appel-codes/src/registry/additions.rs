@@ -51,9 +51,9 @@ entries! {
 
     SIGNAL_RATE_EXCEEDED = Sdk(429, Some(900007), UnexpectedClientError, retryable: true) {
         en: "This endpoint sent signals faster than the server relays them, so this one was not passed on; the connection stays open."
-            => "Send fewer signals per second (signaling.signal_rate, with a burst of signaling.signal_burst); batch ICE candidates or wait a moment before sending again.",
+            => "Send less signaling data per second (signaling.signal_rate and signaling.signal_burst, counted per started KiB of each signal); wait a moment before sending again.",
         fr: "Ce point d'accès a envoyé des signaux plus vite que le serveur ne les relaie ; celui-ci n'a pas été transmis et la connexion reste ouverte."
-            => "Envoyez moins de signaux par seconde (signaling.signal_rate, avec une rafale de signaling.signal_burst) ; groupez les candidats ICE ou patientez un instant avant de renvoyer.",
+            => "Envoyez moins de données de signalisation par seconde (signaling.signal_rate et signaling.signal_burst, comptés par Kio entamé de chaque signal) ; patientez un instant avant de renvoyer.",
     }
 
     ACCESS_KEY_INVALID = Sdk(401, Some(900100), ExpectedError, retryable: false) {

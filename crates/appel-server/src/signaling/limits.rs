@@ -1,5 +1,9 @@
 //! The limits on one connection's relayed `signal` frames: a size cap and a token bucket.
 //!
+//! A signal costs one token per started KiB: an ICE candidate one, a 10 KiB SDP offer ten. The
+//! bucket thereby bounds both the number of signals and the bytes one sender makes the server relay
+//! (and hold in the controller's queue while it catches up).
+//!
 //! Sans-IO: the caller passes the time, so the bucket is tested on a made-up clock. One bucket per
 //! connection, and a connection is one endpoint: a client that reconnects to refill it pays a
 //! handshake (token check, controller registration) each time.
@@ -11,11 +15,19 @@ use appel_codes::{registry, CallingError};
 /// Tokens are kept in thousandths so the refill needs no floating point.
 const MILLI: u64 = 1000;
 
+/// The bytes one token pays for.
+const TOKEN_BYTES: usize = 1024;
+
+/// The tokens a signal of `bytes` costs: one per started KiB, at least one.
+pub(crate) fn tokens_for(bytes: usize) -> u64 {
+    u64::try_from(bytes.div_ceil(TOKEN_BYTES).max(1)).unwrap_or(u64::MAX)
+}
+
 /// The size cap and rate of one connection's signals.
 #[derive(Debug)]
 pub(crate) struct SignalLimiter {
     max_bytes: usize,
-    /// Signals per second, sustained.
+    /// Tokens per second, sustained.
     rate: u64,
     /// Most tokens the bucket holds, in thousandths.
     capacity: u64,
@@ -49,18 +61,20 @@ impl SignalLimiter {
                 .with_context(format!("signal of {bytes} bytes, limit {}", self.max_bytes)));
         }
         self.refill(now);
-        if self.tokens < MILLI {
-            let wait = Duration::from_millis((MILLI - self.tokens) / self.rate + 1);
+        let cost = tokens_for(bytes).saturating_mul(MILLI);
+        if self.tokens < cost {
+            let wait = Duration::from_millis((cost - self.tokens) / self.rate + 1);
             return Err(
                 CallingError::new(&registry::SIGNAL_RATE_EXCEEDED).with_context(format!(
-                    "more than {} signals at once or {} per second; the next is accepted in {} ms",
-                    self.capacity / MILLI,
-                    self.rate,
-                    wait.as_millis()
-                )),
+                "signals worth more than {} tokens at once or {} a second (one per started KiB); \
+                 this one is accepted in {} ms",
+                self.capacity / MILLI,
+                self.rate,
+                wait.as_millis()
+            )),
             );
         }
-        self.tokens -= MILLI;
+        self.tokens -= cost;
         Ok(())
     }
 
@@ -140,6 +154,26 @@ mod tests {
             limits.check(10, later).expect("burst again");
         }
         assert!(limits.check(10, later).is_err());
+    }
+
+    #[test]
+    fn large_signals_cost_one_token_per_started_kib() {
+        assert_eq!(tokens_for(0), 1);
+        assert_eq!(tokens_for(200), 1);
+        assert_eq!(tokens_for(1024), 1);
+        assert_eq!(tokens_for(1025), 2);
+        assert_eq!(tokens_for(10 * 1024), 10);
+        let start = Instant::now();
+        // A burst of 5 tokens: one 3 KiB signal leaves room for two small ones, not three.
+        let mut limits = SignalLimiter::new(10_000, 10, 5, start);
+        limits.check(3 * 1024, start).expect("3 tokens");
+        limits.check(10, start).expect("1 token");
+        limits.check(10, start).expect("1 token");
+        assert!(limits.check(10, start).is_err());
+        // A large signal waits for enough tokens, while a small one already passes.
+        let later = start + Duration::from_millis(200);
+        assert!(limits.check(3 * 1024, later).is_err());
+        limits.check(1024, later).expect("2 tokens back, 1 spent");
     }
 
     #[test]
