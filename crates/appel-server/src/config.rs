@@ -637,4 +637,45 @@ mod tests {
         .expect_err("zero heartbeat");
         assert!(error.is(&registry::INVALID_ARGUMENT));
     }
+
+    #[test]
+    fn the_signaling_limits_come_from_the_file_and_the_environment() {
+        let shipped = Signaling::default();
+        assert_eq!(shipped.send_buffer_bytes, 1024 * 1024);
+        assert_eq!(shipped.write_timeout, Duration::from_secs(10));
+        assert_eq!(shipped.max_signal_bytes, 32 * 1024);
+        assert_eq!((shipped.signal_rate, shipped.signal_burst), (200, 1000));
+        let (_dir, path) = file(
+            "[signaling]\nsend_buffer_bytes = 65536\nwrite_timeout = \"2s\"\nmax_signal_bytes = 2048\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(
+            &args,
+            env(&[
+                ("APPEL_SIGNALING_SIGNAL_RATE", "5"),
+                ("APPEL_SIGNALING_SIGNAL_BURST", "9"),
+                ("APPEL_SIGNALING_WRITE_TIMEOUT", "3s"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.signaling.send_buffer_bytes, 65536);
+        assert_eq!(config.signaling.max_signal_bytes, 2048);
+        assert_eq!(config.signaling.write_timeout, Duration::from_secs(3));
+        assert_eq!(
+            (config.signaling.signal_rate, config.signaling.signal_burst),
+            (5, 9)
+        );
+        for zero in [
+            ("APPEL_SIGNALING_SEND_BUFFER_BYTES", "0"),
+            ("APPEL_SIGNALING_WRITE_TIMEOUT", "0s"),
+            ("APPEL_SIGNALING_SIGNAL_RATE", "0"),
+        ] {
+            let error = Config::load_with_env(&ServeArgs::default(), env(&[zero]))
+                .expect_err("a zero limit is refused");
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{}", zero.0);
+        }
+    }
 }
