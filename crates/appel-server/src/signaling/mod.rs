@@ -24,9 +24,11 @@ use crate::state::AppState;
 const SIGNALING_WRITE_BUFFER: usize = 16 * 1024;
 
 /// Frames above `max_frame_bytes` but below this cap are refused one by one (900001) and the
-/// connection goes on; above it the WebSocket layer itself gives up on the connection.
+/// connection goes on; above it the WebSocket layer itself gives up on the connection. It is also
+/// the most a client can make the server buffer for one incoming message, so it stays a fraction
+/// of the output budget: 256 KiB with the default frame limit.
 fn hard_cap(max_frame_bytes: usize) -> usize {
-    max_frame_bytes.saturating_mul(4).max(1 << 20)
+    max_frame_bytes.saturating_mul(4).max(256 * 1024)
 }
 
 /// `GET /signaling`: upgrades to a WebSocket and hands it to a connection task.
