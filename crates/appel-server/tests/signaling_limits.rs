@@ -169,8 +169,10 @@ async fn a_slow_reader_is_cut_at_its_byte_budget() {
         "the server still holds the slow reader's connection open after {:?}",
         flood.took
     );
+    // Most of that time goes into filling the kernel's socket buffers (a few MB on loopback) with
+    // an unoptimised build; the cut itself comes with the first frame over the budget.
     assert!(
-        flood.took < Duration::from_secs(10),
+        flood.took < Duration::from_secs(20),
         "cut only after {:?}",
         flood.took
     );
