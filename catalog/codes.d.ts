@@ -258,6 +258,10 @@ export declare const Codes: {
   readonly PROTOCOL_VERSION_UNSUPPORTED: { readonly code: 426; readonly subCode: 900004; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The first signaling frame was not a handshake, or a second handshake was sent. */
   readonly HANDSHAKE_EXPECTED: { readonly code: 400; readonly subCode: 900005; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** A signal frame was larger than the server relays, so it was not passed on; the connection stays open. */
+  readonly SIGNAL_TOO_LARGE: { readonly code: 413; readonly subCode: 900006; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This endpoint sent signals faster than the server relays them, so this one was not passed on; the connection stays open. */
+  readonly SIGNAL_RATE_EXCEEDED: { readonly code: 429; readonly subCode: 900007; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: true };
   /** The request did not carry the server's access key. */
   readonly ACCESS_KEY_INVALID: { readonly code: 401; readonly subCode: 900100; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** No identity with that id exists on this server. */

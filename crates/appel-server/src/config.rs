@@ -78,6 +78,20 @@ pub struct Signaling {
     pub max_frame_bytes: usize,
     /// Frames queued towards one connection; a client that lets it fill up is treated as lost.
     pub send_queue: usize,
+    /// Bytes of output one connection may hold: frames waiting in its queue plus those handed to
+    /// the WebSocket layer and not yet flushed. A client that reads too slowly to stay under it is
+    /// cut off at once and treated as lost.
+    pub send_buffer_bytes: usize,
+    /// Longest a write to one connection may stay blocked (the peer stopped reading) before the
+    /// connection is cut off and treated as lost.
+    pub write_timeout: Duration,
+    /// Largest `signal` frame relayed, in bytes (larger ones get 413/900006, not relayed).
+    pub max_signal_bytes: usize,
+    /// Signal tokens one connection earns per second (more get 429/900007). A signal costs one
+    /// token per started KiB: an ICE candidate one, a 10 KiB SDP offer ten.
+    pub signal_rate: usize,
+    /// Signal tokens one connection may spend at once (call setup's offer, answer and ICE burst).
+    pub signal_burst: usize,
 }
 
 impl Default for Signaling {
@@ -85,7 +99,17 @@ impl Default for Signaling {
         Signaling {
             heartbeat_interval: Duration::from_secs(15),
             max_frame_bytes: 64 * 1024,
-            send_queue: 256,
+            send_queue: 4096,
+            // 300 `incomingCall` frames for an endpoint that comes online take about 66 KB; a
+            // mebibyte holds that fifteen times over and thirty signals at the signal limit.
+            send_buffer_bytes: 1024 * 1024,
+            write_timeout: Duration::from_secs(10),
+            // A large SDP offer is about 10 KiB.
+            max_signal_bytes: 32 * 1024,
+            // A call's setup (an offer or answer and a few dozen candidates) is about 50 tokens;
+            // the burst covers that twenty times, the rate a renegotiation every tenth of a second.
+            signal_rate: 200,
+            signal_burst: 1000,
         }
     }
 }
@@ -338,6 +362,11 @@ static SETTINGS: &[Setting] = settings! {
     "signaling.heartbeat_interval" => |c, v| c.signaling.heartbeat_interval = duration(v)?;
     "signaling.max_frame_bytes" => |c, v| c.signaling.max_frame_bytes = count(v)?;
     "signaling.send_queue" => |c, v| c.signaling.send_queue = count(v)?;
+    "signaling.send_buffer_bytes" => |c, v| c.signaling.send_buffer_bytes = count(v)?;
+    "signaling.write_timeout" => |c, v| c.signaling.write_timeout = duration(v)?;
+    "signaling.max_signal_bytes" => |c, v| c.signaling.max_signal_bytes = count(v)?;
+    "signaling.signal_rate" => |c, v| c.signaling.signal_rate = count(v)?;
+    "signaling.signal_burst" => |c, v| c.signaling.signal_burst = count(v)?;
     "limits.max_participants" => |c, v| c.limits.max_participants = count(v)?;
     "tokens.default_lifetime" => |c, v| c.tokens.default_lifetime = token_lifetime(v)?;
     "tokens.clock_leeway" => |c, v| c.tokens.clock_leeway = clock_leeway(v)?;
@@ -455,6 +484,7 @@ impl Config {
             ("http.header_read_timeout", self.http.header_read_timeout),
             ("http.body_read_timeout", self.http.body_read_timeout),
             ("http.idle_timeout", self.http.idle_timeout),
+            ("signaling.write_timeout", self.signaling.write_timeout),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -464,6 +494,16 @@ impl Config {
         let counts = [
             ("signaling.max_frame_bytes", self.signaling.max_frame_bytes),
             ("signaling.send_queue", self.signaling.send_queue),
+            (
+                "signaling.send_buffer_bytes",
+                self.signaling.send_buffer_bytes,
+            ),
+            (
+                "signaling.max_signal_bytes",
+                self.signaling.max_signal_bytes,
+            ),
+            ("signaling.signal_rate", self.signaling.signal_rate),
+            ("signaling.signal_burst", self.signaling.signal_burst),
             ("limits.max_participants", self.limits.max_participants),
             ("records.batch_size", self.records.batch_size),
             ("webhooks.queue", self.webhooks.queue),
@@ -743,5 +783,46 @@ mod tests {
         )
         .expect_err("zero heartbeat");
         assert!(error.is(&registry::INVALID_ARGUMENT));
+    }
+
+    #[test]
+    fn the_signaling_limits_come_from_the_file_and_the_environment() {
+        let shipped = Signaling::default();
+        assert_eq!(shipped.send_buffer_bytes, 1024 * 1024);
+        assert_eq!(shipped.write_timeout, Duration::from_secs(10));
+        assert_eq!(shipped.max_signal_bytes, 32 * 1024);
+        assert_eq!((shipped.signal_rate, shipped.signal_burst), (200, 1000));
+        let (_dir, path) = file(
+            "[signaling]\nsend_buffer_bytes = 65536\nwrite_timeout = \"2s\"\nmax_signal_bytes = 2048\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(
+            &args,
+            env(&[
+                ("APPEL_SIGNALING_SIGNAL_RATE", "5"),
+                ("APPEL_SIGNALING_SIGNAL_BURST", "9"),
+                ("APPEL_SIGNALING_WRITE_TIMEOUT", "3s"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.signaling.send_buffer_bytes, 65536);
+        assert_eq!(config.signaling.max_signal_bytes, 2048);
+        assert_eq!(config.signaling.write_timeout, Duration::from_secs(3));
+        assert_eq!(
+            (config.signaling.signal_rate, config.signaling.signal_burst),
+            (5, 9)
+        );
+        for zero in [
+            ("APPEL_SIGNALING_SEND_BUFFER_BYTES", "0"),
+            ("APPEL_SIGNALING_WRITE_TIMEOUT", "0s"),
+            ("APPEL_SIGNALING_SIGNAL_RATE", "0"),
+        ] {
+            let error = Config::load_with_env(&ServeArgs::default(), env(&[zero]))
+                .expect_err("a zero limit is refused");
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{}", zero.0);
+        }
     }
 }

@@ -15,6 +15,7 @@ use appel_controller::{
     RoomSpec,
 };
 use appel_protocol::{CallId, ClientFrame, IdentityId, ServerFrame, PROTOCOL_VERSION};
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::config::Config;
@@ -63,14 +64,31 @@ impl Fences {
 /// Events queued towards the controller task before senders wait.
 const EVENT_QUEUE: usize = 4096;
 
-/// What the controller task sends a connection task. Boxed, so a queued frame costs the queue a
-/// pointer whatever its variant's size.
+/// What the controller task sends a connection task.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
-    /// A frame to write.
-    Frame(Box<ServerFrame>),
+    /// A frame to write, already serialized: the queue's byte budget counts what the socket will
+    /// carry, and the text is shared with the WebSocket layer without a copy.
+    Frame(Utf8Bytes),
     /// Write this error as a fatal `error` frame, then close.
     Close(Box<CallingError>),
+}
+
+impl Outgoing {
+    /// A serialized frame.
+    pub(crate) fn frame(frame: &ServerFrame) -> Outgoing {
+        Outgoing::Frame(frame.to_json().into())
+    }
+
+    /// The bytes this takes in a connection's queue and on its socket.
+    pub(crate) fn cost(&self) -> usize {
+        crate::signaling::outbox::FRAME_OVERHEAD
+            + match self {
+                Outgoing::Frame(text) => text.len(),
+                // The fatal `error` frame it becomes: an entry's message and advice.
+                Outgoing::Close(_) => 1024,
+            }
+    }
 }
 
 /// The controller task's hold on one connection.
@@ -82,7 +100,8 @@ pub(crate) struct Link {
     pub conn_id: u64,
     /// The connection's bounded queue of outgoing frames.
     pub outbox: OutboxSender,
-    /// Ends the connection task at once (its queue is full: the client is too slow).
+    /// Ends the connection task at once and drops its socket (its queue is over budget: the client
+    /// is too slow), even in the middle of a blocked write.
     pub kill: Arc<Notify>,
 }
 
@@ -471,7 +490,8 @@ impl Runtime {
                 resume,
             },
         );
-        // The welcome goes out before anything the controller queued for this endpoint.
+        // The welcome goes out before anything the controller queued for this endpoint: it is the
+        // first frame in the new connection's queue (the connection relies on it).
         let welcome = ServerFrame::Welcome {
             version: PROTOCOL_VERSION,
             identity,
@@ -485,7 +505,7 @@ impl Runtime {
             },
         };
         self.links.insert(endpoint.clone(), link);
-        self.deliver(now, &endpoint, Outgoing::Frame(Box::new(welcome)));
+        self.deliver(now, &endpoint, Outgoing::frame(&welcome));
     }
 
     /// The controller's view of a stored room: its window on the controller's clock.
@@ -515,7 +535,7 @@ impl Runtime {
             let now = Instant::now();
             match action {
                 Action::Send { endpoint, frame } => {
-                    self.deliver(now, &endpoint, Outgoing::Frame(Box::new(frame)))
+                    self.deliver(now, &endpoint, Outgoing::frame(&frame))
                 }
                 Action::Close { endpoint, error } => {
                     if let Some(link) = self.links.remove(&endpoint) {
@@ -574,8 +594,9 @@ impl Runtime {
         }
     }
 
-    /// Queues a frame for a connection; a full queue means the client cannot keep up, and it is
-    /// treated as lost rather than allowed to hold up the controller.
+    /// Queues a frame for a connection; a queue over its frame or byte budget means the client
+    /// cannot keep up, and it is cut off and treated as lost rather than allowed to hold up the
+    /// controller or the server's memory.
     fn deliver(&mut self, now: Instant, endpoint: &EndpointKey, outgoing: Outgoing) {
         let Some(link) = self.links.get(endpoint) else {
             return;
@@ -583,7 +604,7 @@ impl Runtime {
         match link.outbox.try_send(outgoing) {
             Ok(()) => {}
             Err(Refused::Full) => {
-                tracing::warn!(%endpoint, "send queue full: the connection is treated as lost");
+                tracing::warn!(%endpoint, "send queue over budget: the connection is cut off and treated as lost");
                 if let Some(link) = self.links.remove(endpoint) {
                     link.kill.notify_one();
                 }

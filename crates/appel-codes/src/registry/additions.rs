@@ -42,6 +42,20 @@ entries! {
             => "Ouvrez chaque connexion de signalisation par une seule trame hello et attendez l'accueil avant tout autre envoi.",
     }
 
+    SIGNAL_TOO_LARGE = Sdk(413, Some(900006), UnexpectedClientError, retryable: false) {
+        en: "A signal frame was larger than the server relays, so it was not passed on; the connection stays open."
+            => "Keep each signal (SDP or ICE candidate) under the server's signal limit (signaling.max_signal_bytes); split or trim what you send. If an unmodified SDK sent it, report it with the SDK version.",
+        fr: "Une trame signal dépassait la taille que le serveur relaie ; elle n'a pas été transmise et la connexion reste ouverte."
+            => "Gardez chaque signal (SDP ou candidat ICE) sous la limite du serveur (signaling.max_signal_bytes) ; découpez ou allégez ce que vous envoyez. Si un SDK non modifié l'a envoyée, signalez-le avec la version du SDK.",
+    }
+
+    SIGNAL_RATE_EXCEEDED = Sdk(429, Some(900007), UnexpectedClientError, retryable: true) {
+        en: "This endpoint sent signals faster than the server relays them, so this one was not passed on; the connection stays open."
+            => "Send less signaling data per second (signaling.signal_rate and signaling.signal_burst, counted per started KiB of each signal); wait a moment before sending again.",
+        fr: "Ce point d'accès a envoyé des signaux plus vite que le serveur ne les relaie ; celui-ci n'a pas été transmis et la connexion reste ouverte."
+            => "Envoyez moins de données de signalisation par seconde (signaling.signal_rate et signaling.signal_burst, comptés par Kio entamé de chaque signal) ; patientez un instant avant de renvoyer.",
+    }
+
     ACCESS_KEY_INVALID = Sdk(401, Some(900100), ExpectedError, retryable: false) {
         en: "The request did not carry the server's access key."
             => "Send the access key as a bearer token from your application's backend only; never ship it to clients.",

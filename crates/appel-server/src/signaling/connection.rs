@@ -1,5 +1,9 @@
 //! One signaling connection after the handshake: frames in go to the controller task, frames out
 //! come from the connection's bounded queue; heartbeats detect a silent peer.
+//!
+//! Every write is bounded: it gives up after `signaling.write_timeout`, or at once when the
+//! controller cuts the connection off (its queue went over budget), and the socket is then dropped
+//! without a closing handshake the peer would never read.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,11 +13,12 @@ use std::time::{Duration, Instant, SystemTime};
 use appel_codes::{registry, CallingError};
 use appel_controller::EndpointKey;
 use appel_protocol::{parse_client_frame, ClientFrame, ServerFrame};
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::SinkExt;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{FutureExt, SinkExt};
 use tokio::sync::Notify;
 
 use super::handshake::{handshake, instant_of, Admitted, Refusal};
+use super::limits::SignalLimiter;
 use super::outbox::{outbox, OutboxReceiver, OutboxSender};
 use crate::runtime::{Arrival, Link, Outgoing};
 use crate::shutdown::ConnectionGuard;
@@ -60,15 +65,17 @@ struct Live {
 /// (and closed) or the server is stopping.
 async fn admit(mut socket: WebSocket, state: AppState) -> Option<Live> {
     let tracked = state.shutdown().track_connection();
+    let write_timeout = state.config().signaling.write_timeout;
     let admitted = match handshake(&mut socket, &state).await {
         Ok(admitted) => admitted,
         Err(Refusal::Error(error)) => {
-            close_with_error(&mut socket, None, error).await;
+            close_with_error(&mut socket, None, error, write_timeout).await;
             return None;
         }
         Err(Refusal::Gone) => return None,
     };
-    let (outbox, inbox) = outbox(state.config().signaling.send_queue);
+    let limits = &state.config().signaling;
+    let (outbox, inbox) = outbox(limits.send_queue, limits.send_buffer_bytes);
     let kill = Arc::new(Notify::new());
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let endpoint = EndpointKey::new(admitted.claims.identity.clone(), admitted.endpoint.clone());
@@ -77,11 +84,14 @@ async fn admit(mut socket: WebSocket, state: AppState) -> Option<Live> {
     let identity = arrival.identity.to_string();
     if !state.runtime().online(arrival).await {
         let error = CallingError::new(&registry::SERVER_SHUTTING_DOWN);
-        close_with_error(&mut socket, None, error).await;
+        close_with_error(&mut socket, None, error, write_timeout).await;
         return None;
     }
     let mut connection = Connection {
         socket,
+        kill: Arc::clone(&kill),
+        write_timeout,
+        signals: None,
         state,
         endpoint,
         identity,
@@ -108,11 +118,14 @@ impl Live {
             ..
         } = self;
         let Connection {
+            socket,
             state,
             endpoint,
             conn_id,
             ..
         } = connection;
+        // The TCP connection closes now, not once the controller task has taken the news.
+        drop(socket);
         match end {
             End::Closed => state.runtime().gone(&endpoint, conn_id, true).await,
             End::Lost => state.runtime().gone(&endpoint, conn_id, false).await,
@@ -150,8 +163,31 @@ enum End {
     Dropped,
 }
 
+/// Why a write did not complete.
+enum Stop {
+    /// The controller cut the connection off; it already counts it as lost.
+    Killed,
+    /// The socket failed, or the write stayed blocked past `write_timeout`.
+    Failed,
+}
+
+impl Stop {
+    fn end(self) -> End {
+        match self {
+            Stop::Killed => End::Dropped,
+            Stop::Failed => End::Lost,
+        }
+    }
+}
+
 struct Connection {
     socket: WebSocket,
+    /// Notified by the controller task when it cuts this connection off.
+    kill: Arc<Notify>,
+    write_timeout: Duration,
+    /// The limits on relayed signals, made at the first signal (most connections send none while
+    /// idle, and each keeps this task for its whole life).
+    signals: Option<Box<SignalLimiter>>,
     state: AppState,
     endpoint: EndpointKey,
     identity: String,
@@ -199,37 +235,42 @@ impl Connection {
                 () = &mut expiry, if armed.is_some() => {
                     self.expiry_notice = None;
                     let expires_at = notice.map_or(0, |(_, ms)| ms);
-                    if self.send(&ServerFrame::TokenExpiring { expires_at }).await.is_err() {
-                        return End::Lost;
+                    if let Err(stop) = self.send(&ServerFrame::TokenExpiring { expires_at }).await {
+                        return stop.end();
                     }
                 }
                 () = kill.notified() => {
-                    let _ = self.socket.send(Message::Close(None)).await;
+                    // Cut off (over budget, or replaced by a newer connection): a close frame only
+                    // if the socket takes it without waiting, since a slow peer would never read it.
+                    let _ = self.socket.send(Message::Close(None)).now_or_never();
                     return End::Dropped;
                 }
                 outgoing = inbox.recv() => match outgoing {
                     Some(Outgoing::Frame(frame)) => {
                         // Boxed, like `on_text` below: their state would otherwise be reserved in every idle
                         // connection's task (about 500 bytes each); an allocation per burst is cheap.
-                        match Box::pin(self.send_burst(*frame, inbox)).await {
+                        match Box::pin(self.send_burst(frame, inbox)).await {
                             Ok(None) => {}
                             Ok(Some(error)) => {
-                                Box::pin(close_with_error(&mut self.socket, None, error)).await;
+                                Box::pin(close_with_error(&mut self.socket, None, error, self.write_timeout)).await;
                                 return End::Dropped;
                             }
-                            Err(_) => return End::Lost,
+                            Err(stop) => return stop.end(),
                         }
                     }
                     Some(Outgoing::Close(error)) => {
-                        Box::pin(close_with_error(&mut self.socket, None, *error)).await;
+                        Box::pin(close_with_error(&mut self.socket, None, *error, self.write_timeout)).await;
                         return End::Dropped;
                     }
                     None => {
                         // The controller task let go of this connection: the server is stopping.
                         let close = CloseFrame { code: GOING_AWAY, reason: "server shutting down".into() };
-                        if self.socket.send(Message::Close(Some(close))).await.is_ok() {
-                            Box::pin(await_close_reply(&mut self.socket)).await;
-                        }
+                        let goodbye = async {
+                            if self.socket.send(Message::Close(Some(close))).await.is_ok() {
+                                await_close_reply(&mut self.socket).await;
+                            }
+                        };
+                        let _ = Box::pin(tokio::time::timeout(self.write_timeout, goodbye)).await;
                         return End::Dropped;
                     }
                 },
@@ -238,15 +279,15 @@ impl Connection {
                         self.last_heard = Instant::now();
                         match message {
                             Message::Text(text) => {
-                                if Box::pin(self.on_text(text.as_str())).await.is_err() {
-                                    return End::Lost;
+                                if let Err(stop) = Box::pin(self.on_text(text.as_str())).await {
+                                    return stop.end();
                                 }
                             }
                             Message::Binary(_) => {
                                 let error = CallingError::new(&registry::MALFORMED_FRAME)
                                     .with_context("binary frames are not part of the protocol");
-                                if self.send(&ServerFrame::error(None, error)).await.is_err() {
-                                    return End::Lost;
+                                if let Err(stop) = self.send(&ServerFrame::error(None, error)).await {
+                                    return stop.end();
                                 }
                             }
                             Message::Close(_) => return End::Closed,
@@ -265,8 +306,8 @@ impl Connection {
                         tracing::debug!(endpoint = %self.endpoint, "heartbeat missed: connection lost");
                         return End::Lost;
                     }
-                    if self.send(&ServerFrame::Ping).await.is_err() {
-                        return End::Lost;
+                    if let Err(stop) = self.send(&ServerFrame::Ping).await {
+                        return stop.end();
                     }
                 }
             }
@@ -274,7 +315,7 @@ impl Connection {
     }
 
     /// One text frame from the client. `Err` when the socket can no longer be written.
-    async fn on_text(&mut self, text: &str) -> Result<(), axum::Error> {
+    async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
         tracing::trace!(endpoint = %self.endpoint, frame = %text, "received");
         let max = self.state.config().signaling.max_frame_bytes;
         if text.len() > max {
@@ -302,6 +343,11 @@ impl Connection {
                 Box::pin(self.refresh_token(request_id, &token)).await
             }
             frame => {
+                if matches!(frame, ClientFrame::Signal { .. })
+                    && !self.may_relay(text.len()).await?
+                {
+                    return Ok(());
+                }
                 self.state
                     .runtime()
                     .frame(&self.endpoint, self.conn_id, frame)
@@ -311,7 +357,30 @@ impl Connection {
         }
     }
 
-    async fn refresh_token(&mut self, request_id: u64, token: &str) -> Result<(), axum::Error> {
+    /// Whether a `signal` frame of `bytes` may go on to the controller; when not, the sender was
+    /// told why and the connection goes on.
+    async fn may_relay(&mut self, bytes: usize) -> Result<bool, Stop> {
+        let now = Instant::now();
+        let config = &self.state.config().signaling;
+        let limits = self.signals.get_or_insert_with(|| {
+            Box::new(SignalLimiter::new(
+                config.max_signal_bytes,
+                config.signal_rate,
+                config.signal_burst,
+                now,
+            ))
+        });
+        match limits.check(bytes, now) {
+            Ok(()) => Ok(true),
+            Err(error) => {
+                tracing::debug!(endpoint = %self.endpoint, %error, "signal refused");
+                self.send(&ServerFrame::error(None, error)).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn refresh_token(&mut self, request_id: u64, token: &str) -> Result<(), Stop> {
         let checked = match self.state.authenticate(token).await {
             Ok(claims) if claims.identity == self.identity => Ok(claims),
             Ok(_) => Err(crate::tokens::unauthenticated(
@@ -345,59 +414,105 @@ impl Connection {
     /// a TCP segment on both sides for each. Returns a queued `Close` for the caller to carry out.
     async fn send_burst(
         &mut self,
-        first: ServerFrame,
+        first: Utf8Bytes,
         inbox: &mut OutboxReceiver,
-    ) -> Result<Option<CallingError>, axum::Error> {
-        let mut next = Some(first);
-        let mut sent = 0;
-        while let Some(frame) = next.take() {
-            self.welcomed |= matches!(frame, ServerFrame::Welcome { .. });
-            let json = frame.to_json();
-            tracing::trace!(endpoint = %self.endpoint, frame = %json, "sent");
-            self.socket.feed(Message::Text(json.into())).await?;
-            sent += 1;
-            if sent < BURST {
-                match inbox.try_recv() {
-                    Some(Outgoing::Frame(frame)) => next = Some(*frame),
-                    Some(Outgoing::Close(error)) => {
-                        self.socket.flush().await?;
-                        return Ok(Some(*error));
-                    }
-                    None => {}
-                }
-            }
-        }
-        self.socket.flush().await?;
-        Ok(None)
+    ) -> Result<Option<CallingError>, Stop> {
+        let burst = write_burst(&mut self.socket, &self.endpoint, first, inbox);
+        let result = guarded(&self.kill, self.write_timeout, burst).await;
+        // The runtime queues the welcome first, so once anything went out, the welcome did.
+        self.welcomed = true;
+        result
     }
 
-    async fn send(&mut self, frame: &ServerFrame) -> Result<(), axum::Error> {
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), Stop> {
         let json = frame.to_json();
         tracing::trace!(endpoint = %self.endpoint, frame = %json, "sent");
-        self.socket.send(Message::Text(json.into())).await
+        let write = self.socket.send(Message::Text(json.into()));
+        // Boxed: the wait's timer would otherwise be reserved in every idle connection's task.
+        Box::pin(guarded(&self.kill, self.write_timeout, write)).await
     }
 }
 
-/// Sends `error` as a fatal frame and closes the socket.
-async fn close_with_error(socket: &mut WebSocket, request_id: Option<u64>, error: CallingError) {
+/// Writes `first` and what is queued behind it, then flushes; see [`Connection::send_burst`].
+async fn write_burst(
+    socket: &mut WebSocket,
+    endpoint: &EndpointKey,
+    first: Utf8Bytes,
+    inbox: &mut OutboxReceiver,
+) -> Result<Option<CallingError>, axum::Error> {
+    let mut next = Some(first);
+    let mut sent = 0;
+    let mut close = None;
+    while let Some(text) = next.take() {
+        tracing::trace!(%endpoint, frame = %text.as_str(), "sent");
+        socket.feed(Message::Text(text)).await?;
+        sent += 1;
+        if sent < BURST {
+            match inbox.try_recv() {
+                Some(Outgoing::Frame(text)) => next = Some(text),
+                Some(Outgoing::Close(error)) => close = Some(*error),
+                None => {}
+            }
+        }
+    }
+    socket.flush().await?;
+    inbox.flushed();
+    Ok(close)
+}
+
+/// Runs a write unless the controller cuts the connection off first, or the write stays blocked
+/// (the peer stopped reading and the kernel's send buffer is full) for longer than `limit`.
+async fn guarded<T>(
+    kill: &Notify,
+    limit: Duration,
+    write: impl Future<Output = Result<T, axum::Error>>,
+) -> Result<T, Stop> {
+    tokio::select! {
+        biased;
+        () = kill.notified() => Err(Stop::Killed),
+        written = tokio::time::timeout(limit, write) => match written {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "socket write failed");
+                Err(Stop::Failed)
+            }
+            Err(_) => {
+                tracing::debug!(?limit, "write blocked past signaling.write_timeout: connection cut off");
+                Err(Stop::Failed)
+            }
+        },
+    }
+}
+
+/// Sends `error` as a fatal frame and closes the socket, giving up after `limit` (a peer that does
+/// not read gets no more of the server's time).
+async fn close_with_error(
+    socket: &mut WebSocket,
+    request_id: Option<u64>,
+    error: CallingError,
+    limit: Duration,
+) {
     let frame = ServerFrame::Error {
         request_id,
         error,
         fatal: true,
     };
-    if socket
-        .send(Message::Text(frame.to_json().into()))
-        .await
-        .is_ok()
-    {
-        let close = CloseFrame {
-            code: POLICY,
-            reason: "refused".into(),
-        };
-        if socket.send(Message::Close(Some(close))).await.is_ok() {
-            await_close_reply(socket).await;
+    let _ = tokio::time::timeout(limit, async {
+        if socket
+            .send(Message::Text(frame.to_json().into()))
+            .await
+            .is_ok()
+        {
+            let close = CloseFrame {
+                code: POLICY,
+                reason: "refused".into(),
+            };
+            if socket.send(Message::Close(Some(close))).await.is_ok() {
+                await_close_reply(socket).await;
+            }
         }
-    }
+    })
+    .await;
 }
 
 /// How long a closing connection waits for the client's close frame.

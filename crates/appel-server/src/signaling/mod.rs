@@ -3,6 +3,7 @@
 
 mod connection;
 mod handshake;
+mod limits;
 pub(crate) mod outbox;
 
 use appel_codes::{registry, CallingError};
@@ -17,10 +18,17 @@ use axum::response::{IntoResponse, Response};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 
+/// The WebSocket layer's write buffer: a burst of small frames goes out in one write. Past it the
+/// layer writes on its own; what it holds while the peer does not read counts against
+/// `signaling.send_buffer_bytes` (see `outbox`).
+const SIGNALING_WRITE_BUFFER: usize = 16 * 1024;
+
 /// Frames above `max_frame_bytes` but below this cap are refused one by one (900001) and the
-/// connection goes on; above it the WebSocket layer itself gives up on the connection.
+/// connection goes on; above it the WebSocket layer itself gives up on the connection. It is also
+/// the most a client can make the server buffer for one incoming message, so it stays a fraction
+/// of the output budget: 256 KiB with the default frame limit.
 fn hard_cap(max_frame_bytes: usize) -> usize {
-    max_frame_bytes.saturating_mul(4).max(1 << 20)
+    max_frame_bytes.saturating_mul(4).max(256 * 1024)
 }
 
 /// `GET /signaling`: upgrades to a WebSocket and hands it to a connection task.
@@ -39,12 +47,20 @@ pub async fn upgrade(
             .into_response()
         }
     };
-    let cap = hard_cap(state.config().signaling.max_frame_bytes);
+    let signaling = &state.config().signaling;
+    let cap = hard_cap(signaling.max_frame_bytes);
+    // Never reached while the outbox's accounting holds (it stops feeding the layer at the budget);
+    // a backstop so that the layer itself can never hold much more than the budget.
+    let max_write = SIGNALING_WRITE_BUFFER
+        .saturating_add(cap)
+        .saturating_add(signaling.send_buffer_bytes);
     // Signaling frames are small: a 1 KiB read buffer instead of the 128 KiB default keeps each idle
     // connection's memory low and avoids zero-filling a large buffer on every read (measured with
     // 4 KiB: about 90 % less server RSS per agent and 46 % more call cycles per second).
     upgrade
         .read_buffer_size(SIGNALING_READ_BUFFER)
+        .write_buffer_size(SIGNALING_WRITE_BUFFER)
+        .max_write_buffer_size(max_write)
         .max_message_size(cap)
         .max_frame_size(cap)
         .on_upgrade(move |socket| connection::run(socket, state))

@@ -383,6 +383,11 @@ impl Client {
         true
     }
 
+    /// The frames read while waiting for others, taken out of the backlog.
+    pub fn take_backlog(&mut self) -> Vec<ServerFrame> {
+        std::mem::take(&mut self.backlog)
+    }
+
     /// Closes in order (close frame).
     pub async fn close(self) {
         let _ = self.sink.lock().await.send(Message::Close(None)).await;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod raw;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
