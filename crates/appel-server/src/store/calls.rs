@@ -1,6 +1,6 @@
 //! Reading call records back: one call with its legs and timeline, or a filtered, paged list.
 
-use appel_codes::{lookup, CallingError, ResultCategory};
+use appel_codes::{lookup, registry, CallEndReason, CallingError, ResultCategory};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -183,6 +183,70 @@ impl Store {
                 calls.push(call);
             }
             Ok(CallPage { calls, next_cursor })
+        })
+        .await
+    }
+}
+
+/// What starting again found open after a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted {
+    /// Calls closed.
+    pub calls: usize,
+    /// Legs closed.
+    pub legs: usize,
+    /// The last-alive mark they were closed at (ms since the epoch), when one was stored.
+    pub last_alive_ms: Option<i64>,
+}
+
+impl Store {
+    /// Ends every call and leg that has no end with 500/900301, at the records writer's last-alive
+    /// mark (never before the call or leg began). A graceful stop ends every call, so whatever is
+    /// open when the server starts was cut off by a crash. Run before the records writer starts,
+    /// which moves the mark.
+    pub async fn close_interrupted_calls(&self) -> Result<Interrupted, CallingError> {
+        self.run("closing the calls a crash left open", |db| {
+            let tx = db.transaction()?;
+            let last_alive_ms: Option<i64> = tx
+                .query_row("SELECT last_ms FROM server_alive WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .flatten();
+            let reason = CallEndReason::of(&registry::SERVER_STOPPED_UNEXPECTEDLY);
+            tx.execute(
+                "INSERT INTO timeline (call_id, at_ms, kind, detail)
+                 SELECT id, MAX(created_ms, COALESCE(?1, created_ms)), 'interrupted',
+                        json_object('lastAliveMs', ?1)
+                 FROM calls WHERE ended_ms IS NULL",
+                params![last_alive_ms],
+            )?;
+            let legs = tx.execute(
+                "UPDATE legs SET
+                    left_ms = MAX(joined_ms, COALESCE(?1, joined_ms)),
+                    duration_ms = MAX(0, COALESCE(?1, joined_ms) - joined_ms),
+                    code = ?2, subcode = ?3, result_category = ?4
+                 WHERE left_ms IS NULL",
+                params![
+                    last_alive_ms,
+                    reason.code,
+                    reason.subcode,
+                    reason.category().as_str()
+                ],
+            )?;
+            let calls = tx.execute(
+                "UPDATE calls SET
+                    ended_ms = MAX(created_ms, COALESCE(?1, created_ms)),
+                    end_code = ?2, end_subcode = ?3
+                 WHERE ended_ms IS NULL",
+                params![last_alive_ms, reason.code, reason.subcode],
+            )?;
+            tx.commit()?;
+            Ok(Interrupted {
+                calls,
+                legs,
+                last_alive_ms,
+            })
         })
         .await
     }

@@ -86,6 +86,24 @@ const MIGRATIONS: &[&str] = &[
         delivered INTEGER NOT NULL
     );
     CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, seq);",
+    // 3: the webhook outbox (one row per event and subscriber until the receiver accepts it) and the
+    // records writer's "last alive" mark, which dates the calls a crash left open.
+    "CREATE TABLE webhook_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription_id TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        call_seq INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_outbox_lane ON webhook_outbox(subscription_id, call_id, seq);
+    CREATE TABLE server_alive (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_ms INTEGER
+    );
+    INSERT INTO server_alive (id, last_ms) VALUES (1, NULL);",
 ];
 
 /// The version a fully migrated database has.
