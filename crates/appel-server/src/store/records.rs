@@ -603,3 +603,127 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use appel_codes::registry;
+
+    fn created(call: &str, at: SystemTime) -> RecordOp {
+        RecordOp::CallCreated {
+            call_id: call.into(),
+            caller: "alice".into(),
+            targets: vec!["bob".into()],
+            at,
+        }
+    }
+
+    fn ended(call: &str, at: SystemTime) -> RecordOp {
+        RecordOp::CallEnded {
+            call_id: call.into(),
+            at,
+            reason: Some(CallEndReason::of(&registry::CALL_ENDED_LOCALLY)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mark_is_published_only_once_what_was_written_before_it_is_committed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        // A long flush interval: nothing commits before it unless the batch fills up.
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(300)).expect("writer");
+        let mut committed = writer.committed();
+        let at = SystemTime::now();
+        writer.write(created("c1", at));
+        writer.write(ended("c1", at));
+        writer.mark(1);
+        assert_eq!(*committed.borrow_and_update(), 0);
+        committed.changed().await.expect("the writer publishes");
+        assert_eq!(*committed.borrow_and_update(), 1);
+        // Read on another connection: the end is on disk by the time the mark is out.
+        let call = store.call_record("c1").await.expect("read").expect("c1");
+        assert!(call.ended_at.is_some());
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn marks_ride_in_a_batch_without_cutting_it_short_and_never_go_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(200)).expect("writer");
+        let mut committed = writer.committed();
+        let at = SystemTime::now();
+        writer.write(created("c1", at));
+        writer.mark(1);
+        writer.write(created("c2", at));
+        writer.mark(2);
+        committed.changed().await.expect("the writer publishes");
+        // Both marks were in the one batch: the first value seen is the second mark, and both
+        // calls are committed.
+        assert_eq!(*committed.borrow_and_update(), 2);
+        assert!(store.call_record("c2").await.expect("read").is_some());
+        // A smaller number later never moves the published value back.
+        writer.mark(1);
+        writer.flush().await;
+        assert_eq!(*committed.borrow(), 2);
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn operations_written_together_share_a_transaction_with_their_webhook_event() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        // Batches of one operation: a group is still never split.
+        let writer =
+            RecordWriter::start(store.path(), 1, Duration::from_millis(10)).expect("writer");
+        let signal = writer.outbox_signal();
+        let at = SystemTime::now();
+        writer.write_all(vec![
+            created("c1", at),
+            RecordOp::Webhook(Box::new(OutboxEvent {
+                subscribers: vec!["s1".into(), "s2".into()],
+                call_id: "c1".into(),
+                call_seq: 1,
+                event_id: "e1".into(),
+                event_type: "CallStarted",
+                body: "{}".into(),
+                at,
+            })),
+        ]);
+        signal.notified().await;
+        let rows = store
+            .run("test", |db| {
+                db.query_row(
+                    "SELECT COUNT(*), (SELECT COUNT(*) FROM calls) FROM webhook_outbox",
+                    [],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )
+            })
+            .await
+            .expect("count");
+        assert_eq!(rows, (2, 1));
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn every_commit_stamps_the_last_alive_mark() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let before = unix_ms(SystemTime::now());
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(10)).expect("writer");
+        writer.write(created("c1", SystemTime::now()));
+        writer.flush().await;
+        let last: Option<i64> = store
+            .run("test", |db| {
+                db.query_row("SELECT last_ms FROM server_alive", [], |r| r.get(0))
+            })
+            .await
+            .expect("mark");
+        assert!(last.is_some_and(|ms| ms >= before), "{last:?}");
+        writer.close().await;
+    }
+}
