@@ -420,7 +420,12 @@ impl Attempts<'_> {
                 error,
                 delivered,
             };
-            if let Err(e) = self.shared.store.log_delivery(record, SystemTime::now()).await {
+            if let Err(e) = self
+                .shared
+                .store
+                .log_delivery(record, SystemTime::now())
+                .await
+            {
                 tracing::error!(error = %e, "webhook delivery not logged");
             }
             if delivered {

@@ -79,7 +79,11 @@ impl Serve {
             .send()
             .await
             .expect("GET answered");
-        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
         serde_json::from_str(&response.text().await.expect("body")).expect("JSON body")
     }
 }
@@ -325,7 +329,10 @@ async fn calls_left_open_by_a_crash_are_closed_on_restart() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let killed_at = SystemTime::now();
     server.kill_nine();
-    assert!(caller.next_frame().await.is_err(), "the connection died with the server");
+    assert!(
+        caller.next_frame().await.is_err(),
+        "the connection died with the server"
+    );
 
     let server = Serve::start(data.path(), &[]);
     let call = server.get(&format!("/calls/{call_id}")).await;
@@ -333,7 +340,10 @@ async fn calls_left_open_by_a_crash_are_closed_on_restart() {
     assert_eq!(call["endReason"]["name"], "SERVER_STOPPED_UNEXPECTEDLY");
     assert_eq!(call["endReason"]["resultCategory"], "UnexpectedServerError");
     let ended = parse_time(&call["endedAt"]);
-    assert!(ended <= killed_at, "the crash is dated after the kill: {call}");
+    assert!(
+        ended <= killed_at,
+        "the crash is dated after the kill: {call}"
+    );
     let late = killed_at.duration_since(ended).unwrap_or_default();
     assert!(
         late <= Duration::from_millis(1250),
@@ -344,7 +354,11 @@ async fn calls_left_open_by_a_crash_are_closed_on_restart() {
         assert_eq!(parse_time(&leg["leftAt"]), ended, "{leg}");
         let joined = parse_time(&leg["joinedAt"]);
         let lasted = ended.duration_since(joined).expect("left after joining");
-        assert_eq!(leg["durationMs"].as_u64(), Some(lasted.as_millis() as u64), "{leg}");
+        assert_eq!(
+            leg["durationMs"].as_u64(),
+            Some(lasted.as_millis() as u64),
+            "{leg}"
+        );
     }
     let timeline = call["timeline"].as_array().expect("timeline");
     assert!(
@@ -574,16 +588,13 @@ async fn a_full_outbox_drops_nothing() {
     let calls = ended_calls(&told);
     assert_eq!(calls.len(), 200);
     expect_every_event(&received, &calls, &["config"]).await;
-    let per_call: BTreeMap<usize, usize> =
-        received
-            .lock()
-            .expect("received")
-            .events
-            .values()
-            .fold(BTreeMap::new(), |mut counts, events| {
-                *counts.entry(events.len()).or_default() += 1;
-                counts
-            });
+    let per_call: BTreeMap<usize, usize> = received.lock().expect("received").events.values().fold(
+        BTreeMap::new(),
+        |mut counts, events| {
+            *counts.entry(events.len()).or_default() += 1;
+            counts
+        },
+    );
     // A two-party call: started, two joined, two left, ended.
     assert_eq!(per_call, BTreeMap::from([(6, 200)]), "events per call");
     drop(server);

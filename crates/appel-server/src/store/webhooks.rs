@@ -98,7 +98,11 @@ pub struct Lane {
 impl Store {
     /// Up to `limit` outbox rows after `after` (oldest first), as the lanes they belong to with
     /// the row's number; the dispatcher pages through the outbox with it.
-    pub async fn outbox_page(&self, after: i64, limit: usize) -> Result<Vec<(i64, Lane)>, CallingError> {
+    pub async fn outbox_page(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Lane)>, CallingError> {
         self.run("reading the webhook outbox", move |db| {
             db.prepare_cached(
                 "SELECT seq, subscription_id, call_id FROM webhook_outbox
@@ -155,7 +159,10 @@ impl Store {
 
     /// Removes the events of subscriptions that no longer exist (a configured receiver taken out
     /// of the configuration between two runs); how many.
-    pub async fn outbox_keep_only(&self, subscriptions: Vec<String>) -> Result<usize, CallingError> {
+    pub async fn outbox_keep_only(
+        &self,
+        subscriptions: Vec<String>,
+    ) -> Result<usize, CallingError> {
         self.run("pruning the webhook outbox", move |db| {
             let known = serde_json::to_string(&subscriptions).unwrap_or_else(|_| "[]".into());
             db.execute(
@@ -219,8 +226,12 @@ impl Store {
         let id = id.to_owned();
         self.run("deleting a webhook subscription", move |db| {
             let tx = db.transaction()?;
-            let deleted = tx.execute("DELETE FROM webhook_subscriptions WHERE id = ?1", [&id])? == 1;
-            tx.execute("DELETE FROM webhook_outbox WHERE subscription_id = ?1", [&id])?;
+            let deleted =
+                tx.execute("DELETE FROM webhook_subscriptions WHERE id = ?1", [&id])? == 1;
+            tx.execute(
+                "DELETE FROM webhook_outbox WHERE subscription_id = ?1",
+                [&id],
+            )?;
             tx.commit()?;
             Ok(deleted)
         })
