@@ -599,3 +599,58 @@ async fn a_full_outbox_drops_nothing() {
     assert_eq!(per_call, BTreeMap::from([(6, 200)]), "events per call");
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_in_durable_mode_still_tells_every_party_before_exiting() {
+    let data = tempfile::tempdir().expect("data folder");
+    let durable = [("APPEL_RECORDS_DURABLE", "true".to_string())];
+    let mut server = Serve::start(data.path(), &durable);
+    let (mut caller, callee, callee_id) = pair(&server, 0).await;
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let answering = tokio::spawn(answer_forever(callee, Arc::clone(&told)));
+    let request_id = caller.request_id();
+    caller
+        .send(ClientFrame::StartCall {
+            request_id,
+            targets: vec![callee_id],
+            video: false,
+        })
+        .await
+        .expect("call placed");
+    let call_id = loop {
+        if let ServerFrame::CallState {
+            state: CallState::Connected,
+            call_id,
+        } = caller.next_frame().await.expect("a frame")
+        {
+            break call_id.to_string();
+        }
+    };
+    // SIGTERM: the graceful stop, which holds the ends until they are committed, then sends them.
+    let pid = i32::try_from(server.child.id()).expect("a pid");
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let reason = loop {
+        match caller
+            .next_frame()
+            .await
+            .expect("told before the server exits")
+        {
+            ServerFrame::CallEnded { reason, .. } => break reason,
+            _ => continue,
+        }
+    };
+    assert_eq!((reason.code, reason.subcode), (503, 900300));
+    answering.await.expect("callee task");
+    let callee_told: Vec<(u16, u32)> = told
+        .lock()
+        .expect("told")
+        .iter()
+        .map(|t| (t.code, t.sub_code))
+        .collect();
+    assert_eq!(callee_told, vec![(503, 900300)]);
+    assert!(server.child.wait().expect("exit status").success());
+
+    let server = Serve::start(data.path(), &durable);
+    let call = server.get(&format!("/calls/{call_id}")).await;
+    assert_eq!(reason_of(&call["endReason"]), Some((503, 900300)), "{call}");
+}
