@@ -709,6 +709,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_removed_subscription_takes_its_waiting_events_with_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(10)).expect("writer");
+        let at = SystemTime::now();
+        for (call, seq) in [("c1", 1), ("c1", 2), ("c2", 1)] {
+            writer.write(RecordOp::Webhook(Box::new(OutboxEvent {
+                subscribers: vec!["kept".into(), "removed".into(), "unconfigured".into()],
+                call_id: call.into(),
+                call_seq: seq,
+                event_id: format!("{call}-{seq}"),
+                event_type: "CallStarted",
+                body: "{}".into(),
+                at,
+            })));
+        }
+        writer.flush().await;
+        store.delete_subscription("removed").await.expect("delete");
+        let pruned = store
+            .outbox_keep_only(vec!["kept".into()])
+            .await
+            .expect("prune");
+        assert_eq!(pruned, 3);
+        let page = store.outbox_page(0, 10).await.expect("page");
+        assert_eq!(page.len(), 3);
+        assert!(page.iter().all(|(_, lane)| lane.subscription_id == "kept"));
+        // A lane gives its oldest row first; rows of other calls are other lanes.
+        let lane = page[0].1.clone();
+        let first = store
+            .outbox_next(&lane)
+            .await
+            .expect("next")
+            .expect("a row");
+        assert_eq!((first.call_id.as_str(), first.call_seq), ("c1", 1));
+        store.outbox_done(first.seq).await.expect("done");
+        let second = store
+            .outbox_next(&lane)
+            .await
+            .expect("next")
+            .expect("a row");
+        assert_eq!(second.call_seq, 2);
+        writer.close().await;
+    }
+
+    #[tokio::test]
     async fn every_commit_stamps_the_last_alive_mark() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(dir.path()).expect("store");
