@@ -294,6 +294,8 @@ struct Runtime {
 struct Held {
     mark: u64,
     endpoint: EndpointId,
+    /// The connection a closing was meant for: a newer connection of the endpoint is not closed.
+    conn_id: Option<u64>,
     outgoing: Outgoing,
 }
 
@@ -559,9 +561,11 @@ impl Runtime {
         );
         if self.durable && (tells_an_end || self.held_for.contains_key(&endpoint)) {
             *self.held_for.entry(endpoint.clone()).or_default() += 1;
+            let conn_id = self.links.get(&endpoint).map(|link| link.conn_id);
             self.held.push_back(Held {
                 mark: self.next_mark,
                 endpoint,
+                conn_id,
                 outgoing,
             });
             self.unmarked = true;
@@ -583,7 +587,11 @@ impl Runtime {
                     self.held_for.remove(&held.endpoint);
                 }
             }
-            self.put(now, &held.endpoint, held.outgoing);
+            let closes_a_newer_connection = matches!(held.outgoing, Outgoing::Close(_))
+                && self.links.get(&held.endpoint).map(|link| link.conn_id) != held.conn_id;
+            if !closes_a_newer_connection {
+                self.put(now, &held.endpoint, held.outgoing);
+            }
         }
     }
 
