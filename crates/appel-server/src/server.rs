@@ -40,7 +40,17 @@ impl Server {
     pub async fn start(config: Config) -> Result<RunningServer, CallingError> {
         let (access_key, origin) = access_key::resolve(config.access_key.as_deref(), &config.data)?;
         let store = Store::open(&config.data)?;
-        let interrupted = store.close_interrupted_calls().await?;
+        let mut subscriptions = store.subscriptions().await?;
+        if let Some(url) = &config.webhooks.url {
+            subscriptions.push(crate::store::Subscription {
+                id: crate::webhooks::CONFIG_SUBSCRIPTION.into(),
+                url: url.clone(),
+                secret: config.webhooks.secret.clone().unwrap_or_default(),
+                events: Vec::new(),
+            });
+        }
+        // Before the records writer starts: it moves the last-alive mark the crash is dated by.
+        let interrupted = store.close_interrupted_calls(subscriptions.clone()).await?;
         if interrupted.calls > 0 || interrupted.legs > 0 {
             tracing::warn!(
                 calls = interrupted.calls,
@@ -56,15 +66,6 @@ impl Server {
         )?;
         let registered = store.registered_identities().await?;
         let rooms = store.rooms().await?;
-        let mut subscriptions = store.subscriptions().await?;
-        if let Some(url) = &config.webhooks.url {
-            subscriptions.push(crate::store::Subscription {
-                id: crate::webhooks::CONFIG_SUBSCRIPTION.into(),
-                url: url.clone(),
-                secret: config.webhooks.secret.clone().unwrap_or_default(),
-                events: Vec::new(),
-            });
-        }
         let dropped = store
             .outbox_keep_only(subscriptions.iter().map(|s| s.id.clone()).collect())
             .await?;

@@ -300,7 +300,19 @@ async fn kill_nine_in_durable_mode_loses_no_acknowledged_call_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_left_open_by_a_crash_are_closed_on_restart() {
     let data = tempfile::tempdir().expect("data folder");
-    let server = Serve::start(data.path(), &[]);
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("receiver port");
+    let settings = [
+        (
+            "APPEL_WEBHOOKS_URL",
+            format!("http://{}/config", receiver.local_addr().expect("address")),
+        ),
+        ("APPEL_WEBHOOKS_SECRET", WEBHOOK_SECRET.to_string()),
+    ];
+    let received = Arc::new(Mutex::new(Received::default()));
+    let _receiver = receive(receiver, Arc::clone(&received), Duration::ZERO);
+    let server = Serve::start(data.path(), &settings);
     let (mut caller, callee, callee_id) = pair(&server, 0).await;
     tokio::spawn(answer_forever(callee, Arc::new(Mutex::new(Vec::new()))));
     let request_id = caller.request_id();
@@ -334,7 +346,7 @@ async fn calls_left_open_by_a_crash_are_closed_on_restart() {
         "the connection died with the server"
     );
 
-    let server = Serve::start(data.path(), &[]);
+    let server = Serve::start(data.path(), &settings);
     let call = server.get(&format!("/calls/{call_id}")).await;
     assert_eq!(reason_of(&call["endReason"]), Some((500, 900301)), "{call}");
     assert_eq!(call["endReason"]["name"], "SERVER_STOPPED_UNEXPECTEDLY");
@@ -368,12 +380,36 @@ async fn calls_left_open_by_a_crash_are_closed_on_restart() {
     // Nothing is left open for a second restart to close again.
     let page = server.get("/calls?subCode=900301").await;
     assert_eq!(page["calls"].as_array().map(Vec::len), Some(1), "{page}");
+    // The receiver hears of the closing too, numbered after the events it had before the crash:
+    // started, two joined, then two left and the end.
+    expect_every_event(&received, std::slice::from_ref(&call_id), &["config"]).await;
+    let received = received.lock().expect("received");
+    let kinds: Vec<&str> = received.events[&("config".to_string(), call_id.clone())]
+        .iter()
+        .map(|(_, kind)| kind.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "CallStarted",
+            "ParticipantJoined",
+            "ParticipantJoined",
+            "ParticipantLeft",
+            "ParticipantLeft",
+            "CallEnded"
+        ]
+    );
+    let ended = &received.ended[&call_id];
+    assert_eq!(reason_of(&ended["reason"]), Some((500, 900301)), "{ended}");
+    assert_eq!(ended["legs"].as_array().map(Vec::len), Some(2), "{ended}");
 }
 
 /// What a receiver got: per subscription path and call, the events in arrival order.
 #[derive(Default)]
 struct Received {
     events: HashMap<(String, String), Vec<(u64, String)>>,
+    /// The `CallEnded` bodies, by call.
+    ended: HashMap<String, Value>,
     posts: usize,
 }
 
@@ -420,6 +456,9 @@ fn receive(
         let kind = event["type"].as_str().expect("type").to_string();
         let mut received = received.lock().expect("received");
         received.posts += 1;
+        if kind == "CallEnded" {
+            received.ended.insert(call.clone(), event.clone());
+        }
         received
             .events
             .entry((path, call))

@@ -87,7 +87,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, seq);",
     // 3: the webhook outbox (one row per event and subscriber until the receiver accepts it) and the
-    // records writer's "last alive" mark, which dates the calls a crash left open.
+    // records writer's "last alive" mark, which dates the calls a crash left open; a call's last
+    // webhook sequence number, so the events that close it after a crash continue its numbering.
     "CREATE TABLE webhook_outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         subscription_id TEXT NOT NULL,
@@ -103,7 +104,8 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         last_ms INTEGER
     );
-    INSERT INTO server_alive (id, last_ms) VALUES (1, NULL);",
+    INSERT INTO server_alive (id, last_ms) VALUES (1, NULL);
+    ALTER TABLE calls ADD COLUMN webhook_seq INTEGER;",
 ];
 
 /// The version a fully migrated database has.

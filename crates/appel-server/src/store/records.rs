@@ -599,6 +599,12 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
                     unix_ms(event.at)
                 ])?;
             }
+            // A call created and ended in this batch has no row yet; it will not be left open.
+            db.prepare_cached(
+                "UPDATE calls SET webhook_seq = ?2
+                 WHERE id = ?1 AND COALESCE(webhook_seq, 0) < ?2",
+            )?
+            .execute(params![event.call_id, event.call_seq])?;
         }
     }
     Ok(())
