@@ -298,6 +298,8 @@ export declare const Codes: {
   readonly NO_TARGETS: { readonly code: 400; readonly subCode: 900203; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The call ended because the Appel server was shutting down. */
   readonly SERVER_SHUTTING_DOWN: { readonly code: 503; readonly subCode: 900300; readonly resultCategory: "UnexpectedServerError"; readonly scope: "callEnd"; readonly retryable: true };
+  /** The call was cut off because the Appel server stopped without shutting down (a crash, a kill or a power loss); its end was recorded when the server started again, at the last moment the server was known to be running. */
+  readonly SERVER_STOPPED_UNEXPECTEDLY: { readonly code: 500; readonly subCode: 900301; readonly resultCategory: "UnexpectedServerError"; readonly scope: "callEnd"; readonly retryable: true };
   /** The call agent was disposed, so it can no longer place, answer or control calls. */
   readonly CALL_AGENT_DISPOSED: { readonly code: 400; readonly subCode: 900400; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The server did not answer a signaling request in time, or the connection dropped before it answered. */

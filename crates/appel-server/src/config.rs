@@ -155,6 +155,10 @@ pub struct Records {
     pub batch_size: usize,
     /// Longest time an event waits before its transaction commits.
     pub flush_interval: Duration,
+    /// Durable mode: the parties of a call are told it (or their leg) ended only once that end is
+    /// committed, so a crash never loses an end someone was told of. Off by default: ends are then
+    /// told at once and a crash loses at most the last `flush_interval` of records.
+    pub durable: bool,
 }
 
 impl Default for Records {
@@ -162,6 +166,7 @@ impl Default for Records {
         Records {
             batch_size: 4096,
             flush_interval: Duration::from_millis(50),
+            durable: false,
         }
     }
 }
@@ -196,8 +201,8 @@ pub struct Webhooks {
     pub max_backoff: Duration,
     /// How long an event is retried before it is given up.
     pub retry_for: Duration,
-    /// Events waiting for delivery before new ones are dropped (and logged), so that a slow
-    /// receiver never holds up calls.
+    /// Outbox rows the dispatcher reads per page: events wait in the database, not in memory, so
+    /// none is dropped however slow a receiver is; this only bounds what one read holds.
     pub queue: usize,
 }
 
@@ -372,6 +377,7 @@ static SETTINGS: &[Setting] = settings! {
     "tokens.clock_leeway" => |c, v| c.tokens.clock_leeway = clock_leeway(v)?;
     "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
     "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
+    "records.durable" => |c, v| c.records.durable = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
     "webhooks.url" => |c, v| c.webhooks.url = Some(non_empty(v)?);
     "webhooks.secret" => |c, v| c.webhooks.secret = Some(non_empty(v)?);

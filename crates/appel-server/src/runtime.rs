@@ -4,8 +4,13 @@
 //! controller, drains its actions (frames to per-connection bounded queues, records to the batched
 //! writer, push notices and registrations to their own tasks) and sleeps until the controller's next
 //! timer. Nothing here awaits I/O, so a slow client or disk never holds up a call.
+//!
+//! In durable mode (`records.durable`) the frames that tell a party a call or a leg ended are held
+//! back, with every later frame to the same endpoint, until the records writer reports that the
+//! batch holding that end is committed. Only the telling waits: the controller goes on with every
+//! other call, and the writer goes on batching.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -301,6 +306,11 @@ pub(crate) fn start(
         events: events.downgrade(),
         webhooks: webhooks.clone(),
         feed: EventFeed::default(),
+        durable: config.records.durable,
+        held: VecDeque::new(),
+        held_for: HashMap::new(),
+        next_mark: 1,
+        unmarked: false,
     };
     let now = Instant::now();
     for (identity, push_url) in registered {
@@ -336,10 +346,30 @@ struct Runtime {
     events: mpsc::WeakSender<Event>,
     webhooks: WebhookHub,
     feed: EventFeed,
+    /// Whether ends are told only once committed.
+    durable: bool,
+    /// Frames waiting for their mark to be committed, in the order they were emitted.
+    held: VecDeque<Held>,
+    /// How many frames are held per endpoint: a later frame to it waits behind them.
+    held_for: HashMap<EndpointKey, usize>,
+    /// The mark the frames held by the current drain will carry.
+    next_mark: u64,
+    /// Frames carry `next_mark` but it was not sent to the writer yet.
+    unmarked: bool,
+}
+
+/// A frame (or a closing) waiting for the commit of the records it reports.
+struct Held {
+    mark: u64,
+    endpoint: EndpointKey,
+    /// The connection a closing was meant for: a newer connection of the endpoint is not closed.
+    conn_id: Option<u64>,
+    outgoing: Outgoing,
 }
 
 impl Runtime {
     async fn run(mut self, mut receiver: mpsc::Receiver<Event>) {
+        let mut committed = self.records.committed();
         loop {
             let deadline = self.controller.poll_timeout();
             let timer = async {
@@ -351,7 +381,7 @@ impl Runtime {
             tokio::select! {
                 event = receiver.recv() => match event {
                     Some(Event::Shutdown(done)) => {
-                        self.shut_down();
+                        self.shut_down().await;
                         let _ = done.send(());
                         return;
                     }
@@ -359,6 +389,14 @@ impl Runtime {
                     None => return,
                 },
                 () = timer => self.controller.handle_timeout(Instant::now()),
+                changed = committed.changed(), if !self.held.is_empty() => {
+                    // A writer that stopped committed what it had: nothing is left to wait for.
+                    let through = match changed {
+                        Ok(()) => *committed.borrow_and_update(),
+                        Err(_) => u64::MAX,
+                    };
+                    self.release(through);
+                }
             }
             self.drain();
         }
@@ -535,18 +573,14 @@ impl Runtime {
             let now = Instant::now();
             match action {
                 Action::Send { endpoint, frame } => {
-                    self.deliver(now, &endpoint, Outgoing::frame(&frame))
+                    let tells_an_end = matches!(
+                        frame,
+                        ServerFrame::CallEnded { .. } | ServerFrame::ParticipantLeft { .. }
+                    );
+                    self.send_or_hold(now, endpoint, Outgoing::frame(&frame), tells_an_end)
                 }
                 Action::Close { endpoint, error } => {
-                    if let Some(link) = self.links.remove(&endpoint) {
-                        if link
-                            .outbox
-                            .try_send(Outgoing::Close(Box::new(error)))
-                            .is_err()
-                        {
-                            link.kill.notify_one();
-                        }
-                    }
+                    self.send_or_hold(now, endpoint, Outgoing::Close(Box::new(error)), false)
                 }
                 Action::Push {
                     identity,
@@ -583,11 +617,81 @@ impl Runtime {
                         | RecordEvent::Timeline { at, .. }
                         | RecordEvent::CallEnded { at, .. } => wall(self.anchor, *at),
                     };
-                    if let Some(hook) = self.feed.observe(&event, at) {
-                        self.webhooks.publish(hook);
+                    let hook = self.feed.observe(&event, at);
+                    let mut ops = record_ops(event, self.anchor);
+                    if let Some(hook) = hook {
+                        let subscribers = self.webhooks.subscribers_of(hook.kind);
+                        if !subscribers.is_empty() {
+                            // In the records' own transaction: the event exists exactly when the
+                            // facts it reports do, whatever stops the server.
+                            ops.push(RecordOp::Webhook(Box::new(
+                                hook.into_outbox(subscribers, at),
+                            )));
+                        }
                     }
-                    for op in record_ops(event, self.anchor) {
-                        self.records.write(op);
+                    self.records.write_all(ops);
+                }
+            }
+        }
+        if self.unmarked {
+            self.records.mark(self.next_mark);
+            self.next_mark += 1;
+            self.unmarked = false;
+        }
+    }
+
+    /// Sends a frame or a closing now, or, in durable mode, holds it when it tells an end or when
+    /// an earlier frame to the same endpoint is held (frames never overtake one another).
+    fn send_or_hold(
+        &mut self,
+        now: Instant,
+        endpoint: EndpointKey,
+        outgoing: Outgoing,
+        tells_an_end: bool,
+    ) {
+        if self.durable && (tells_an_end || self.held_for.contains_key(&endpoint)) {
+            *self.held_for.entry(endpoint.clone()).or_default() += 1;
+            let conn_id = self.links.get(&endpoint).map(|link| link.conn_id);
+            self.held.push_back(Held {
+                mark: self.next_mark,
+                endpoint,
+                conn_id,
+                outgoing,
+            });
+            self.unmarked = true;
+            return;
+        }
+        self.put(now, &endpoint, outgoing);
+    }
+
+    /// Sends what was held under every mark up to `through`, in order.
+    fn release(&mut self, through: u64) {
+        let now = Instant::now();
+        while self.held.front().is_some_and(|held| held.mark <= through) {
+            let Some(held) = self.held.pop_front() else {
+                break;
+            };
+            if let Some(count) = self.held_for.get_mut(&held.endpoint) {
+                *count -= 1;
+                if *count == 0 {
+                    self.held_for.remove(&held.endpoint);
+                }
+            }
+            let closes_a_newer_connection = matches!(held.outgoing, Outgoing::Close(_))
+                && self.links.get(&held.endpoint).map(|link| link.conn_id) != held.conn_id;
+            if !closes_a_newer_connection {
+                self.put(now, &held.endpoint, held.outgoing);
+            }
+        }
+    }
+
+    fn put(&mut self, now: Instant, endpoint: &EndpointKey, outgoing: Outgoing) {
+        match outgoing {
+            Outgoing::Frame(_) => self.deliver(now, endpoint, outgoing),
+            Outgoing::Close(error) => {
+                if let Some(link) = self.links.remove(endpoint) {
+                    if link.outbox.try_send(Outgoing::Close(error)).is_err() {
+                        link.kill.notify_one();
                     }
                 }
             }
@@ -620,7 +724,7 @@ impl Runtime {
         }
     }
 
-    fn shut_down(&mut self) {
+    async fn shut_down(&mut self) {
         let now = Instant::now();
         for call in self.controller.call_ids() {
             self.controller.handle(
@@ -632,6 +736,12 @@ impl Runtime {
             );
         }
         self.drain();
+        if !self.held.is_empty() {
+            // Everything queued is committed once the flush returns, so every held end may go.
+            self.records.flush().await;
+            self.release(u64::MAX);
+            self.drain();
+        }
         // Dropping the links lets each connection write what is queued, then close.
         self.links.clear();
     }

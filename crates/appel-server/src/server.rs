@@ -39,13 +39,6 @@ impl Server {
     pub async fn start(config: Config) -> Result<RunningServer, CallingError> {
         let (access_key, origin) = access_key::resolve(config.access_key.as_deref(), &config.data)?;
         let store = Store::open(&config.data)?;
-        let records = RecordWriter::start(
-            store.path(),
-            config.records.batch_size,
-            config.records.flush_interval,
-        )?;
-        let registered = store.registered_identities().await?;
-        let rooms = store.rooms().await?;
         let mut subscriptions = store.subscriptions().await?;
         if let Some(url) = &config.webhooks.url {
             subscriptions.push(crate::store::Subscription {
@@ -55,7 +48,38 @@ impl Server {
                 events: Vec::new(),
             });
         }
-        let webhooks = WebhookHub::start(&config.webhooks, store.clone(), subscriptions);
+        // Before the records writer starts: it moves the last-alive mark the crash is dated by.
+        let interrupted = store.close_interrupted_calls(subscriptions.clone()).await?;
+        if interrupted.calls > 0 || interrupted.legs > 0 {
+            tracing::warn!(
+                calls = interrupted.calls,
+                legs = interrupted.legs,
+                last_alive_ms = interrupted.last_alive_ms,
+                "the server had stopped unexpectedly: the calls it left open are closed with 500/900301"
+            );
+        }
+        let records = RecordWriter::start(
+            store.path(),
+            config.records.batch_size,
+            config.records.flush_interval,
+        )?;
+        let registered = store.registered_identities().await?;
+        let rooms = store.rooms().await?;
+        let dropped = store
+            .outbox_keep_only(subscriptions.iter().map(|s| s.id.clone()).collect())
+            .await?;
+        if dropped > 0 {
+            tracing::warn!(
+                events = dropped,
+                "webhook events of a subscription no longer configured were discarded"
+            );
+        }
+        let webhooks = WebhookHub::start(
+            &config.webhooks,
+            store.clone(),
+            subscriptions,
+            records.outbox_signal(),
+        );
         let (runtime, runtime_task) = runtime::start(
             &config,
             random_seed()?,

@@ -182,6 +182,13 @@ entries! {
             => "Rappelez dans un instant ; un serveur redémarré ou un autre serveur le prendra en charge.",
     }
 
+    SERVER_STOPPED_UNEXPECTEDLY = CallEnd(500, Some(900301), UnexpectedServerError, retryable: true) {
+        en: "The call was cut off because the Appel server stopped without shutting down (a crash, a kill or a power loss); its end was recorded when the server started again, at the last moment the server was known to be running."
+            => "Call again. If it keeps happening, look at the server's logs and at what stopped the process (out of memory, a supervisor's kill).",
+        fr: "L'appel a été coupé parce que le serveur Appel s'est arrêté sans se fermer proprement (plantage, arrêt forcé ou coupure de courant) ; sa fin a été enregistrée au redémarrage du serveur, au dernier instant où il était connu en marche."
+            => "Rappelez. Si cela se reproduit, consultez les journaux du serveur et ce qui a arrêté le processus (mémoire épuisée, arrêt forcé par un superviseur).",
+    }
+
     CALL_AGENT_DISPOSED = Sdk(400, Some(900400), ExpectedError, retryable: false) {
         en: "The call agent was disposed, so it can no longer place, answer or control calls."
             => "Create a new call agent with the same credential if the application still needs to call.",

@@ -1,10 +1,10 @@
 //! Reading call records back: one call with its legs and timeline, or a filtered, paged list.
 
-use appel_codes::{lookup, CallingError, ResultCategory};
+use appel_codes::{lookup, registry, CallEndReason, CallingError, ResultCategory};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::{rfc3339, Store};
+use super::{rfc3339, Store, Subscription};
 
 /// An end reason as records show it: the pair, its category and the entry's stable name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -186,6 +186,182 @@ impl Store {
         })
         .await
     }
+}
+
+/// What starting again found open after a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted {
+    /// Calls closed.
+    pub calls: usize,
+    /// Legs closed.
+    pub legs: usize,
+    /// The last-alive mark they were closed at (ms since the epoch), when one was stored.
+    pub last_alive_ms: Option<i64>,
+}
+
+impl Store {
+    /// Ends every call and leg that has no end with 500/900301, at the records writer's last-alive
+    /// mark (never before the call or leg began). A graceful stop ends every call, so whatever is
+    /// open when the server starts was cut off by a crash. Run before the records writer starts,
+    /// which moves the mark. The webhook events of these ends (`ParticipantLeft` for each open
+    /// leg, then `CallEnded`) go to the outbox for `subscriptions`, in the same transaction,
+    /// numbered after the call's last event.
+    pub async fn close_interrupted_calls(
+        &self,
+        subscriptions: Vec<Subscription>,
+    ) -> Result<Interrupted, CallingError> {
+        self.run("closing the calls a crash left open", move |db| {
+            let tx = db.transaction()?;
+            let open = open_calls(&tx)?;
+            let last_alive_ms: Option<i64> = tx
+                .query_row("SELECT last_ms FROM server_alive WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .flatten();
+            let reason = CallEndReason::of(&registry::SERVER_STOPPED_UNEXPECTEDLY);
+            tx.execute(
+                "INSERT INTO timeline (call_id, at_ms, kind, detail)
+                 SELECT id, MAX(created_ms, COALESCE(?1, created_ms)), 'interrupted',
+                        json_object('lastAliveMs', ?1)
+                 FROM calls WHERE ended_ms IS NULL",
+                params![last_alive_ms],
+            )?;
+            let legs = tx.execute(
+                "UPDATE legs SET
+                    left_ms = MAX(joined_ms, COALESCE(?1, joined_ms)),
+                    duration_ms = MAX(0, COALESCE(?1, joined_ms) - joined_ms),
+                    code = ?2, subcode = ?3, result_category = ?4
+                 WHERE left_ms IS NULL",
+                params![
+                    last_alive_ms,
+                    reason.code,
+                    reason.subcode,
+                    reason.category().as_str()
+                ],
+            )?;
+            let calls = tx.execute(
+                "UPDATE calls SET
+                    ended_ms = MAX(created_ms, COALESCE(?1, created_ms)),
+                    end_code = ?2, end_subcode = ?3
+                 WHERE ended_ms IS NULL",
+                params![last_alive_ms, reason.code, reason.subcode],
+            )?;
+            for call in &open {
+                crash_events(&tx, call, &subscriptions, reason)?;
+            }
+            tx.commit()?;
+            Ok(Interrupted {
+                calls,
+                legs,
+                last_alive_ms,
+            })
+        })
+        .await
+    }
+}
+
+/// A call found open after a crash: what its closing events need.
+struct OpenCall {
+    id: String,
+    last_seq: u64,
+    /// (participant id, identity) of the legs still open.
+    open_legs: Vec<(String, String)>,
+}
+
+fn open_calls(db: &Connection) -> rusqlite::Result<Vec<OpenCall>> {
+    let mut calls = db
+        .prepare("SELECT id, COALESCE(webhook_seq, 0) FROM calls WHERE ended_ms IS NULL")?
+        .query_map([], |r| {
+            Ok(OpenCall {
+                id: r.get(0)?,
+                last_seq: r.get(1)?,
+                open_legs: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut legs = db.prepare(
+        "SELECT participant_id, identity FROM legs
+         WHERE call_id = ?1 AND left_ms IS NULL ORDER BY joined_ms, rowid",
+    )?;
+    for call in &mut calls {
+        call.open_legs = legs
+            .query_map([&call.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(calls)
+}
+
+/// Writes to the outbox the events a call closed after a crash produces, with the bodies the
+/// runtime gives them, for each subscription that takes them. Run once the call is closed.
+fn crash_events(
+    db: &Connection,
+    call: &OpenCall,
+    subscriptions: &[Subscription],
+    reason: CallEndReason,
+) -> rusqlite::Result<()> {
+    let ended_ms: i64 = db.query_row(
+        "SELECT ended_ms FROM calls WHERE id = ?1",
+        [&call.id],
+        |r| r.get(0),
+    )?;
+    let reason_json = serde_json::json!({ "code": reason.code, "subCode": reason.subcode });
+    let mut statement = db.prepare(
+        "SELECT participant_id, identity, code, subcode FROM legs
+         WHERE call_id = ?1 AND code IS NOT NULL ORDER BY left_ms, rowid",
+    )?;
+    let legs_json = statement
+        .query_map([&call.id], |r| {
+            Ok(serde_json::json!({
+                "participantId": r.get::<_, String>(0)?,
+                "identity": r.get::<_, String>(1)?,
+                "reason": { "code": r.get::<_, u16>(2)?, "subCode": r.get::<_, u32>(3)? },
+            }))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut events = Vec::new();
+    for (participant, identity) in &call.open_legs {
+        events.push((
+            "ParticipantLeft",
+            serde_json::json!({
+                "callId": call.id, "participantId": participant, "identity": identity,
+                "reason": reason_json,
+            }),
+        ));
+    }
+    events.push((
+        "CallEnded",
+        serde_json::json!({ "callId": call.id, "reason": reason_json, "legs": legs_json }),
+    ));
+    let mut insert = db.prepare_cached(
+        "INSERT INTO webhook_outbox
+         (subscription_id, call_id, call_seq, event_id, event_type, body, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (index, (kind, mut body)) in events.into_iter().enumerate() {
+        let sequence = call.last_seq + 1 + index as u64;
+        let id = uuid::Uuid::new_v4().to_string();
+        body["type"] = serde_json::json!(kind);
+        body["eventId"] = serde_json::json!(id);
+        body["time"] = serde_json::json!(rfc3339(ended_ms));
+        body["sequence"] = serde_json::json!(sequence);
+        let body = body.to_string();
+        for subscription in subscriptions
+            .iter()
+            .filter(|s| s.events.is_empty() || s.events.iter().any(|e| e == kind))
+        {
+            insert.execute(params![
+                subscription.id,
+                call.id,
+                sequence,
+                id,
+                kind,
+                body,
+                ended_ms
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 const CALL_COLUMNS: &str =

@@ -89,6 +89,26 @@ const MIGRATIONS: &[&str] = &[
     // 3: each identity's token generation; revoking bumps it and tokens carry the one they were
     // issued in, so revocation no longer depends on the dates a token claims.
     "ALTER TABLE identities ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;",
+    // 4: the webhook outbox (one row per event and subscriber until the receiver accepts it) and the
+    // records writer's "last alive" mark, which dates the calls a crash left open; a call's last
+    // webhook sequence number, so the events that close it after a crash continue its numbering.
+    "CREATE TABLE webhook_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription_id TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        call_seq INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_outbox_lane ON webhook_outbox(subscription_id, call_id, seq);
+    CREATE TABLE server_alive (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_ms INTEGER
+    );
+    INSERT INTO server_alive (id, last_ms) VALUES (1, NULL);
+    ALTER TABLE calls ADD COLUMN webhook_seq INTEGER;",
 ];
 
 /// The version a fully migrated database has.

@@ -18,11 +18,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use appel_codes::{registry, CallingError};
 use rusqlite::Connection;
 
-pub use calls::{CallFilter, CallPage, CallRecord, EndReasonView, LegRecord, TimelineEntry};
+pub use calls::{
+    CallFilter, CallPage, CallRecord, EndReasonView, Interrupted, LegRecord, TimelineEntry,
+};
 pub use identities::IdentityState;
 pub use records::{RecordOp, RecordWriter};
 pub use rooms::Room;
-pub use webhooks::{Delivery, Subscription};
+pub use webhooks::{Delivery, Lane, OutboxEvent, OutboxRow, Subscription};
 
 /// File name of the database inside the data folder.
 pub const DATABASE_FILE: &str = "appel.db";

@@ -1,19 +1,26 @@
 //! The batched writer of call records: a dedicated thread fed by a channel, committing one
 //! transaction per batch (at most `batch_size` operations, or whatever arrived within
 //! `flush_interval` of the batch's first operation). Sending never blocks the caller.
+//!
+//! Two things ride along with the records. Webhook events go into the outbox table in the same
+//! transaction as the records they describe, so an event exists exactly when its facts do. And a
+//! caller can post a numbered mark after some operations: once the batch holding the mark is
+//! committed, the writer publishes its number, which is how the runtime's durable mode knows when it
+//! may tell the parties that a call ended. Every commit (and every second when idle) also stamps the
+//! "last alive" mark that dates the calls a crash leaves open.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use appel_codes::{CallEndReason, CallingError};
 use rusqlite::{params, Connection};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch, Notify};
 
-use super::{open_connection, storage_error, unix_ms};
+use super::{open_connection, storage_error, unix_ms, OutboxEvent};
 
 /// One fact about a call, as stored. Times are wall-clock.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,13 +86,21 @@ pub enum RecordOp {
         /// Details, as JSON.
         detail: serde_json::Value,
     },
+    /// A webhook event, stored in the outbox once per subscriber.
+    Webhook(Box<OutboxEvent>),
 }
 
 /// The records writer's SQLite page cache, in KiB.
 const RECORDS_CACHE_KIB: i64 = 32 * 1024;
 
+/// How often an idle writer stamps the "last alive" mark: the precision of a crash's recorded time.
+const ALIVE_EVERY: Duration = Duration::from_secs(1);
+
 enum Command {
-    Write(RecordOp),
+    /// Operations committed in one transaction (never split across two batches).
+    Write(Vec<RecordOp>),
+    /// Publish this number once everything sent before it is committed.
+    Mark(u64),
     Flush(oneshot::Sender<()>),
     Close,
 }
@@ -95,6 +110,8 @@ enum Command {
 pub struct RecordWriter {
     sender: mpsc::Sender<Command>,
     thread: std::sync::Arc<Mutex<Option<JoinHandle<()>>>>,
+    committed: watch::Receiver<u64>,
+    outbox: Arc<Notify>,
 }
 
 impl RecordWriter {
@@ -112,21 +129,58 @@ impl RecordWriter {
         db.pragma_update(None, "cache_size", -RECORDS_CACHE_KIB)
             .map_err(|e| storage_error("sizing the records writer's page cache", e))?;
         let (sender, receiver) = mpsc::channel();
+        let (marks, committed) = watch::channel(0);
+        let outbox = Arc::new(Notify::new());
+        let signal = Arc::clone(&outbox);
         let thread = std::thread::Builder::new()
             .name("appel-records".into())
-            .spawn(move || run(db, receiver, batch_size.max(1), flush_interval))
+            .spawn(move || {
+                let signals = Signals {
+                    marks,
+                    outbox: signal,
+                };
+                run(db, receiver, batch_size.max(1), flush_interval, signals)
+            })
             .map_err(|e| storage_error("starting the records writer", e))?;
         Ok(RecordWriter {
             sender,
             thread: std::sync::Arc::new(Mutex::new(Some(thread))),
+            committed,
+            outbox,
         })
     }
 
     /// Queues one operation; never blocks. After [`RecordWriter::close`] it is dropped with a log line.
     pub fn write(&self, op: RecordOp) {
-        if self.sender.send(Command::Write(op)).is_err() {
+        self.write_all(vec![op]);
+    }
+
+    /// Queues operations that must be committed in the same transaction; never blocks.
+    pub fn write_all(&self, ops: Vec<RecordOp>) {
+        if ops.is_empty() {
+            return;
+        }
+        if self.sender.send(Command::Write(ops)).is_err() {
             tracing::warn!("call record dropped: the records writer is closed");
         }
+    }
+
+    /// Asks for `number` to be published on [`RecordWriter::committed`] once everything queued
+    /// before it is committed. Numbers must grow; never blocks.
+    pub fn mark(&self, number: u64) {
+        if self.sender.send(Command::Mark(number)).is_err() {
+            tracing::warn!("records mark dropped: the records writer is closed");
+        }
+    }
+
+    /// The highest mark whose batch is committed (0 before the first).
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+
+    /// Notified after each commit that added webhook events to the outbox.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        Arc::clone(&self.outbox)
     }
 
     /// Waits until everything queued before this call is committed.
@@ -157,51 +211,102 @@ impl RecordWriter {
     }
 }
 
+/// What the writer thread tells the rest of the server after a commit.
+struct Signals {
+    marks: watch::Sender<u64>,
+    outbox: Arc<Notify>,
+}
+
+/// What one transaction gathers.
+#[derive(Default)]
+struct Batch {
+    ops: Vec<RecordOp>,
+    waiting: Vec<oneshot::Sender<()>>,
+    mark: u64,
+}
+
+impl Batch {
+    /// Adds a command; `true` when it asks the writer to stop.
+    fn take(&mut self, command: Command) -> bool {
+        match command {
+            Command::Write(ops) => self.ops.extend(ops),
+            Command::Mark(number) => self.mark = self.mark.max(number),
+            Command::Flush(done) => self.waiting.push(done),
+            Command::Close => return true,
+        }
+        false
+    }
+}
+
 fn run(
     mut db: Connection,
     receiver: mpsc::Receiver<Command>,
     batch_size: usize,
     flush_interval: Duration,
+    signals: Signals,
 ) {
     let mut closing = false;
     while !closing {
-        let Ok(first) = receiver.recv() else { break };
-        let mut batch = Vec::new();
-        let mut waiting = Vec::new();
-        let take = |command, batch: &mut Vec<RecordOp>, waiting: &mut Vec<_>| match command {
-            Command::Write(op) => {
-                batch.push(op);
-                false
+        let first = match receiver.recv_timeout(ALIVE_EVERY) {
+            Ok(command) => command,
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(e) = stamp_alive(&db) {
+                    tracing::error!(error = %e, "the last-alive mark could not be stored");
+                }
+                continue;
             }
-            Command::Flush(done) => {
-                waiting.push(done);
-                false
-            }
-            Command::Close => true,
+            Err(RecvTimeoutError::Disconnected) => break,
         };
-        closing = take(first, &mut batch, &mut waiting);
+        let mut batch = Batch::default();
+        closing = batch.take(first);
         let deadline = Instant::now() + flush_interval;
-        while !closing && waiting.is_empty() && batch.len() < batch_size {
+        while !closing && batch.waiting.is_empty() && batch.ops.len() < batch_size {
             let left = deadline.saturating_duration_since(Instant::now());
             match receiver.recv_timeout(left) {
-                Ok(command) => closing = take(command, &mut batch, &mut waiting),
+                Ok(command) => closing = batch.take(command),
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => closing = true,
             }
         }
-        if !batch.is_empty() {
-            if let Err(e) = commit(&mut db, &batch) {
-                tracing::error!(error = %e, events = batch.len(), "call records could not be committed");
+        let webhooks = batch
+            .ops
+            .iter()
+            .any(|op| matches!(op, RecordOp::Webhook(_)));
+        if !batch.ops.is_empty() {
+            if let Err(e) = commit(&mut db, &batch.ops) {
+                // The marks are still published: holding the parties' end frames forever would
+                // turn a disk failure into calls that never end for their users.
+                tracing::error!(error = %e, events = batch.ops.len(), "call records could not be committed");
             }
         }
-        for done in waiting {
+        if batch.mark > 0 {
+            signals.marks.send_if_modified(|last| {
+                let newer = batch.mark > *last;
+                if newer {
+                    *last = batch.mark;
+                }
+                newer
+            });
+        }
+        if webhooks {
+            signals.outbox.notify_one();
+        }
+        for done in batch.waiting {
             let _ = done.send(());
         }
     }
 }
 
+/// Stores "the server was running at this time".
+fn stamp_alive(db: &Connection) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE server_alive SET last_ms = ?1 WHERE id = 1")?
+        .execute([unix_ms(SystemTime::now())])?;
+    Ok(())
+}
+
 fn commit(db: &mut Connection, batch: &[RecordOp]) -> rusqlite::Result<()> {
     let tx = db.transaction()?;
+    stamp_alive(&tx)?;
     let merged = merge_pairs(batch);
     for (index, op) in batch.iter().enumerate() {
         match merged[index] {
@@ -263,7 +368,7 @@ fn merge_pairs(batch: &[RecordOp]) -> Vec<Merge> {
                     merged[index] = Merge::With(start);
                 }
             }
-            RecordOp::Timeline { .. } => {}
+            RecordOp::Timeline { .. } | RecordOp::Webhook(_) => {}
         }
     }
     merged
@@ -477,6 +582,200 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
             )?
             .execute(params![call_id, unix_ms(*at), kind, detail.to_string()])?;
         }
+        RecordOp::Webhook(event) => {
+            let mut insert = db.prepare_cached(
+                "INSERT INTO webhook_outbox
+                 (subscription_id, call_id, call_seq, event_id, event_type, body, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for subscriber in &event.subscribers {
+                insert.execute(params![
+                    subscriber,
+                    event.call_id,
+                    event.call_seq,
+                    event.event_id,
+                    event.event_type,
+                    event.body,
+                    unix_ms(event.at)
+                ])?;
+            }
+            // A call created and ended in this batch has no row yet; it will not be left open.
+            db.prepare_cached(
+                "UPDATE calls SET webhook_seq = ?2
+                 WHERE id = ?1 AND COALESCE(webhook_seq, 0) < ?2",
+            )?
+            .execute(params![event.call_id, event.call_seq])?;
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use appel_codes::registry;
+
+    fn created(call: &str, at: SystemTime) -> RecordOp {
+        RecordOp::CallCreated {
+            call_id: call.into(),
+            caller: "alice".into(),
+            targets: vec!["bob".into()],
+            at,
+        }
+    }
+
+    fn ended(call: &str, at: SystemTime) -> RecordOp {
+        RecordOp::CallEnded {
+            call_id: call.into(),
+            at,
+            reason: Some(CallEndReason::of(&registry::CALL_ENDED_LOCALLY)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mark_is_published_only_once_what_was_written_before_it_is_committed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        // A long flush interval: nothing commits before it unless the batch fills up.
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(300)).expect("writer");
+        let mut committed = writer.committed();
+        let at = SystemTime::now();
+        writer.write(created("c1", at));
+        writer.write(ended("c1", at));
+        writer.mark(1);
+        assert_eq!(*committed.borrow_and_update(), 0);
+        committed.changed().await.expect("the writer publishes");
+        assert_eq!(*committed.borrow_and_update(), 1);
+        // Read on another connection: the end is on disk by the time the mark is out.
+        let call = store.call_record("c1").await.expect("read").expect("c1");
+        assert!(call.ended_at.is_some());
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn marks_ride_in_a_batch_without_cutting_it_short_and_never_go_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(200)).expect("writer");
+        let mut committed = writer.committed();
+        let at = SystemTime::now();
+        writer.write(created("c1", at));
+        writer.mark(1);
+        writer.write(created("c2", at));
+        writer.mark(2);
+        committed.changed().await.expect("the writer publishes");
+        // Both marks were in the one batch: the first value seen is the second mark, and both
+        // calls are committed.
+        assert_eq!(*committed.borrow_and_update(), 2);
+        assert!(store.call_record("c2").await.expect("read").is_some());
+        // A smaller number later never moves the published value back.
+        writer.mark(1);
+        writer.flush().await;
+        assert_eq!(*committed.borrow(), 2);
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn operations_written_together_share_a_transaction_with_their_webhook_event() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        // Batches of one operation: a group is still never split.
+        let writer =
+            RecordWriter::start(store.path(), 1, Duration::from_millis(10)).expect("writer");
+        let signal = writer.outbox_signal();
+        let at = SystemTime::now();
+        writer.write_all(vec![
+            created("c1", at),
+            RecordOp::Webhook(Box::new(OutboxEvent {
+                subscribers: vec!["s1".into(), "s2".into()],
+                call_id: "c1".into(),
+                call_seq: 1,
+                event_id: "e1".into(),
+                event_type: "CallStarted",
+                body: "{}".into(),
+                at,
+            })),
+        ]);
+        signal.notified().await;
+        let rows = store
+            .run("test", |db| {
+                db.query_row(
+                    "SELECT COUNT(*), (SELECT COUNT(*) FROM calls) FROM webhook_outbox",
+                    [],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )
+            })
+            .await
+            .expect("count");
+        assert_eq!(rows, (2, 1));
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_removed_subscription_takes_its_waiting_events_with_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(10)).expect("writer");
+        let at = SystemTime::now();
+        for (call, seq) in [("c1", 1), ("c1", 2), ("c2", 1)] {
+            writer.write(RecordOp::Webhook(Box::new(OutboxEvent {
+                subscribers: vec!["kept".into(), "removed".into(), "unconfigured".into()],
+                call_id: call.into(),
+                call_seq: seq,
+                event_id: format!("{call}-{seq}"),
+                event_type: "CallStarted",
+                body: "{}".into(),
+                at,
+            })));
+        }
+        writer.flush().await;
+        store.delete_subscription("removed").await.expect("delete");
+        let pruned = store
+            .outbox_keep_only(vec!["kept".into()])
+            .await
+            .expect("prune");
+        assert_eq!(pruned, 3);
+        let page = store.outbox_page(0, 10).await.expect("page");
+        assert_eq!(page.len(), 3);
+        assert!(page.iter().all(|(_, lane)| lane.subscription_id == "kept"));
+        // A lane gives its oldest row first; rows of other calls are other lanes.
+        let lane = page[0].1.clone();
+        let first = store
+            .outbox_next(&lane)
+            .await
+            .expect("next")
+            .expect("a row");
+        assert_eq!((first.call_id.as_str(), first.call_seq), ("c1", 1));
+        store.outbox_done(first.seq).await.expect("done");
+        let second = store
+            .outbox_next(&lane)
+            .await
+            .expect("next")
+            .expect("a row");
+        assert_eq!(second.call_seq, 2);
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn every_commit_stamps_the_last_alive_mark() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let before = unix_ms(SystemTime::now());
+        let writer =
+            RecordWriter::start(store.path(), 1000, Duration::from_millis(10)).expect("writer");
+        writer.write(created("c1", SystemTime::now()));
+        writer.flush().await;
+        let last: Option<i64> = store
+            .run("test", |db| {
+                db.query_row("SELECT last_ms FROM server_alive", [], |r| r.get(0))
+            })
+            .await
+            .expect("mark");
+        assert!(last.is_some_and(|ms| ms >= before), "{last:?}");
+        writer.close().await;
+    }
 }
