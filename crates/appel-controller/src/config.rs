@@ -26,6 +26,11 @@ pub struct ControllerConfig {
     /// The most participants one call may have, caller included (`CALL_PARTICIPANT_LIMIT`).
     /// Default 350.
     pub max_participants: usize,
+    /// The most calls one identity may have started that still ring someone and that no callee
+    /// answered yet; the next `startCall` gets 429/900022 (`OUTGOING_CALLS_LIMIT`) and rings
+    /// nobody. Default 32: far more than a person places at once, and it keeps one account from
+    /// ringing hundreds of devices for the whole ringing timeout.
+    pub max_outgoing_calls_per_identity: usize,
     /// Seed of the cryptographic generator (ChaCha20) of call and participant ids. The server
     /// passes 32 bytes from the operating system's generator at start, so ids cannot be predicted
     /// and differ across restarts and servers; tests pass a fixed one to get the same ids every run.
@@ -47,6 +52,7 @@ impl Default for ControllerConfig {
             disconnect_detection: Duration::from_secs(40),
             push_wait: Duration::from_secs(30),
             max_participants: 350,
+            max_outgoing_calls_per_identity: 32,
             id_seed: [0; 32],
             id_epoch_ms: 0,
         }

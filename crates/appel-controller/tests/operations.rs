@@ -393,3 +393,61 @@ fn a_closed_endpoint_leaves_its_calls_with_0_0() {
     });
     assert_eq!(h.controller.endpoint_count(), 1);
 }
+
+#[test]
+fn an_identity_cannot_ring_more_calls_than_its_cap() {
+    let mut h = Harness::with(ControllerConfig {
+        max_outgoing_calls_per_identity: 2,
+        ..ControllerConfig::default()
+    });
+    h.online("alice-phone", "alice");
+    h.online("alice-laptop", "alice");
+    for callee in ["bob", "carol", "dave"] {
+        h.online(callee, callee);
+    }
+    // The cap counts the identity's calls, whichever of its endpoints started them.
+    let first = h.start("alice-phone", &["bob"]);
+    let second = h.start("alice-laptop", &["bob"]);
+    h.clear();
+    let request = h.request("alice-phone", |request_id| ClientFrame::StartCall {
+        request_id,
+        targets: vec!["carol".into()],
+        video: false,
+        joinable: false,
+    });
+    let error = h.error("alice-phone", request);
+    assert!(error.is(&registry::OUTGOING_CALLS_LIMIT), "{error}");
+    assert_eq!(h.controller.call_count(), 2);
+    assert!(
+        h.frames("carol").is_empty(),
+        "nothing rang: {:?}",
+        h.frames("carol")
+    );
+    // Another identity is not held to alice's count.
+    let theirs = h.start("dave", &["carol"]);
+    assert_eq!(h.incoming("carol", &theirs), 1);
+    // An answered call no longer counts: bob takes the first, and alice may ring carol.
+    h.ack("bob", &first);
+    h.accept("bob", &first);
+    let third = h.start("alice-phone", &["carol"]);
+    // Full again; ending an unanswered call frees its place.
+    h.clear();
+    let request = h.request("alice-laptop", |request_id| ClientFrame::StartCall {
+        request_id,
+        targets: vec!["dave".into()],
+        video: false,
+        joinable: false,
+    });
+    assert!(h
+        .error("alice-laptop", request)
+        .is(&registry::OUTGOING_CALLS_LIMIT));
+    h.hang_up("alice-laptop", &second);
+    let fourth = h.start("alice-laptop", &["dave"]);
+    // The ringing timeout ends both unanswered calls, and the places come back.
+    h.advance(ControllerConfig::default().ringing_timeout + Duration::from_secs(1));
+    assert!(h.ends("alice-phone", &third).len() == 1);
+    assert!(h.ends("alice-laptop", &fourth).len() == 1);
+    h.start("alice-phone", &["carol"]);
+    h.start("alice-phone", &["dave"]);
+    assert_eq!(ControllerConfig::default().max_outgoing_calls_per_identity, 32);
+}

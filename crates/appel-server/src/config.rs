@@ -92,6 +92,16 @@ pub struct Signaling {
     pub signal_rate: usize,
     /// Signal tokens one connection may spend at once (call setup's offer, answer and ICE burst).
     pub signal_burst: usize,
+    /// Frames of any type one connection may send per second, sustained (more get 429/900020).
+    pub frame_rate: usize,
+    /// Frames one connection may send at once, on top of the sustained rate.
+    pub frame_burst: usize,
+    /// Refused frames beyond which a connection that keeps sending is closed with 429/900021; the
+    /// allowance refills at `frame_rate`, so a client that backs off is never closed.
+    pub frame_excess: usize,
+    /// Frames of one connection parsed and waiting for the call controller; the connection stops
+    /// reading its socket until the controller catches up.
+    pub frames_in_flight: usize,
 }
 
 impl Default for Signaling {
@@ -110,6 +120,12 @@ impl Default for Signaling {
             // the burst covers that twenty times, the rate a renegotiation every tenth of a second.
             signal_rate: 200,
             signal_burst: 1000,
+            // Frames follow the signal limits (a signal is a frame), so a client within those is
+            // never refused here; a busy client sends a few frames a second outside calls' setup.
+            frame_rate: 200,
+            frame_burst: 1000,
+            frame_excess: 1000,
+            frames_in_flight: 32,
         }
     }
 }
@@ -119,12 +135,16 @@ impl Default for Signaling {
 pub struct Limits {
     /// Participants per call.
     pub max_participants: usize,
+    /// Calls one identity may have started that nobody answered yet and that still ring (more get
+    /// 429/900022 and ring nobody).
+    pub max_outgoing_calls_per_identity: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_participants: 350,
+            max_outgoing_calls_per_identity: 32,
         }
     }
 }
@@ -238,6 +258,9 @@ pub struct Http {
     pub body_read_timeout: Duration,
     /// How long a kept-alive connection may wait, idle, for its next request.
     pub idle_timeout: Duration,
+    /// From the moment an answer starts to be written to the moment all of it was handed to the
+    /// system; a client that reads slower than that is disconnected.
+    pub response_write_timeout: Duration,
     /// HTTP connections open at once (upgraded signaling connections aside); the next one is
     /// answered 503/900116 and closed.
     pub max_connections: usize,
@@ -255,6 +278,7 @@ impl Default for Http {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
+            response_write_timeout: Duration::from_secs(30),
             max_connections: 1024,
             shutdown_drain: Duration::from_secs(5),
         }
@@ -372,7 +396,12 @@ static SETTINGS: &[Setting] = settings! {
     "signaling.max_signal_bytes" => |c, v| c.signaling.max_signal_bytes = count(v)?;
     "signaling.signal_rate" => |c, v| c.signaling.signal_rate = count(v)?;
     "signaling.signal_burst" => |c, v| c.signaling.signal_burst = count(v)?;
+    "signaling.frame_rate" => |c, v| c.signaling.frame_rate = count(v)?;
+    "signaling.frame_burst" => |c, v| c.signaling.frame_burst = count(v)?;
+    "signaling.frame_excess" => |c, v| c.signaling.frame_excess = count(v)?;
+    "signaling.frames_in_flight" => |c, v| c.signaling.frames_in_flight = count(v)?;
     "limits.max_participants" => |c, v| c.limits.max_participants = count(v)?;
+    "limits.max_outgoing_calls_per_identity" => |c, v| c.limits.max_outgoing_calls_per_identity = count(v)?;
     "tokens.default_lifetime" => |c, v| c.tokens.default_lifetime = token_lifetime(v)?;
     "tokens.clock_leeway" => |c, v| c.tokens.clock_leeway = clock_leeway(v)?;
     "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
@@ -392,6 +421,7 @@ static SETTINGS: &[Setting] = settings! {
     "http.header_read_timeout" => |c, v| c.http.header_read_timeout = duration(v)?;
     "http.body_read_timeout" => |c, v| c.http.body_read_timeout = duration(v)?;
     "http.idle_timeout" => |c, v| c.http.idle_timeout = duration(v)?;
+    "http.response_write_timeout" => |c, v| c.http.response_write_timeout = duration(v)?;
     "http.max_connections" => |c, v| c.http.max_connections = count(v)?;
     "http.shutdown_drain" => |c, v| c.http.shutdown_drain = duration(v)?;
     "dev" => |c, v| c.dev = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
@@ -490,6 +520,10 @@ impl Config {
             ("http.header_read_timeout", self.http.header_read_timeout),
             ("http.body_read_timeout", self.http.body_read_timeout),
             ("http.idle_timeout", self.http.idle_timeout),
+            (
+                "http.response_write_timeout",
+                self.http.response_write_timeout,
+            ),
             ("signaling.write_timeout", self.signaling.write_timeout),
         ];
         for (key, value) in positive {
@@ -510,7 +544,18 @@ impl Config {
             ),
             ("signaling.signal_rate", self.signaling.signal_rate),
             ("signaling.signal_burst", self.signaling.signal_burst),
+            ("signaling.frame_rate", self.signaling.frame_rate),
+            ("signaling.frame_burst", self.signaling.frame_burst),
+            ("signaling.frame_excess", self.signaling.frame_excess),
+            (
+                "signaling.frames_in_flight",
+                self.signaling.frames_in_flight,
+            ),
             ("limits.max_participants", self.limits.max_participants),
+            (
+                "limits.max_outgoing_calls_per_identity",
+                self.limits.max_outgoing_calls_per_identity,
+            ),
             ("records.batch_size", self.records.batch_size),
             ("webhooks.queue", self.webhooks.queue),
             ("http.max_body_bytes", self.http.max_body_bytes),
@@ -789,6 +834,58 @@ mod tests {
         )
         .expect_err("zero heartbeat");
         assert!(error.is(&registry::INVALID_ARGUMENT));
+    }
+
+    #[test]
+    fn the_flood_limits_come_from_the_file_and_the_environment() {
+        let shipped = Config::default();
+        assert_eq!(
+            (
+                shipped.signaling.frame_rate,
+                shipped.signaling.frame_burst,
+                shipped.signaling.frame_excess,
+                shipped.signaling.frames_in_flight,
+            ),
+            (200, 1000, 1000, 32)
+        );
+        assert_eq!(shipped.limits.max_outgoing_calls_per_identity, 32);
+        assert_eq!(shipped.http.response_write_timeout, Duration::from_secs(30));
+        let (_dir, path) = file(
+            "[signaling]\nframe_rate = 7\nframes_in_flight = 2\n[limits]\nmax_outgoing_calls_per_identity = 3\n[http]\nresponse_write_timeout = \"4s\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(
+            &args,
+            env(&[
+                ("APPEL_SIGNALING_FRAME_BURST", "11"),
+                ("APPEL_SIGNALING_FRAME_EXCESS", "13"),
+                ("APPEL_LIMITS_MAX_OUTGOING_CALLS_PER_IDENTITY", "5"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(
+            (
+                config.signaling.frame_rate,
+                config.signaling.frame_burst,
+                config.signaling.frame_excess,
+                config.signaling.frames_in_flight,
+            ),
+            (7, 11, 13, 2)
+        );
+        assert_eq!(config.limits.max_outgoing_calls_per_identity, 5);
+        assert_eq!(config.http.response_write_timeout, Duration::from_secs(4));
+        for (key, value) in [
+            ("APPEL_SIGNALING_FRAMES_IN_FLIGHT", "0"),
+            ("APPEL_LIMITS_MAX_OUTGOING_CALLS_PER_IDENTITY", "0"),
+            ("APPEL_HTTP_RESPONSE_WRITE_TIMEOUT", "0s"),
+        ] {
+            let error = Config::load_with_env(&ServeArgs::default(), env(&[(key, value)]))
+                .expect_err("zero refused");
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{key}");
+        }
     }
 
     #[test]

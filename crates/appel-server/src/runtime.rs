@@ -277,6 +277,7 @@ pub fn controller_config(config: &Config, id_seed: [u8; 32]) -> ControllerConfig
         disconnect_detection: config.timers.abrupt_disconnect,
         push_wait: config.timers.push_wait,
         max_participants: config.limits.max_participants,
+        max_outgoing_calls_per_identity: config.limits.max_outgoing_calls_per_identity,
         id_seed,
         id_epoch_ms: u64::try_from(crate::store::unix_ms(SystemTime::now())).unwrap_or(0),
     }

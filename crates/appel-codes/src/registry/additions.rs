@@ -56,6 +56,27 @@ entries! {
             => "Envoyez moins de données de signalisation par seconde (signaling.signal_rate et signaling.signal_burst, comptés par Kio entamé de chaque signal) ; patientez un instant avant de renvoyer.",
     }
 
+    FRAME_RATE_EXCEEDED = Sdk(429, Some(900020), UnexpectedClientError, retryable: true) {
+        en: "This endpoint sent signaling frames faster than the server takes them, so this one was not handled; the connection stays open."
+            => "Send fewer frames per second (signaling.frame_rate and signaling.frame_burst) and wait a moment before sending again; a connection that keeps sending far past the limit is closed.",
+        fr: "Ce point d'accès a envoyé des trames de signalisation plus vite que le serveur ne les accepte ; celle-ci n'a pas été traitée et la connexion reste ouverte."
+            => "Envoyez moins de trames par seconde (signaling.frame_rate et signaling.frame_burst) et patientez un instant avant de renvoyer ; une connexion qui continue bien au-delà de la limite est fermée.",
+    }
+
+    FRAME_FLOOD = Sdk(429, Some(900021), UnexpectedClientError, retryable: false) {
+        en: "This connection kept sending signaling frames far beyond the server's rate limit after being told to slow down, so the server closed it."
+            => "Stop sending when frames are refused with the rate limit error and wait before sending again (signaling.frame_rate, signaling.frame_burst, signaling.frame_excess). If an unmodified SDK did this, report it with the SDK version.",
+        fr: "Cette connexion a continué d'envoyer des trames de signalisation bien au-delà de la limite du serveur après avoir été priée de ralentir ; le serveur l'a fermée."
+            => "Cessez d'envoyer dès que des trames sont refusées pour dépassement de débit et patientez avant de reprendre (signaling.frame_rate, signaling.frame_burst, signaling.frame_excess). Si un SDK non modifié l'a fait, signalez-le avec la version du SDK.",
+    }
+
+    OUTGOING_CALLS_LIMIT = Sdk(429, Some(900022), ExpectedError, retryable: true) {
+        en: "This identity already has as many unanswered outgoing calls as the server allows, so the new call was not started and nobody was rung."
+            => "End or wait for an answer to one of the calls already ringing before starting another (limits.max_outgoing_calls_per_identity).",
+        fr: "Cette identité a déjà autant d'appels sortants sans réponse que le serveur le permet ; le nouvel appel n'a pas été lancé et personne n'a été appelé."
+            => "Terminez un des appels qui sonnent déjà, ou attendez qu'on y réponde, avant d'en lancer un autre (limits.max_outgoing_calls_per_identity).",
+    }
+
     ACCESS_KEY_INVALID = Sdk(401, Some(900100), ExpectedError, retryable: false) {
         en: "The request did not carry the server's access key."
             => "Send the access key as a bearer token from your application's backend only; never ship it to clients.",

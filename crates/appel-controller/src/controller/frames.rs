@@ -153,6 +153,39 @@ impl Controller {
         );
     }
 
+    /// The calls `caller` started (from any of its endpoints) that still ring a target and that no
+    /// callee answered yet. Counted from the caller's own legs, so the cost follows what the
+    /// identity does, not the number of calls on the server.
+    fn unanswered_calls_of(&self, caller: &IdentityId) -> usize {
+        let Some(identity) = self.directory.identities.get(caller) else {
+            return 0;
+        };
+        identity
+            .endpoints
+            .iter()
+            .filter_map(|key| self.directory.endpoints.get(key))
+            .flat_map(|known| known.legs.iter())
+            .filter(|(call_id, participant)| {
+                let Some(call) = self.calls.get(*call_id) else {
+                    return false;
+                };
+                let Some((organizer, others)) = call.participants.split_first() else {
+                    return false;
+                };
+                organizer.organizer
+                    && organizer.id == **participant
+                    && organizer.identity == *caller
+                    && call.room.is_none()
+                    && others
+                        .iter()
+                        .any(|p| matches!(p.phase, Phase::Alerting(_)))
+                    && !others
+                        .iter()
+                        .any(|p| matches!(p.phase, Phase::Joined(_)))
+            })
+            .count()
+    }
+
     fn start_call(
         &mut self,
         endpoint: &EndpointKey,
@@ -184,6 +217,18 @@ impl Controller {
                     "{} participants asked, {} allowed",
                     targets.len() + 1,
                     self.config.max_participants
+                ),
+            );
+        }
+        let ringing = self.unanswered_calls_of(&caller);
+        if !targets.is_empty() && ringing >= self.config.max_outgoing_calls_per_identity {
+            return self.reject_request(
+                endpoint,
+                Some(request_id),
+                &registry::OUTGOING_CALLS_LIMIT,
+                format!(
+                    "{ringing} calls started by {caller} still ring unanswered; at most {}",
+                    self.config.max_outgoing_calls_per_identity
                 ),
             );
         }
