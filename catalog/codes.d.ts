@@ -262,6 +262,12 @@ export declare const Codes: {
   readonly SIGNAL_TOO_LARGE: { readonly code: 413; readonly subCode: 900006; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
   /** This endpoint sent signals faster than the server relays them, so this one was not passed on; the connection stays open. */
   readonly SIGNAL_RATE_EXCEEDED: { readonly code: 429; readonly subCode: 900007; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: true };
+  /** This endpoint sent signaling frames faster than the server takes them, so this one was not handled; the connection stays open. */
+  readonly FRAME_RATE_EXCEEDED: { readonly code: 429; readonly subCode: 900020; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: true };
+  /** This connection kept sending signaling frames far beyond the server's rate limit after being told to slow down, so the server closed it. */
+  readonly FRAME_FLOOD: { readonly code: 429; readonly subCode: 900021; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This identity already has as many unanswered outgoing calls as the server allows, so the new call was not started and nobody was rung. */
+  readonly OUTGOING_CALLS_LIMIT: { readonly code: 429; readonly subCode: 900022; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
   /** The request did not carry the server's access key. */
   readonly ACCESS_KEY_INVALID: { readonly code: 401; readonly subCode: 900100; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** No identity with that id exists on this server. */

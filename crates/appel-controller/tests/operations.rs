@@ -449,5 +449,8 @@ fn an_identity_cannot_ring_more_calls_than_its_cap() {
     assert!(h.ends("alice-laptop", &fourth).len() == 1);
     h.start("alice-phone", &["carol"]);
     h.start("alice-phone", &["dave"]);
-    assert_eq!(ControllerConfig::default().max_outgoing_calls_per_identity, 32);
+    assert_eq!(
+        ControllerConfig::default().max_outgoing_calls_per_identity,
+        32
+    );
 }

@@ -120,11 +120,12 @@ impl Default for Signaling {
             // the burst covers that twenty times, the rate a renegotiation every tenth of a second.
             signal_rate: 200,
             signal_burst: 1000,
-            // Frames follow the signal limits (a signal is a frame), so a client within those is
-            // never refused here; a busy client sends a few frames a second outside calls' setup.
-            frame_rate: 200,
-            frame_burst: 1000,
-            frame_excess: 1000,
+            // Twice the signal limits (a signal is a frame, and costs a token there too), so a
+            // client within those is never refused here; outside a call's setup a busy client sends
+            // a few frames a second.
+            frame_rate: 400,
+            frame_burst: 2000,
+            frame_excess: 2000,
             frames_in_flight: 32,
         }
     }
@@ -258,8 +259,9 @@ pub struct Http {
     pub body_read_timeout: Duration,
     /// How long a kept-alive connection may wait, idle, for its next request.
     pub idle_timeout: Duration,
-    /// From the moment an answer starts to be written to the moment all of it was handed to the
-    /// system; a client that reads slower than that is disconnected.
+    /// From the first write of an answer that the client's socket does not take at once to the
+    /// moment all of it was handed to the system; a client that reads slower than that (or not
+    /// at all) is disconnected and its slot freed.
     pub response_write_timeout: Duration,
     /// HTTP connections open at once (upgraded signaling connections aside); the next one is
     /// answered 503/900116 and closed.
@@ -846,7 +848,7 @@ mod tests {
                 shipped.signaling.frame_excess,
                 shipped.signaling.frames_in_flight,
             ),
-            (200, 1000, 1000, 32)
+            (400, 2000, 2000, 32)
         );
         assert_eq!(shipped.limits.max_outgoing_calls_per_identity, 32);
         assert_eq!(shipped.http.response_write_timeout, Duration::from_secs(30));

@@ -21,7 +21,7 @@ use appel_controller::{
 };
 use appel_protocol::{CallId, ClientFrame, IdentityId, ServerFrame, PROTOCOL_VERSION};
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
 use crate::push::PushSender;
@@ -129,6 +129,8 @@ enum Event {
         endpoint: EndpointKey,
         conn_id: u64,
         frame: ClientFrame,
+        /// Given back to the connection once the frame was handled (or dropped unhandled).
+        _in_flight: OwnedSemaphorePermit,
     },
     TokenRefreshed {
         endpoint: EndpointKey,
@@ -167,12 +169,28 @@ impl RuntimeHandle {
             .is_ok()
     }
 
-    /// A client frame for the controller.
-    pub async fn frame(&self, endpoint: &EndpointKey, conn_id: u64, frame: ClientFrame) {
+    /// A client frame for the controller. Waits while the connection has `in_flight`'s every
+    /// permit out: its earlier frames are still queued, and it reads no more until they are handled.
+    pub async fn frame(
+        &self,
+        endpoint: &EndpointKey,
+        conn_id: u64,
+        frame: ClientFrame,
+        in_flight: &Arc<Semaphore>,
+    ) {
+        let permit = match Arc::clone(in_flight).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => match Box::pin(Arc::clone(in_flight).acquire_owned()).await {
+                Ok(permit) => permit,
+                // Never closed; were it, there would be nothing to wait for.
+                Err(_) => return,
+            },
+        };
         let event = Event::Frame {
             endpoint: endpoint.clone(),
             conn_id,
             frame,
+            _in_flight: permit,
         };
         // Every connection task awaits this on its hot path, so its future is kept small: a waiting
         // send (392 bytes of state) is boxed, and only needed when the queue is full.
@@ -411,6 +429,7 @@ impl Runtime {
                 endpoint,
                 conn_id,
                 frame,
+                _in_flight,
             } => {
                 if self.is_current(&endpoint, conn_id) {
                     self.controller
@@ -885,6 +904,49 @@ mod tests {
         fences.raise(later, &"carol".into(), 1);
         assert!(fences.refusal(&alice, 0).is_none());
         assert!(fences.refusal(&bob, 0).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_connection_stops_reading_while_its_frames_wait_for_the_controller() {
+        use futures_util::FutureExt;
+        let (events, mut receiver) = mpsc::channel(EVENT_QUEUE);
+        let handle = RuntimeHandle {
+            events,
+            webhooks: WebhookHub::idle(),
+        };
+        let flooder = EndpointKey::new("mallory", "phone");
+        let other = EndpointKey::new("bob", "phone");
+        let (mine, theirs) = (Arc::new(Semaphore::new(2)), Arc::new(Semaphore::new(2)));
+        // The controller task is busy elsewhere: two frames go in, the third waits.
+        for _ in 0..2 {
+            handle
+                .frame(&flooder, 1, ClientFrame::Ping, &mine)
+                .now_or_never()
+                .expect("within the allowance");
+        }
+        let third = handle.frame(&flooder, 1, ClientFrame::Ping, &mine);
+        tokio::pin!(third);
+        assert!(third.as_mut().now_or_never().is_none(), "a third waits");
+        // Another connection is not held back by the flooder's allowance.
+        handle
+            .frame(&other, 2, ClientFrame::Ping, &theirs)
+            .now_or_never()
+            .expect("another connection's frame goes in");
+        // The controller handles one of the flooder's frames: the waiting one goes in.
+        drop(receiver.recv().await.expect("an event"));
+        third
+            .now_or_never()
+            .expect("a frame was handled, one more goes in");
+        assert_eq!(mine.available_permits(), 0);
+        while let Ok(event) = receiver.try_recv() {
+            drop(event);
+        }
+        assert_eq!(
+            mine.available_permits(),
+            2,
+            "handled frames give their place back"
+        );
+        assert_eq!(theirs.available_permits(), 2);
     }
 
     #[test]

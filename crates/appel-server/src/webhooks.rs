@@ -190,6 +190,14 @@ pub struct WebhookHub {
 }
 
 impl WebhookHub {
+    /// A hub with no subscription and no dispatcher, for tests of what sits beside it.
+    #[cfg(test)]
+    pub(crate) fn idle() -> Self {
+        WebhookHub {
+            subscriptions: Arc::new(RwLock::new(Vec::new())),
+        }
+    }
+
     /// Starts the dispatcher with `subscriptions` (the stored ones and the configured one); `wake`
     /// is notified when the records writer commits new events.
     pub(crate) fn start(

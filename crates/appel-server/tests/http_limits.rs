@@ -694,3 +694,114 @@ async fn upgraded_signaling_connections_leave_the_http_count() {
     );
     drop(clients);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_rest_answer_does_not_hold_a_slot() {
+    const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+    let server = TestServer::start_with(|c| {
+        c.http.max_connections = 1;
+        c.http.response_write_timeout = WRITE_TIMEOUT;
+        // Only the write deadline may free the slot here.
+        c.http.header_read_timeout = Duration::from_secs(60);
+        c.http.idle_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let addr = server.server.addr();
+    let one = exchange(
+        addr,
+        authorized(&server, "GET", "/openapi.json", "").as_bytes(),
+    )
+    .await;
+    assert_eq!(one.status, 200);
+    let answer_bytes = one.body.len();
+
+    // The attacker asks for the large document many times over on one connection (pipelined), with
+    // a tiny receive window, and never reads: the answers fill the socket and the server's writes
+    // block.
+    const ASKED: usize = 400;
+    let requests = authorized(&server, "GET", "/openapi.json", "").repeat(ASKED);
+    let mut attempts = 0;
+    let (mut attacker, blocked) = loop {
+        attempts += 1;
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("receive buffer");
+        let mut attacker = socket.connect(addr).await.expect("connect");
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            attacker.write_all(requests.as_bytes()),
+        )
+        .await
+        .expect("the requests are taken")
+        .expect("written");
+        let blocked = Instant::now();
+        // The status line only: the slot of the first exchange may not be free yet, and then this
+        // connection is turned away.
+        let mut status = [0u8; 12];
+        attacker
+            .read_exact(&mut status)
+            .await
+            .expect("a status line");
+        if &status == b"HTTP/1.1 200" {
+            break (attacker, blocked);
+        }
+        assert!(
+            attempts < 20,
+            "never admitted: {:?}",
+            String::from_utf8_lossy(&status)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (mut reader, _writer) = attacker.split();
+
+    // Meanwhile the one slot is taken: another client is turned away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = reqwest::Client::new()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 503, "the unread answers hold the slot");
+
+    // Past the write deadline the server drops the attacker and serves others again.
+    let freed = loop {
+        let response = reqwest::Client::new()
+            .get(server.url("/health"))
+            .send()
+            .await
+            .expect("answered");
+        if response.status() == 200 {
+            break blocked.elapsed();
+        }
+        assert_eq!(response.status(), 503);
+        assert!(
+            blocked.elapsed() < WRITE_TIMEOUT * 4,
+            "the slot is still held after {:?}",
+            blocked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // What was on its way is all the attacker ever gets: the connection ends well short of the
+    // answers it asked for.
+    let mut received = 0usize;
+    let mut sink = vec![0u8; 64 * 1024];
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match reader.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received += n,
+            }
+        }
+    })
+    .await
+    .is_ok();
+    eprintln!(
+        "unread answers: {ASKED} × {answer_bytes} bytes asked, slot freed after {freed:?}, \
+         {received} bytes were on their way"
+    );
+    assert!(ended, "the attacker's connection never ended");
+    assert!(freed >= WRITE_TIMEOUT / 2, "freed after {freed:?}");
+    assert!(
+        received < ASKED * answer_bytes / 2,
+        "{received} bytes received: the answers were written out in full"
+    );
+}

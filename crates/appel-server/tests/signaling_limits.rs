@@ -40,6 +40,8 @@ fn many_senders(config: &mut Config) {
     unhurried(config);
     config.signaling.signal_rate = 1 << 30;
     config.signaling.signal_burst = 1 << 30;
+    config.signaling.frame_rate = 1 << 30;
+    config.signaling.frame_burst = 1 << 30;
 }
 
 fn budget() -> usize {
@@ -458,7 +460,13 @@ async fn an_oversized_signal_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_flood_is_rate_limited() {
     let _serial = SERIAL.lock().await;
-    let server = TestServer::start_with(unhurried).await;
+    // The signal bucket as shipped; the limit on all frames, which a flood of 3000 at once also
+    // passes, is lifted so that only the signal limits answer here.
+    let server = TestServer::start_with(|c| {
+        unhurried(c);
+        c.signaling.frame_burst = 1 << 30;
+    })
+    .await;
     let (mut alice, mut bob, call) = connected_call(&server).await;
     let start = Instant::now();
 
@@ -528,4 +536,256 @@ async fn a_signal_flood_is_rate_limited() {
     alice.send(signal(&call, "after", 100)).await;
     assert_eq!(bob.wait_for("the next signal", marker).await, "after");
     assert!(alice.still_served().await);
+}
+
+/// A `hold` of a call that does not exist: the call controller answers it with an error, so every
+/// such frame that gets through costs the controller a turn, and each is answered exactly once.
+fn bogus_hold(request_id: u64) -> String {
+    ClientFrame::Hold {
+        request_id,
+        call_id: CallId::from("no-such-call"),
+    }
+    .to_json()
+}
+
+/// The answer to request `id`, if `frame` is one: whether the rate limit refused it.
+fn refused_by_the_rate(frame: &ServerFrame) -> Option<(u64, bool)> {
+    match frame {
+        ServerFrame::Error {
+            request_id: Some(id),
+            error,
+            fatal,
+        } => {
+            assert!(!fatal, "a refused request does not end the connection");
+            Some((*id, error.is(&registry::FRAME_RATE_EXCEEDED)))
+        }
+        ServerFrame::Ack { request_id } => Some((*request_id, false)),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_flood_is_refused_and_the_flooder_is_cut() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start_with(|c| {
+        unhurried(c);
+        c.signaling.frame_rate = 50;
+        c.signaling.frame_burst = 50;
+        c.signaling.frame_excess = 400;
+    })
+    .await;
+    let (_, mut mallory) = server.user("mallory-1").await;
+    let (_, mut bob) = server.user("bob-1").await;
+
+    // Requests far past the burst, sent at once: each gets its own answer, the excess a 429 that
+    // names its request, and only what the rate allows reaches the controller.
+    const REQUESTS: u64 = 200;
+    let start = Instant::now();
+    for id in 1..=REQUESTS {
+        mallory.send_raw(&bogus_hold(id)).await;
+    }
+    let mut answered = HashSet::new();
+    let (mut handled, mut refused) = (0u64, 0u64);
+    while answered.len() < REQUESTS as usize {
+        let (id, was_refused) = mallory.wait_for("an answer", refused_by_the_rate).await;
+        assert!(answered.insert(id), "request {id} answered twice");
+        if was_refused {
+            refused += 1;
+        } else {
+            handled += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    let allowed = 50 + (elapsed.as_secs_f64() * 50.0).ceil() as u64;
+    eprintln!(
+        "frame flood: {REQUESTS} requests in {elapsed:?}: {handled} handled, {refused} refused"
+    );
+    assert!(handled >= 50, "the burst was not served: {handled}");
+    assert!(handled <= allowed, "{handled} handled, at most {allowed}");
+    assert!(refused >= REQUESTS - allowed, "{refused} refused");
+    assert!(mallory.take_backlog().is_empty(), "nothing else was sent");
+
+    // Mallory does not slow down: frames without a request id, as fast as the socket takes them.
+    // The refusals of a run are told once, not once each, and past its excess the connection is
+    // closed with 429/900021.
+    let ping = ClientFrame::Ping.to_json();
+    let mut sent = 0u64;
+    while sent < 100_000 && mallory.try_send_raw(&ping).await {
+        sent += 1;
+    }
+    let (error, fatal) = mallory
+        .wait_for("the closing error", |f| match f {
+            ServerFrame::Error { error, fatal, .. } if error.is(&registry::FRAME_FLOOD) => {
+                Some((error.clone(), *fatal))
+            }
+            _ => None,
+        })
+        .await;
+    assert!(fatal, "{error}");
+    assert_eq!(error.code(), appel_codes::Code(429));
+    assert!(mallory.is_closed().await, "the flooder's connection ends");
+    let seen = mallory.take_backlog();
+    let pongs = seen
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Pong))
+        .count();
+    let told = seen
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Error { request_id: None, error, .. } if error.is(&registry::FRAME_RATE_EXCEEDED)))
+        .count();
+    eprintln!("ping flood: {sent} sent before the cut, {pongs} answered, {told} refusal notices");
+    assert!(told >= 1, "the flooder was told before being cut");
+    assert!(
+        told * 20 < sent as usize,
+        "{told} notices for {sent} frames: one per frame doubles the flood"
+    );
+    // Mallory's frames were refused, not queued: others are served at once.
+    let served = Instant::now();
+    assert!(bob.still_served().await);
+    assert!(served.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_users_are_served_while_one_floods() {
+    let _serial = SERIAL.lock().await;
+    // The limits as shipped.
+    let server = TestServer::start_with(unhurried).await;
+    let (_, mut mallory) = server.user("mallory-2").await;
+    let (mut bob, mut carol, call) = connected_call(&server).await;
+
+    let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flood = tokio::spawn({
+        let flooding = Arc::clone(&flooding);
+        async move {
+            let mut sent = 0u64;
+            while sent < 1_000_000 && mallory.try_send_raw(&bogus_hold(sent + 1)).await {
+                sent += 1;
+            }
+            flooding.store(false, std::sync::atomic::Ordering::SeqCst);
+            let cut = mallory
+                .wait_for("the closing error", |f| match f {
+                    ServerFrame::Error {
+                        error, fatal: true, ..
+                    } => Some(error.clone()),
+                    _ => None,
+                })
+                .await;
+            (sent, cut)
+        }
+    });
+
+    // While the flood runs, bob and carol put their call on hold and back, each a request the
+    // call controller answers: the flood must not stand between them and it.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut slowest = Duration::ZERO;
+    let mut during = 0;
+    for round in 0..40 {
+        let party = if round % 2 == 0 { &mut bob } else { &mut carol };
+        let asked = Instant::now();
+        let call_id = call.clone();
+        party
+            .request(|request_id| {
+                if round % 4 < 2 {
+                    ClientFrame::Hold {
+                        request_id,
+                        call_id,
+                    }
+                } else {
+                    ClientFrame::Resume {
+                        request_id,
+                        call_id,
+                    }
+                }
+            })
+            .await
+            .expect("hold and resume are served");
+        slowest = slowest.max(asked.elapsed());
+        if flooding.load(std::sync::atomic::Ordering::SeqCst) {
+            during += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (sent, cut) = tokio::time::timeout(Duration::from_secs(30), flood)
+        .await
+        .expect("the flooder is cut")
+        .expect("the flood task");
+    eprintln!(
+        "one flooder: {sent} frames sent before the cut; {during} of 40 requests answered during \
+         the flood, the slowest in {slowest:?}"
+    );
+    assert!(cut.is(&registry::FRAME_FLOOD), "{cut}");
+    assert!(during >= 1, "the flood ended before anything was measured");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a request waited {slowest:?} behind the flood"
+    );
+    assert!(bob.still_served().await && carol.still_served().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_cannot_ring_more_than_its_call_cap() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start_with(|c| {
+        unhurried(c);
+        c.limits.max_outgoing_calls_per_identity = 3;
+    })
+    .await;
+    let (spammer, mut phone) = server.user("spam-phone").await;
+    let mut laptop = server.connect(&spammer, "spam-laptop").await;
+    let mut victims = Vec::new();
+    for i in 0..5 {
+        victims.push(server.user(&format!("victim-{i}")).await);
+    }
+    // Three calls ring, from either of the spammer's endpoints.
+    let mut calls = Vec::new();
+    for (i, (victim, _)) in victims.iter().take(3).enumerate() {
+        let caller = if i == 0 { &mut laptop } else { &mut phone };
+        calls.push(caller.start_call(&[victim]).await.0);
+    }
+    for (_, client) in victims.iter_mut().take(3) {
+        client.incoming().await;
+    }
+    // The fourth is refused, whichever endpoint asks, and rings nobody.
+    for caller in [&mut phone, &mut laptop] {
+        let targets = vec![victims[3].0.as_str().into(), victims[4].0.as_str().into()];
+        let refused = caller
+            .request(|request_id| ClientFrame::StartCall {
+                request_id,
+                targets,
+                video: false,
+                joinable: false,
+            })
+            .await
+            .expect_err("over the cap");
+        assert!(refused.is(&registry::OUTGOING_CALLS_LIMIT), "{refused}");
+        assert_eq!(refused.code(), appel_codes::Code(429));
+    }
+    for (_, victim) in victims.iter_mut().skip(3) {
+        let rung = victim
+            .drain()
+            .await
+            .into_iter()
+            .filter(|f| matches!(f, ServerFrame::IncomingCall { .. }))
+            .count();
+        assert_eq!(rung, 0, "a refused call rang");
+    }
+    // Answering one frees a place: the next call rings.
+    victims[0].1.accept(&calls[0]).await.expect("accepted");
+    let (fourth, _) = phone.start_call(&[&victims[3].0]).await;
+    assert_eq!(victims[3].1.incoming().await, fourth);
+    // Full again; hanging up an unanswered call frees another.
+    let targets = vec![victims[4].0.as_str().into()];
+    let refused = phone
+        .request(|request_id| ClientFrame::StartCall {
+            request_id,
+            targets,
+            video: false,
+            joinable: false,
+        })
+        .await
+        .expect_err("over the cap again");
+    assert!(refused.is(&registry::OUTGOING_CALLS_LIMIT), "{refused}");
+    phone.hang_up(&calls[1]).await.expect("hung up");
+    let (fifth, _) = phone.start_call(&[&victims[4].0]).await;
+    assert_eq!(victims[4].1.incoming().await, fifth);
 }

@@ -176,12 +176,8 @@ impl Controller {
                     && organizer.id == **participant
                     && organizer.identity == *caller
                     && call.room.is_none()
-                    && others
-                        .iter()
-                        .any(|p| matches!(p.phase, Phase::Alerting(_)))
-                    && !others
-                        .iter()
-                        .any(|p| matches!(p.phase, Phase::Joined(_)))
+                    && others.iter().any(|p| matches!(p.phase, Phase::Alerting(_)))
+                    && !others.iter().any(|p| matches!(p.phase, Phase::Joined(_)))
             })
             .count()
     }

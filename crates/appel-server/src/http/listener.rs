@@ -10,6 +10,9 @@
 //! - The request target and the headers are measured here, below hyper's ceilings, so that the
 //!   answer is a problem document (414/900113, 431/900114); hyper's empty answers only remain for
 //!   heads beyond its read buffer.
+//! - An answer the client does not read is given up: once a write finds the client's socket full,
+//!   the rest of what the server has to send must be handed to the system within
+//!   `http.response_write_timeout`, or the connection is dropped and its slot freed.
 //! - At most `http.max_connections` connections speak HTTP at once. A connection leaves the count
 //!   when it closes or upgrades to WebSocket (signaling counts its connections itself). The next
 //!   connection gets one 503/900116 answer and is closed.
@@ -353,6 +356,10 @@ enum Phase {
 struct Clock {
     origin: Instant,
     state: AtomicU64,
+    /// Since when output has waited for the client to read (milliseconds since `origin`, plus one),
+    /// or 0 when nothing waits. Separate from the phase: hyper hands a body over, and the server
+    /// turns idle, long before the last of it leaves.
+    blocked: AtomicU64,
     changed: Notify,
 }
 
@@ -361,6 +368,7 @@ impl Clock {
         Clock {
             origin: Instant::now(),
             state: AtomicU64::new(Phase::Head as u64),
+            blocked: AtomicU64::new(0),
             changed: Notify::new(),
         }
     }
@@ -387,18 +395,46 @@ impl Clock {
         }
     }
 
+    /// A write found the socket full at `now`: the write deadline starts, unless it already runs.
+    fn write_blocked_at(&self, now: Instant) {
+        let since = now.saturating_duration_since(self.origin);
+        let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX - 1) + 1;
+        if self
+            .blocked
+            .compare_exchange(0, millis, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Everything written so far was handed to the system.
+    fn flushed(&self) {
+        if self.blocked.swap(0, Ordering::Relaxed) != 0 {
+            self.changed.notify_one();
+        }
+    }
+
     fn deadline(&self, limits: &Http) -> Option<Instant> {
         let state = self.state.load(Ordering::Relaxed);
         let since = self.origin + Duration::from_millis(state >> 2);
-        match state & 3 {
+        let phase = match state & 3 {
             0 => Some(since + limits.header_read_timeout),
             2 => Some(since + limits.idle_timeout),
             _ => None,
-        }
+        };
+        let blocked = match self.blocked.load(Ordering::Relaxed) {
+            0 => None,
+            millis => Some(
+                self.origin + Duration::from_millis(millis - 1) + limits.response_write_timeout,
+            ),
+        };
+        earliest(phase, blocked)
     }
 }
 
-/// The socket, noting when bytes arrive on an idle connection (a request has begun).
+/// The socket, noting when bytes arrive on an idle connection (a request has begun), when a write
+/// finds it full, and when everything written has left.
 struct Watched {
     inner: TcpStream,
     clock: Arc<Clock>,
@@ -426,7 +462,12 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if result.is_pending() {
+            this.clock.write_blocked_at(Instant::now());
+        }
+        result
     }
 
     fn poll_write_vectored(
@@ -434,7 +475,12 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if result.is_pending() {
+            this.clock.write_blocked_at(Instant::now());
+        }
+        result
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -442,7 +488,13 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        // hyper flushes the socket only once its own buffer is empty: all of it has left.
+        if matches!(result, Poll::Ready(Ok(()))) {
+            this.clock.flushed();
+        }
+        result
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -557,6 +609,33 @@ mod tests {
             clock.deadline(&limits),
             Some(opened + Duration::from_secs(8))
         );
+    }
+
+    #[test]
+    fn output_the_client_does_not_read_has_a_deadline_whatever_the_phase() {
+        let limits = Http {
+            header_read_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(9),
+            response_write_timeout: Duration::from_secs(4),
+            ..Http::default()
+        };
+        let clock = Clock::new();
+        let at = |secs| clock.origin + Duration::from_secs(secs);
+        clock.set_at(Phase::Busy, at(1));
+        clock.write_blocked_at(at(3));
+        assert_eq!(clock.deadline(&limits), Some(at(7)));
+        // Later blocked writes of the same output do not push the deadline back.
+        clock.write_blocked_at(at(5));
+        assert_eq!(clock.deadline(&limits), Some(at(7)));
+        // hyper handed the body over: the idle deadline is later, the write deadline still holds.
+        clock.set_at(Phase::Idle, at(5));
+        assert_eq!(clock.deadline(&limits), Some(at(7)));
+        clock.flushed();
+        assert_eq!(clock.deadline(&limits), Some(at(14)));
+        clock.set_at(Phase::Busy, at(6));
+        assert_eq!(clock.deadline(&limits), None);
+        clock.write_blocked_at(at(8));
+        assert_eq!(clock.deadline(&limits), Some(at(12)));
     }
 
     #[test]

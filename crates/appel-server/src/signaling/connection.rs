@@ -15,10 +15,10 @@ use appel_controller::EndpointKey;
 use appel_protocol::{parse_client_frame, ClientFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{FutureExt, SinkExt};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use super::handshake::{handshake, instant_of, Admitted, Refusal};
-use super::limits::SignalLimiter;
+use super::limits::{FrameLimiter, SignalLimiter, Verdict};
 use super::outbox::{outbox, OutboxReceiver, OutboxSender};
 use crate::runtime::{Arrival, Link, Outgoing};
 use crate::shutdown::ConnectionGuard;
@@ -87,10 +87,13 @@ async fn admit(mut socket: WebSocket, state: AppState) -> Option<Live> {
         close_with_error(&mut socket, None, error, write_timeout).await;
         return None;
     }
+    let in_flight = Arc::new(Semaphore::new(limits.frames_in_flight.max(1)));
     let mut connection = Connection {
         socket,
         kill: Arc::clone(&kill),
         write_timeout,
+        frames: None,
+        in_flight,
         signals: None,
         state,
         endpoint,
@@ -185,6 +188,12 @@ struct Connection {
     /// Notified by the controller task when it cuts this connection off.
     kill: Arc<Notify>,
     write_timeout: Duration,
+    /// The rate of all frames, made at the first frame (boxed for the same reason as `signals`).
+    frames: Option<Box<FrameLimiter>>,
+    /// One permit per frame handed to the controller task and not yet handled by it: with none
+    /// left, the connection waits before reading on, so a fast sender's frames wait in its own
+    /// socket, not in the queue every other connection shares.
+    in_flight: Arc<Semaphore>,
     /// The limits on relayed signals, made at the first signal (most connections send none while
     /// idle, and each keeps this task for its whole life).
     signals: Option<Box<SignalLimiter>>,
@@ -277,6 +286,16 @@ impl Connection {
                 incoming = self.socket.recv() => match incoming {
                     Some(Ok(message)) => {
                         self.last_heard = Instant::now();
+                        let text = match &message {
+                            Message::Text(text) => Some(text.as_str()),
+                            Message::Close(_) => return End::Closed,
+                            _ => None,
+                        };
+                        match Box::pin(self.within_rate(text)).await {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(end) => return end,
+                        }
                         match message {
                             Message::Text(text) => {
                                 if let Err(stop) = Box::pin(self.on_text(text.as_str())).await {
@@ -350,9 +369,43 @@ impl Connection {
                 }
                 self.state
                     .runtime()
-                    .frame(&self.endpoint, self.conn_id, frame)
+                    .frame(&self.endpoint, self.conn_id, frame, &self.in_flight)
                     .await;
                 Ok(())
+            }
+        }
+    }
+
+    /// Whether a frame (its text, for a text frame) is within the connection's rate. When not, the
+    /// client was told if the frame had a `requestId` or began a run of refusals; `Err` when the
+    /// connection ends, cut for flooding or because its socket failed.
+    async fn within_rate(&mut self, text: Option<&str>) -> Result<bool, End> {
+        let now = Instant::now();
+        let config = &self.state.config().signaling;
+        let limits = self.frames.get_or_insert_with(|| {
+            Box::new(FrameLimiter::new(
+                config.frame_rate,
+                config.frame_burst,
+                config.frame_excess,
+                now,
+            ))
+        });
+        match limits.check(now) {
+            Verdict::Pass => Ok(true),
+            Verdict::Refused { error, first } => {
+                let request_id = text.and_then(request_id_of);
+                if request_id.is_some() || first {
+                    tracing::debug!(endpoint = %self.endpoint, %error, "frame refused");
+                    self.send(&ServerFrame::error(request_id, error))
+                        .await
+                        .map_err(Stop::end)?;
+                }
+                Ok(false)
+            }
+            Verdict::Cut(error) => {
+                tracing::warn!(endpoint = %self.endpoint, %error, "frame flood: connection cut");
+                close_with_error(&mut self.socket, None, error, self.write_timeout).await;
+                Err(End::Lost)
             }
         }
     }

@@ -169,6 +169,17 @@ impl Client {
             .expect("send");
     }
 
+    /// Sends without expecting the connection to be open: `false` once it is not (a flooder
+    /// that goes on until the server cuts it).
+    pub async fn try_send_raw(&mut self, text: &str) -> bool {
+        self.sink
+            .lock()
+            .await
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         self.sink
             .lock()
