@@ -207,6 +207,8 @@ enum Pending {
     Start(CallRef),
     /// `accept` of this call.
     Accept(CallRef),
+    /// `reject` of this ringing call.
+    Reject(CallId),
     /// `refreshToken` of a token expiring then.
     Refresh(Option<u64>),
 }
@@ -391,6 +393,14 @@ impl Core {
             return;
         }
         self.go_offline(now);
+    }
+
+    /// Something that is not a frame came on the connection (a WebSocket ping, an unreadable
+    /// frame): the connection is alive all the same.
+    pub fn heard(&mut self, now: Now) {
+        if let Phase::Online(online) = &mut self.phase {
+            online.last_heard = now.at;
+        }
     }
 
     /// A frame from the server.
@@ -658,7 +668,33 @@ impl Core {
         Ok((call, request_id))
     }
 
-    /// A request the application waits on (`reject`, `hangUp`, `hold`…), built from a fresh
+    /// Declines a ringing call; it stops ringing (0/0) once the server confirms. 41007 when it no
+    /// longer rings.
+    pub fn reject(
+        &mut self,
+        now: Now,
+        call_id: &CallId,
+        timeout: Duration,
+    ) -> Result<u64, CallingError> {
+        if !self.ringing.contains_key(call_id) {
+            return Err(CallingError::new(&registry::REJECT_NOT_RINGING)
+                .with_context(format!("call {call_id}")));
+        }
+        let request_id = self.request_id();
+        let frame = ClientFrame::Reject {
+            request_id,
+            call_id: call_id.clone(),
+        };
+        self.send_request(
+            request_id,
+            frame,
+            Pending::Reject(call_id.clone()),
+            Some(now.at + timeout),
+        );
+        Ok(request_id)
+    }
+
+    /// A request the application waits on (`hangUp`, `hold`…), built from a fresh
     /// request id; queued while offline. Its answer is an [`Event::Answered`] or, after `timeout`,
     /// an [`Event::NoAnswer`].
     pub fn request(
@@ -721,6 +757,20 @@ impl Core {
     /// as it is.
     pub fn end_locally(&mut self, call: CallRef) {
         self.end_call(call, CallEndReason::of(&registry::CALL_ENDED_LOCALLY), None);
+    }
+
+    /// The application gave up `call` without the server's word (it refused the call's name, or
+    /// dropped it): it ends with 0/0 and is left (`hangUp`) if the server named it, or as soon as
+    /// it does.
+    pub fn leave(&mut self, call: CallRef) {
+        let call_id = self.call_id(call);
+        self.end_locally(call);
+        if let Some(call_id) = call_id {
+            if !self.is_stopped() {
+                let leave = self.leave_frame(call_id);
+                self.transmit(leave);
+            }
+        }
     }
 
     /// Hangs up every call, closes the connection and stops: every call ends with 0/0.
@@ -787,7 +837,7 @@ impl Core {
         self.reconnect.connected();
         let left: Vec<_> = self.requests.drain().collect();
         for (request_id, request) in left {
-            if let Pending::User | Pending::Accept(_) = request.pending {
+            if let Pending::User | Pending::Accept(_) | Pending::Reject(_) = request.pending {
                 self.event(Event::NoAnswer {
                     request_id,
                     why: NoAnswer::Disposed,
@@ -945,6 +995,12 @@ impl Core {
                 }
                 self.event(Event::Answered { request_id, result });
             }
+            Pending::Reject(call_id) => {
+                if result.is_ok() {
+                    self.stop_ringing(&call_id, "rejected here");
+                }
+                self.event(Event::Answered { request_id, result });
+            }
             Pending::Refresh(expires) => match result {
                 Ok(()) => self.schedule.refreshed(now, expires),
                 Err(error) => self.schedule.failed(now, error),
@@ -954,7 +1010,7 @@ impl Core {
 
     fn no_answer(&mut self, now: Now, request_id: u64, pending: Pending, why: NoAnswer) {
         match pending {
-            Pending::User => self.event(Event::NoAnswer { request_id, why }),
+            Pending::User | Pending::Reject(_) => self.event(Event::NoAnswer { request_id, why }),
             // The call keeps waiting for its establishment time.
             Pending::Start(_) => {}
             Pending::Accept(call) => {
