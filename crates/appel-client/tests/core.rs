@@ -706,3 +706,68 @@ fn an_accept_without_answer_leaves_the_call_and_reports_the_timeout() {
         why: NoAnswer::Timeout
     }));
 }
+
+#[test]
+fn a_confirmed_reject_stops_the_ringing_with_0_0_and_a_stale_one_is_41007() {
+    let mut rig = Rig::new(config(static_token()));
+    ring(&mut rig, "r1");
+    let request_id = rig
+        .core
+        .reject(rig.now, &CallId::new("r1"), Duration::from_secs(10))
+        .unwrap();
+    assert!(
+        matches!(&rig.sent()[..], [ClientFrame::Reject { request_id: id, .. }] if *id == request_id)
+    );
+    let out = rig.frame(ServerFrame::Ack { request_id });
+    assert_eq!(
+        events(&out),
+        vec![
+            Event::IncomingStopped {
+                call_id: CallId::new("r1"),
+                reason: reason(&registry::CALL_ENDED_LOCALLY),
+                raw_cause: Some("rejected here".into())
+            },
+            Event::Answered {
+                request_id,
+                result: Ok(())
+            }
+        ]
+    );
+    let error = rig
+        .core
+        .reject(rig.now, &CallId::new("r1"), Duration::from_secs(10))
+        .unwrap_err();
+    assert!(error.is(&registry::REJECT_NOT_RINGING));
+}
+
+#[test]
+fn leaving_a_named_call_ends_it_and_tells_the_server() {
+    let mut rig = Rig::new(config(static_token()));
+    let call = rig.named_call("c1");
+    rig.core.leave(call);
+    let out = rig.outputs();
+    assert_eq!(
+        ended(&out),
+        vec![(call, reason(&registry::CALL_ENDED_LOCALLY))]
+    );
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Send(ClientFrame::HangUp { call_id, for_everyone: false, .. }) if call_id.as_str() == "c1"
+    )));
+    assert!(rig.core.calls().is_empty());
+}
+
+#[test]
+fn traffic_that_is_not_a_frame_still_counts_as_a_sign_of_life() {
+    let mut rig = Rig::new(config(static_token()));
+    for second in 1..=6 {
+        rig.advance_to(second * 10_000 - 1);
+        rig.core.heard(rig.now);
+    }
+    assert_eq!(rig.core.connection_state(), ConnectionState::Connected);
+    let out = rig.advance_to(90_000);
+    assert!(
+        out.contains(&Output::Disconnect),
+        "silence after the last sign drops it"
+    );
+}
