@@ -7,7 +7,7 @@ use std::time::Duration;
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_protocol::{
     CallId, CallState, ClientFrame, EndpointId, IdentityId, ParticipantId, ParticipantInfo,
-    PushRegistration, ResumedCall, ServerFrame, PROTOCOL_VERSION,
+    ParticipantState, PushRegistration, ResumedCall, ServerFrame, PROTOCOL_VERSION,
 };
 
 use crate::reconnect::{Reconnect, ReconnectDue, ReconnectPolicy};
@@ -142,7 +142,8 @@ pub enum Event {
         /// The call.
         call: CallRef,
     },
-    /// The call came through a reconnect; its state as the server has it.
+    /// The call came through a reconnect; its state as the server has it (the changes it brings
+    /// were told first as `ParticipantUpdated` and `CallState`).
     CallResumed {
         /// The call.
         call: CallRef,
@@ -222,6 +223,21 @@ struct Request {
 struct CallEntry {
     id: Option<CallId>,
     establish_by: Option<Instant>,
+    state: CallState,
+    remotes: Vec<Remote>,
+}
+
+/// Another participant of a call, as this endpoint last heard of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// Its id in the call.
+    pub id: ParticipantId,
+    /// Who it is.
+    pub identity: IdentityId,
+    /// Where it stands (`Disconnected` once it left).
+    pub state: ParticipantState,
+    /// Why its leg ended, once it left.
+    pub end_reason: Option<CallEndReason>,
 }
 
 struct Online {
@@ -337,6 +353,19 @@ impl Core {
         self.calls.get(&call).and_then(|c| c.id.clone())
     }
 
+    /// A call's state as this endpoint sees it (`None` once it ended).
+    pub fn call_state(&self, call: CallRef) -> Option<CallState> {
+        self.calls.get(&call).map(|c| c.state)
+    }
+
+    /// Every remote participant of a call heard of, including those that left.
+    pub fn remote_participants(&self, call: CallRef) -> Vec<Remote> {
+        self.calls
+            .get(&call)
+            .map(|c| c.remotes.clone())
+            .unwrap_or_default()
+    }
+
     /// The calls in progress.
     pub fn calls(&self) -> Vec<CallRef> {
         let mut calls: Vec<_> = self.calls.keys().copied().collect();
@@ -358,10 +387,17 @@ impl Core {
                 .as_ref()
                 .and_then(|id| welcome.resumed_calls.iter().find(|r| &r.call_id == id));
             match kept {
-                Some(resumed) => self.event(Event::CallResumed {
-                    call: call_ref,
-                    resumed: resumed.clone(),
-                }),
+                Some(resumed) => {
+                    let resumed = resumed.clone();
+                    for participant in &resumed.participants {
+                        self.participant_updated(call_ref, participant.clone());
+                    }
+                    self.set_state(call_ref, resumed.state);
+                    self.event(Event::CallResumed {
+                        call: call_ref,
+                        resumed,
+                    });
+                }
                 None if call_id.is_some() => self.end_call(
                     call_ref,
                     CallEndReason::of(&registry::NETWORK_LOST),
@@ -459,7 +495,7 @@ impl Core {
             }
             ServerFrame::CallState { call_id, state } => {
                 if let Some(call) = self.by_id.get(&call_id).copied() {
-                    self.event(Event::CallState { call, state });
+                    self.set_state(call, state);
                 }
             }
             ServerFrame::ParticipantUpdated {
@@ -467,7 +503,7 @@ impl Core {
                 participant,
             } => {
                 if let Some(call) = self.by_id.get(&call_id).copied() {
-                    self.event(Event::ParticipantUpdated { call, participant });
+                    self.participant_updated(call, participant);
                 }
             }
             ServerFrame::ParticipantLeft {
@@ -477,12 +513,7 @@ impl Core {
                 reason,
             } => {
                 if let Some(call) = self.by_id.get(&call_id).copied() {
-                    self.event(Event::ParticipantLeft {
-                        call,
-                        participant_id,
-                        identity,
-                        reason,
-                    });
+                    self.participant_left(call, participant_id, identity, reason);
                 }
             }
             ServerFrame::CallEnded {
@@ -868,7 +899,15 @@ impl Core {
         if let Some(id) = &id {
             self.by_id.insert(id.clone(), call);
         }
-        self.calls.insert(call, CallEntry { id, establish_by });
+        self.calls.insert(
+            call,
+            CallEntry {
+                id,
+                establish_by,
+                state: CallState::Connecting,
+                remotes: Vec::new(),
+            },
+        );
         call
     }
 
@@ -1052,6 +1091,71 @@ impl Core {
                 self.transmit(leave);
             }
         }
+    }
+
+    /// A state the call was not in already; `Disconnected` comes only with the end reason.
+    fn set_state(&mut self, call: CallRef, state: CallState) {
+        let Some(entry) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if entry.state == state || state == CallState::Disconnected {
+            return;
+        }
+        entry.state = state;
+        self.event(Event::CallState { call, state });
+    }
+
+    /// A participant that is new, or whose state changed (a repeat says nothing new).
+    fn participant_updated(&mut self, call: CallRef, participant: ParticipantInfo) {
+        let Some(entry) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match entry.remotes.iter_mut().find(|r| r.id == participant.id) {
+            Some(known) if known.state == participant.state => return,
+            Some(known) => {
+                known.state = participant.state;
+                known.end_reason = None;
+            }
+            None => entry.remotes.push(Remote {
+                id: participant.id.clone(),
+                identity: participant.identity.clone(),
+                state: participant.state,
+                end_reason: None,
+            }),
+        }
+        self.event(Event::ParticipantUpdated { call, participant });
+    }
+
+    /// A participant left, told once with its reason.
+    fn participant_left(
+        &mut self,
+        call: CallRef,
+        participant_id: ParticipantId,
+        identity: IdentityId,
+        reason: CallEndReason,
+    ) {
+        let Some(entry) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match entry.remotes.iter_mut().find(|r| r.id == participant_id) {
+            Some(known) if known.state == ParticipantState::Disconnected => return,
+            Some(known) => {
+                known.state = ParticipantState::Disconnected;
+                known.end_reason = Some(reason);
+            }
+            None => entry.remotes.push(Remote {
+                id: participant_id.clone(),
+                identity: identity.clone(),
+                state: ParticipantState::Disconnected,
+                end_reason: Some(reason),
+            }),
+        }
+        self.event(Event::ParticipantLeft {
+            call,
+            participant_id,
+            identity,
+            reason,
+        });
     }
 
     fn end_call(&mut self, call: CallRef, reason: CallEndReason, raw_cause: Option<String>) {

@@ -42,7 +42,8 @@ mod time;
 mod token;
 
 pub use crate::core::{
-    CallRef, Config, ConnectionState, Core, Event, NoAnswer, Output, Welcome, SILENT_INTERVALS,
+    CallRef, Config, ConnectionState, Core, Event, NoAnswer, Output, Remote, Welcome,
+    SILENT_INTERVALS,
 };
 pub use errors::{disposed, no_answer};
 pub use reconnect::{Reconnect, ReconnectDue, ReconnectPolicy};

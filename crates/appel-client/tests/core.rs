@@ -771,3 +771,100 @@ fn traffic_that_is_not_a_frame_still_counts_as_a_sign_of_life() {
         "silence after the last sign drops it"
     );
 }
+
+fn participant(
+    id: &str,
+    state: appel_protocol::ParticipantState,
+) -> appel_protocol::ParticipantInfo {
+    appel_protocol::ParticipantInfo {
+        id: ParticipantId::new(id),
+        identity: IdentityId::from("bob"),
+        state,
+    }
+}
+
+#[test]
+fn repeated_states_and_participants_are_told_once_and_a_departure_once() {
+    use appel_protocol::ParticipantState;
+    let mut rig = Rig::new(config(static_token()));
+    let call = rig.named_call("c1");
+    let state = |rig: &mut Rig, state| {
+        events(&rig.frame(ServerFrame::CallState {
+            call_id: CallId::new("c1"),
+            state,
+        }))
+    };
+    assert_eq!(
+        state(&mut rig, CallState::Ringing),
+        vec![Event::CallState {
+            call,
+            state: CallState::Ringing
+        }]
+    );
+    assert!(state(&mut rig, CallState::Ringing).is_empty());
+    assert!(
+        state(&mut rig, CallState::Disconnected).is_empty(),
+        "only an end reason ends a call"
+    );
+    let update = |rig: &mut Rig, state| {
+        events(&rig.frame(ServerFrame::ParticipantUpdated {
+            call_id: CallId::new("c1"),
+            participant: participant("p-2", state),
+        }))
+    };
+    assert_eq!(update(&mut rig, ParticipantState::Ringing).len(), 1);
+    assert!(update(&mut rig, ParticipantState::Ringing).is_empty());
+    assert_eq!(update(&mut rig, ParticipantState::Connected).len(), 1);
+    let left = |rig: &mut Rig| {
+        events(&rig.frame(ServerFrame::ParticipantLeft {
+            call_id: CallId::new("c1"),
+            participant_id: ParticipantId::new("p-2"),
+            identity: IdentityId::from("bob"),
+            reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+        }))
+    };
+    assert_eq!(left(&mut rig).len(), 1);
+    assert!(left(&mut rig).is_empty());
+    let remotes = rig.core.remote_participants(call);
+    assert_eq!(remotes.len(), 1);
+    assert_eq!(remotes[0].state, ParticipantState::Disconnected);
+    assert_eq!(
+        remotes[0].end_reason,
+        Some(reason(&registry::CALL_ENDED_LOCALLY))
+    );
+    assert_eq!(rig.core.call_state(call), Some(CallState::Ringing));
+}
+
+#[test]
+fn a_resumed_call_takes_the_state_and_participants_the_server_kept() {
+    use appel_protocol::ParticipantState;
+    let mut rig = Rig::new(config(static_token()));
+    let call = rig.named_call("c1");
+    rig.core.connection_lost(rig.now);
+    rig.advance_to(250);
+    let resumed = ResumedCall {
+        call_id: CallId::new("c1"),
+        participant_id: ParticipantId::new("p-1"),
+        state: CallState::Connected,
+        video: false,
+        participants: vec![participant("p-2", ParticipantState::Connected)],
+    };
+    rig.core
+        .connected(rig.now, welcome(rig.now, HOUR, vec![resumed.clone()]));
+    let ev = events(&rig.outputs());
+    assert_eq!(
+        ev[1..],
+        [
+            Event::ParticipantUpdated {
+                call,
+                participant: participant("p-2", ParticipantState::Connected)
+            },
+            Event::CallState {
+                call,
+                state: CallState::Connected
+            },
+            Event::CallResumed { call, resumed },
+        ]
+    );
+    assert_eq!(rig.core.call_state(call), Some(CallState::Connected));
+}

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_protocol::{
     CallId, CallState, ClientFrame, IdentityId, ParticipantId, ParticipantInfo, ParticipantState,
-    ResumedCall,
 };
 use tokio::sync::watch;
 
@@ -235,14 +234,6 @@ impl CallShared {
 
     pub(crate) fn signal(&self, from: ParticipantId, payload: serde_json::Value) {
         self.events.push(CallEvent::Signal { from, payload });
-    }
-
-    /// Brings the call up to date after the connection came back.
-    pub(crate) fn resumed(&self, resumed: &ResumedCall) {
-        for participant in &resumed.participants {
-            self.participant_updated(participant.clone());
-        }
-        self.set_state(resumed.state);
     }
 
     /// Ends the call with `reason`; `false` when it had already ended (the first reason stays).

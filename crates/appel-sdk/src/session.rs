@@ -381,11 +381,8 @@ impl Session {
                     shared.muted_by_server();
                 }
             }
-            Event::CallResumed { call, resumed } => {
-                if let Some(shared) = self.calls.get(&call) {
-                    shared.resumed(&resumed);
-                }
-            }
+            // What the reconnect changed came just before, as participant and state events.
+            Event::CallResumed { .. } => {}
             Event::CallEnded {
                 call,
                 reason,
