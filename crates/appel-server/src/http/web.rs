@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::extract::invalid_request;
+use super::extract::{invalid_request, JsonBody};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::CallFilter;
@@ -112,7 +112,7 @@ async fn asset(State(state): State<WebState>, UrlPath(path): UrlPath<String>) ->
 }
 
 /// The body of `POST /dev/session`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct SessionRequest {
     name: String,
 }
@@ -120,7 +120,7 @@ struct SessionRequest {
 /// `POST /dev/session {"name"}`: the identity of that name (created the first time) and a token.
 async fn dev_session(
     State(state): State<WebState>,
-    Json(request): Json<SessionRequest>,
+    JsonBody(request): JsonBody<SessionRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let name = request.name.trim().to_string();
     if name.is_empty() || name.len() > 64 {
