@@ -6,8 +6,8 @@
 #![no_main]
 
 use appel_codes::{
-    class_fallback, lookup, lookup_code, registry, CallEndReason, CallingError, Code, Entry, Locale,
-    Match,
+    class_fallback, lookup, lookup_code, registry, CallEndReason, CallingError, Code, Entry,
+    Locale, Match,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
     });
     match found.matched {
         Match::Exact => {
-            assert!(std::ptr::eq(found.entry, exact.expect("an exact entry exists")));
+            assert!(std::ptr::eq(
+                found.entry,
+                exact.expect("an exact entry exists")
+            ));
         }
         Match::Subcode => {
             assert!(exact.is_none());
@@ -54,7 +57,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Match::CodeOnly => {
             assert!(exact.is_none() && by_subcode.is_none());
-            assert!(std::ptr::eq(found.entry, code_only.expect("a code-only entry exists")));
+            assert!(std::ptr::eq(
+                found.entry,
+                code_only.expect("a code-only entry exists")
+            ));
         }
         Match::Class => {
             assert!(exact.is_none() && by_subcode.is_none() && code_only.is_none());
@@ -71,7 +77,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(alone.subcode, None);
     assert_eq!(alone.entry.code.class(), asked.class());
     match code_only {
-        Some(entry) => assert!(std::ptr::eq(alone.entry, entry) && alone.matched == Match::CodeOnly),
+        Some(entry) => {
+            assert!(std::ptr::eq(alone.entry, entry) && alone.matched == Match::CodeOnly)
+        }
         None => assert!(std::ptr::eq(alone.entry, class_fallback(asked))),
     }
 

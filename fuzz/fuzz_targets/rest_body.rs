@@ -48,22 +48,41 @@ fn harness() -> &'static Harness {
             dev: true,
             ..Config::default()
         };
-        let server = runtime.block_on(Server::start(config)).expect("server starts");
+        let server = runtime
+            .block_on(Server::start(config))
+            .expect("server starts");
         let router = server.router();
         let (identity, room) = runtime.block_on(async {
             let created = send(&router, Method::POST, "/identities", true, Vec::new()).await;
             assert_eq!(created.0, StatusCode::CREATED);
             let identity = created.1["id"].as_str().expect("identity id").to_string();
-            let body = format!(r#"{{"participants":[{{"identity":"{identity}","role":"Presenter"}}]}}"#);
+            let body =
+                format!(r#"{{"participants":[{{"identity":"{identity}","role":"Presenter"}}]}}"#);
             let room = send(&router, Method::POST, "/rooms", true, body.into_bytes()).await;
             assert_eq!(room.0, StatusCode::CREATED, "{}", room.1);
-            (identity, room.1["id"].as_str().expect("room id").to_string())
+            (
+                identity,
+                room.1["id"].as_str().expect("room id").to_string(),
+            )
         });
-        Harness { runtime, router, identity, room, _server: server, _data: data }
+        Harness {
+            runtime,
+            router,
+            identity,
+            room,
+            _server: server,
+            _data: data,
+        }
     })
 }
 
-async fn send(router: &Router, method: Method, path: &str, key: bool, body: Vec<u8>) -> (StatusCode, Value, Option<String>) {
+async fn send(
+    router: &Router,
+    method: Method,
+    path: &str,
+    key: bool,
+    body: Vec<u8>,
+) -> (StatusCode, Value, Option<String>) {
     let mut request = Request::builder()
         .method(method)
         .uri(path)
@@ -79,12 +98,20 @@ async fn send(router: &Router, method: Method, path: &str, key: bool, body: Vec<
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     let value = if bytes.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!("{status} answered a body that is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+            panic!(
+                "{status} answered a body that is not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
         })
     };
     (status, value, content_type)
@@ -92,8 +119,16 @@ async fn send(router: &Router, method: Method, path: &str, key: bool, body: Vec<
 
 /// A refusal is a problem document whose pair, name and status agree with the catalogue.
 fn check_problem(status: StatusCode, problem: &Value, content_type: Option<&str>) {
-    assert_eq!(content_type, Some("application/problem+json"), "{status} {problem}");
-    assert_eq!(problem["status"].as_u64(), Some(u64::from(status.as_u16())), "{problem}");
+    assert_eq!(
+        content_type,
+        Some("application/problem+json"),
+        "{status} {problem}"
+    );
+    assert_eq!(
+        problem["status"].as_u64(),
+        Some(u64::from(status.as_u16())),
+        "{problem}"
+    );
     let name = problem["name"].as_str().expect("a problem names its entry");
     let entry = by_name(name).expect("the name is a catalogue entry");
     let code = u16::try_from(problem["code"].as_u64().expect("code")).expect("a 3-digit code");
@@ -101,7 +136,10 @@ fn check_problem(status: StatusCode, problem: &Value, content_type: Option<&str>
     match problem["subCode"].as_u64() {
         Some(sub) => {
             let sub = u32::try_from(sub).expect("subcode");
-            assert!(exact(code, sub).is_some_and(|e| std::ptr::eq(e, entry)), "{problem}");
+            assert!(
+                exact(code, sub).is_some_and(|e| std::ptr::eq(e, entry)),
+                "{problem}"
+            );
         }
         None => assert!(std::ptr::eq(lookup_code(code).entry, entry), "{problem}"),
     }
@@ -124,9 +162,18 @@ fuzz_target!(|data: &[u8]| {
         4 => (Method::PATCH, &room_path),
         5 => (Method::PATCH, &roster_path),
         6 => (Method::PATCH, "/rooms/no-such-room"),
-        7 => (Method::POST, "/call-control/calls/no-such-call/participants"),
-        8 => (Method::POST, "/call-control/calls/no-such-call/participants/p1/mute"),
-        9 => (Method::POST, "/call-control/calls/no-such-call/participants/p1/end-for-everyone"),
+        7 => (
+            Method::POST,
+            "/call-control/calls/no-such-call/participants",
+        ),
+        8 => (
+            Method::POST,
+            "/call-control/calls/no-such-call/participants/p1/mute",
+        ),
+        9 => (
+            Method::POST,
+            "/call-control/calls/no-such-call/participants/p1/end-for-everyone",
+        ),
         10 => (Method::POST, "/call-control/calls/no-such-call/hang-up"),
         11 => (Method::POST, "/webhooks"),
         _ => (Method::POST, "/dev/session"),
@@ -134,8 +181,12 @@ fuzz_target!(|data: &[u8]| {
     let dev = path == "/dev/session";
     h.runtime.block_on(async {
         let room_before = send(&h.router, Method::GET, &room_path, true, Vec::new()).await;
-        let (status, answer, content_type) = send(&h.router, method.clone(), path, with_key, body.to_vec()).await;
-        assert!(!status.is_server_error(), "{method} {path}: {status} {answer}");
+        let (status, answer, content_type) =
+            send(&h.router, method.clone(), path, with_key, body.to_vec()).await;
+        assert!(
+            !status.is_server_error(),
+            "{method} {path}: {status} {answer}"
+        );
         if !status.is_success() {
             check_problem(status, &answer, content_type.as_deref());
             if !with_key && !dev {
@@ -143,23 +194,50 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(answer["name"], "ACCESS_KEY_INVALID", "{answer}");
             }
             let room_after = send(&h.router, Method::GET, &room_path, true, Vec::new()).await;
-            assert_eq!(room_before.1, room_after.1, "a refused {method} {path} changed the room");
+            assert_eq!(
+                room_before.1, room_after.1,
+                "a refused {method} {path} changed the room"
+            );
             return;
         }
-        assert!(with_key || dev, "{method} {path} succeeded without the access key");
+        assert!(
+            with_key || dev,
+            "{method} {path} succeeded without the access key"
+        );
         // What a create made is removed, so millions of runs keep the folder and memory small.
         let created = answer["id"].as_str().map(str::to_string);
         match (path, created) {
             ("/identities", Some(id)) => {
-                let gone = send(&h.router, Method::DELETE, &format!("/identities/{id}"), true, Vec::new()).await;
+                let gone = send(
+                    &h.router,
+                    Method::DELETE,
+                    &format!("/identities/{id}"),
+                    true,
+                    Vec::new(),
+                )
+                .await;
                 assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
             }
             ("/rooms", Some(id)) => {
-                let gone = send(&h.router, Method::DELETE, &format!("/rooms/{id}"), true, Vec::new()).await;
+                let gone = send(
+                    &h.router,
+                    Method::DELETE,
+                    &format!("/rooms/{id}"),
+                    true,
+                    Vec::new(),
+                )
+                .await;
                 assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
             }
             ("/webhooks", Some(id)) => {
-                let gone = send(&h.router, Method::DELETE, &format!("/webhooks/{id}"), true, Vec::new()).await;
+                let gone = send(
+                    &h.router,
+                    Method::DELETE,
+                    &format!("/webhooks/{id}"),
+                    true,
+                    Vec::new(),
+                )
+                .await;
                 assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
             }
             _ => {}

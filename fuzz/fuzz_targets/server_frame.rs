@@ -32,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
                 };
                 assert!(std::ptr::eq(error.entry(), expected));
                 // Whatever text the peer sent, the message is this side's own.
-                assert_eq!(written["error"]["message"].as_str(), Some(expected.message(Locale::En)));
+                assert_eq!(
+                    written["error"]["message"].as_str(),
+                    Some(expected.message(Locale::En))
+                );
             }
         }
         Err(error) => {

@@ -28,7 +28,11 @@ fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
 }
 
 fn sign(secret: &[u8], header: &[u8], claims: &[u8]) -> String {
-    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
     let signature = URL_SAFE_NO_PAD.encode(hmac(secret, signing_input.as_bytes()));
     format!("{signing_input}.{signature}")
 }
@@ -47,11 +51,19 @@ fn keys() -> &'static (TokenKeys, Vec<u8>) {
         let keys = TokenKeys::from_access_key(ACCESS_KEY);
         let secret = hmac(ACCESS_KEY.as_bytes(), SIGNING_KEY_LABEL);
         let issued = keys
-            .issue("alice", &[VOIP_SCOPE.to_string()], now(), now() + Duration::from_secs(3600))
+            .issue(
+                "alice",
+                &[VOIP_SCOPE.to_string()],
+                now(),
+                now() + Duration::from_secs(3600),
+            )
             .expect("issue");
         let (signing_input, signature) = issued.token.rsplit_once('.').expect("three parts");
         let ours = URL_SAFE_NO_PAD.encode(hmac(&secret, signing_input.as_bytes()));
-        assert_eq!(ours, signature, "the fuzz target no longer derives the server's signing key");
+        assert_eq!(
+            ours, signature,
+            "the fuzz target no longer derives the server's signing key"
+        );
         (keys, secret)
     })
 }
@@ -80,7 +92,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(claims.scopes.iter().any(|s| s == VOIP_SCOPE), "{claims:?}");
             assert!(!claims.identity.is_empty(), "{claims:?}");
             assert!(claims.expires_at() > now(), "{claims:?}");
-            let header = jsonwebtoken::decode_header(&token).expect("a verified token has a header");
+            let header =
+                jsonwebtoken::decode_header(&token).expect("a verified token has a header");
             assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
             // The same token with the first character of its signature changed no longer verifies.
             let (signing_input, signature) = token.rsplit_once('.').expect("three parts");

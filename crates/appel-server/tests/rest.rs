@@ -366,15 +366,11 @@ async fn signaling_without_upgrade_is_a_problem_document() {
 #[tokio::test]
 async fn an_unreadable_dev_session_body_is_a_problem_document() {
     let server = TestServer::start_with(|config| config.dev = true).await;
-    for (body, content_type) in [
-        ("8", "application/json"),
-        ("{\"name\":", "application/json"),
-        ("", "application/json"),
-    ] {
+    for body in ["8", "{\"name\":", "", "{\"name\":\"  \"}"] {
         let response = server
             .http
             .post(server.url("/dev/session"))
-            .header("content-type", content_type)
+            .header("content-type", "application/json")
             .body(body)
             .send()
             .await
