@@ -377,6 +377,12 @@ async fn an_unreadable_dev_session_body_is_a_problem_document() {
             .expect("POST");
         let (status, problem_body) = problem(response).await;
         assert_eq!(status, 400, "{body:?}");
-        assert_problem(&problem_body, 400, 900102, "ExpectedError", "INVALID_REQUEST");
+        assert_problem(
+            &problem_body,
+            400,
+            900102,
+            "ExpectedError",
+            "INVALID_REQUEST",
+        );
     }
 }
