@@ -9,8 +9,13 @@
 #      set aside), and every cycle completed.
 #   3. ends: every call record has an end, and no leg is left without one.
 #
-#   benchmarks/soak.sh                       # one million cycles at 2000/s (about 9 minutes)
-#   CYCLES=20000 RATE=500 benchmarks/soak.sh # a short run that checks the script itself
+#   benchmarks/soak.sh                          # one million cycles at 2000/s (about 9 minutes)
+#   CYCLES=100000 RATE=1000 benchmarks/soak.sh  # a short run that checks the script itself
+#
+# The warm-up is real: the record writer's SQLite page cache (32 MiB) fills as the database grows,
+# which takes about 20,000 cycles (about 57 MiB RSS on the run in docs/performance.md). A run much
+# shorter than 80,000 cycles ends while the cache is still filling and fails the memory check. The
+# database takes about 1.7 KB of disk per cycle (1.7 GB for the full million, under $TMPDIR).
 #
 # `appel bench calls` runs at most 10 minutes, so a long soak is a series of back-to-back runs on
 # the same server; each run signs its agents in again, which the warm-up absorbs.
