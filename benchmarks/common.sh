@@ -2,8 +2,10 @@
 # reading numbers out of the one-line JSON `appel bench … --json` prints. Source it; don't run it.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APPEL="$ROOT/target/release/appel"
-WS_ECHO="$ROOT/target/release/ws-echo"
+# cargo puts the binaries under CARGO_TARGET_DIR when it is set; an absolute path is expected.
+BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+APPEL="$BIN_DIR/appel"
+WS_ECHO="$BIN_DIR/ws-echo"
 WORK="$(mktemp -d /tmp/appel-bench.XXXXXX)"
 PIDS=()
 

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use appel_codes::{registry, CallEndReason, CallingError};
+use appel_codes::{registry, CallingError};
 use appel_protocol::{CallId, ClientFrame, EndpointId, IdentityId};
 use futures_util::stream::StreamExt;
 use tokio::sync::{broadcast, oneshot, watch};
@@ -69,10 +69,6 @@ impl AgentShared {
         lock(&self.calls).insert(id, call);
     }
 
-    pub(crate) fn call(&self, id: &CallId) -> Option<Arc<CallShared>> {
-        lock(&self.calls).get(id).cloned()
-    }
-
     pub(crate) fn forget_call(&self, id: &CallId) -> Option<Arc<CallShared>> {
         lock(&self.calls).remove(id)
     }
@@ -111,18 +107,6 @@ impl AgentShared {
             .filter(|i| i.end_reason().is_none())
             .cloned()
             .collect()
-    }
-
-    /// Ends every call and stops every ringing call with `reason`.
-    pub(crate) fn end_everything(&self, reason: CallEndReason, raw_cause: Option<String>) {
-        for (id, call) in self.calls() {
-            call.finish(reason, raw_cause.clone());
-            self.forget_call(&id);
-        }
-        let ringing: Vec<_> = lock(&self.incoming).drain().map(|(_, i)| i).collect();
-        for incoming in ringing {
-            incoming.stop(reason, raw_cause.clone());
-        }
     }
 
     /// Ends the stream of incoming calls: the agent will receive no more.
@@ -240,29 +224,18 @@ impl CallAgent {
             return Err(CallingError::new(&registry::NO_TARGETS).with_context("start_call targets"));
         }
         let call = CallShared::new(CallDirection::Outgoing, options.video, None, None);
-        let frame = ClientFrame::StartCall {
-            request_id: self.link.request_id(),
+        let build = move |request_id| ClientFrame::StartCall {
+            request_id,
             targets,
             video: options.video,
             joinable: options.joinable,
         };
         if !self.link.command(Command::StartCall {
-            frame,
+            build: Box::new(build),
             call: call.clone(),
         }) {
             return Err(errors::disposed("start_call"));
         }
-        let establishment = self.shared.options.timeouts.call_establishment;
-        let watched = call.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(establishment).await;
-            if watched.id().is_none() {
-                watched.finish(
-                    CallEndReason::of(&registry::CALL_SETUP_TIMEOUT),
-                    Some(format!("no callCreated within {establishment:?}")),
-                );
-            }
-        });
         Ok(Call::new(
             call,
             self.link.clone(),
@@ -307,40 +280,24 @@ impl CallAgent {
         &self,
         operation: &str,
         options: JoinCallOptions,
-        frame: impl FnOnce(u64) -> ClientFrame,
+        frame: impl FnOnce(u64) -> ClientFrame + Send + 'static,
     ) -> Result<Call, CallingError> {
         if self.link.is_disposed() {
             return Err(errors::disposed(operation));
         }
         let call = CallShared::new(CallDirection::Joined, options.video, None, None);
-        let frame = frame(self.link.request_id());
+        // The protocol core ends it with 408/4506 if the server does not name it in time.
         if !self.link.command(Command::StartCall {
-            frame,
+            build: Box::new(frame),
             call: call.clone(),
         }) {
             return Err(errors::disposed(operation));
         }
-        self.watch_confirmation(&call);
         Ok(Call::new(
             call,
             self.link.clone(),
             self.shared.options.timeouts.clone(),
         ))
-    }
-
-    /// Ends `call` with 408/4506 if the server has not named it within the establishment timeout.
-    fn watch_confirmation(&self, call: &Arc<CallShared>) {
-        let establishment = self.shared.options.timeouts.call_establishment;
-        let watched = call.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(establishment).await;
-            if watched.id().is_none() {
-                watched.finish(
-                    CallEndReason::of(&registry::CALL_SETUP_TIMEOUT),
-                    Some(format!("no confirmation within {establishment:?}")),
-                );
-            }
-        });
     }
 
     /// The incoming calls: those still ringing now, then each new one. Several subscribers each

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_protocol::{
     CallId, CallState, ClientFrame, IdentityId, ParticipantId, ParticipantInfo, ParticipantState,
-    ResumedCall,
 };
 use tokio::sync::watch;
+
+use appel_client::CallRef;
 
 use crate::errors;
 use crate::events::{EventLog, EventStream};
@@ -75,6 +76,8 @@ pub(crate) struct CallShared {
     data: Mutex<CallData>,
     events: Arc<EventLog<CallEvent>>,
     end: watch::Sender<Option<CallEndReason>>,
+    /// The call's name in the session's protocol core, once the session registered it.
+    core_ref: Mutex<Option<CallRef>>,
 }
 
 struct CallData {
@@ -108,7 +111,18 @@ impl CallShared {
             }),
             events,
             end: watch::channel(None).0,
+            core_ref: Mutex::new(None),
         })
+    }
+
+    pub(crate) fn set_core_ref(&self, call: CallRef) {
+        if let Ok(mut slot) = self.core_ref.lock() {
+            *slot = Some(call);
+        }
+    }
+
+    pub(crate) fn core_ref(&self) -> Option<CallRef> {
+        self.core_ref.lock().ok().and_then(|slot| *slot)
     }
 
     fn data(&self) -> MutexGuard<'_, CallData> {
@@ -220,14 +234,6 @@ impl CallShared {
 
     pub(crate) fn signal(&self, from: ParticipantId, payload: serde_json::Value) {
         self.events.push(CallEvent::Signal { from, payload });
-    }
-
-    /// Brings the call up to date after the connection came back.
-    pub(crate) fn resumed(&self, resumed: &ResumedCall) {
-        for participant in &resumed.participants {
-            self.participant_updated(participant.clone());
-        }
-        self.set_state(resumed.state);
     }
 
     /// Ends the call with `reason`; `false` when it had already ended (the first reason stays).
@@ -350,16 +356,20 @@ impl Call {
         let Some(call_id) = self.id() else {
             // Not confirmed yet: the session hangs it up as soon as `callCreated` arrives.
             self.shared.finish(local, None);
+            self.link.command(Command::Ended(self.shared.clone()));
             return Ok(());
         };
         let timeout = self.timeouts.request;
         let answer = self
             .link
             .request(
-                |request_id| ClientFrame::HangUp {
-                    request_id,
-                    call_id: call_id.clone(),
-                    for_everyone: options.for_everyone,
+                {
+                    let call_id = call_id.clone();
+                    move |request_id| ClientFrame::HangUp {
+                        request_id,
+                        call_id,
+                        for_everyone: options.for_everyone,
+                    }
                 },
                 timeout,
             )
@@ -373,6 +383,7 @@ impl Call {
             }
         }
         self.shared.finish(local, None);
+        self.link.command(Command::Ended(self.shared.clone()));
         match answer {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) if error.is(&registry::CALL_OPERATION_UNKNOWN_CALL) => Ok(()),
@@ -407,17 +418,19 @@ impl Call {
         let answer = self
             .link
             .request(
-                |request_id| {
+                {
                     let call_id = call_id.clone();
-                    if hold {
-                        ClientFrame::Hold {
-                            request_id,
-                            call_id,
-                        }
-                    } else {
-                        ClientFrame::Resume {
-                            request_id,
-                            call_id,
+                    move |request_id| {
+                        if hold {
+                            ClientFrame::Hold {
+                                request_id,
+                                call_id,
+                            }
+                        } else {
+                            ClientFrame::Resume {
+                                request_id,
+                                call_id,
+                            }
                         }
                     }
                 },
@@ -488,7 +501,7 @@ impl Call {
     async fn request(
         &self,
         operation: &str,
-        frame: impl Fn(u64) -> ClientFrame,
+        frame: impl FnOnce(u64) -> ClientFrame + Send + 'static,
     ) -> Result<(), CallingError> {
         let timeout = self.timeouts.request;
         match self.link.request(frame, timeout).await {

@@ -89,7 +89,7 @@ impl CallClient {
         let mut socket = transport::connect(&url, timeouts.connect).await?;
         let hello = ClientFrame::Hello {
             version: PROTOCOL_VERSION,
-            token,
+            token: token.clone(),
             endpoint_id: endpoint_id.clone(),
             push: options.push_url.clone().map(|url| PushRegistration { url }),
             resume: false,
@@ -113,18 +113,22 @@ impl CallClient {
         let disposed = Arc::new(AtomicBool::new(false));
         let link = AgentLink::new(commands_tx, disposed.clone());
         let (finished_tx, finished) = oneshot::channel();
-        let session = Session::new(SessionStart {
-            shared: shared.clone(),
-            link: link.clone(),
-            credential,
-            url,
-            commands,
-            welcome,
-            disposed,
-            registration,
-            finished: finished_tx,
-        });
-        tokio::spawn(session.run(socket));
+        let token = credential.token().unwrap_or(token);
+        let session = Session::new(
+            SessionStart {
+                shared: shared.clone(),
+                credential,
+                url,
+                commands,
+                token,
+                welcome,
+                disposed,
+                registration,
+                finished: finished_tx,
+            },
+            socket,
+        );
+        tokio::spawn(session.run());
         Ok(CallAgent::new(shared, link, finished))
     }
 

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use appel_codes::{registry, CallEndReason, CallingError, Entry};
-use appel_protocol::{CallId, ClientFrame, IdentityId, ParticipantId};
-use tokio::sync::watch;
+use appel_protocol::{CallId, IdentityId, ParticipantId};
+use tokio::sync::{oneshot, watch};
 
 use crate::agent::AgentShared;
 use crate::call::{Call, CallDirection, CallShared};
@@ -161,53 +161,32 @@ impl IncomingCall {
             Some(call_id.clone()),
             Some(self.shared.participant_id.clone()),
         );
-        // Registered before the frame leaves, so the call's first events find it.
-        self.agent.add_call(call_id.clone(), call.clone());
         let timeout = self.agent.options.timeouts.request;
-        let answer = self
-            .link
-            .request(
-                |request_id| ClientFrame::Accept {
-                    request_id,
-                    call_id: call_id.clone(),
-                    video: options.video,
-                },
-                timeout,
-            )
-            .await;
-        match answer {
-            Ok(Ok(())) => {
-                self.shared.stop(
-                    CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
-                    Some("accepted here".into()),
-                );
-                self.agent.forget_incoming(&call_id);
-                if !self.agent.options.manual_media_ready {
-                    self.link.command(Command::Send(ClientFrame::MediaReady {
-                        call_id: call_id.clone(),
-                    }));
-                }
-                Ok(Call::new(
-                    call,
-                    self.link.clone(),
-                    self.agent.options.timeouts.clone(),
-                ))
-            }
+        let (reply, answer) = oneshot::channel();
+        // The session registers the call before the frame leaves, so its first events find it;
+        // on the server's ack it stops the ringing and sends mediaReady (unless manual).
+        if !self.link.command(Command::Accept {
+            call_id: call_id.clone(),
+            video: options.video,
+            call: call.clone(),
+            timeout,
+            reply,
+        }) {
+            return Err(errors::disposed("accept"));
+        }
+        match self.link.verdict(answer, timeout).await {
+            Ok(Ok(())) => Ok(Call::new(
+                call,
+                self.link.clone(),
+                self.agent.options.timeouts.clone(),
+            )),
             Ok(Err(error)) => {
-                self.agent.forget_call(&call_id);
                 call.finish(error.as_reason(), error.raw_cause().map(str::to_owned));
                 Err(error)
             }
             Err(why) => {
-                self.agent.forget_call(&call_id);
+                // The session left the call, in case the server took the answer after all.
                 call.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY), None);
-                // The server may have taken the answer after all; leave rather than linger.
-                let leave = ClientFrame::HangUp {
-                    request_id: self.link.request_id(),
-                    call_id: call_id.clone(),
-                    for_everyone: false,
-                };
-                self.link.command(Command::Send(leave));
                 Err(errors::no_answer(
                     &registry::SIGNALING_REQUEST_TIMEOUT,
                     why,
@@ -225,26 +204,16 @@ impl IncomingCall {
         self.still_ringing(&registry::REJECT_NOT_RINGING, "reject")?;
         let call_id = self.shared.call_id.clone();
         let timeout = self.agent.options.timeouts.request;
-        let answer = self
-            .link
-            .request(
-                |request_id| ClientFrame::Reject {
-                    request_id,
-                    call_id: call_id.clone(),
-                },
-                timeout,
-            )
-            .await;
-        match answer {
-            Ok(Ok(())) => {
-                self.shared.stop(
-                    CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
-                    Some("rejected here".into()),
-                );
-                self.agent.forget_incoming(&call_id);
-                Ok(())
-            }
-            Ok(Err(error)) => Err(error),
+        let (reply, answer) = oneshot::channel();
+        if !self.link.command(Command::Reject {
+            call_id: call_id.clone(),
+            timeout,
+            reply,
+        }) {
+            return Err(errors::disposed("reject"));
+        }
+        match self.link.verdict(answer, timeout).await {
+            Ok(result) => result,
             Err(why) => Err(errors::no_answer(
                 &registry::SIGNALING_REQUEST_TIMEOUT,
                 why,

@@ -25,6 +25,10 @@
 //!
 //! Every operation is bounded by a timeout of [`Timeouts`] that maps to a catalogue entry, so none
 //! can hang. `docs/sdk.md` is the guide.
+//!
+//! The protocol decisions (request ids and timeouts, call setup, token refresh, reconnect and its
+//! grace) are made by the sans-IO core of `appel-client`, which the browser SDK is to share; this
+//! crate is its tokio shell: the socket, the clock, the tasks and the handles.
 
 mod agent;
 mod call;

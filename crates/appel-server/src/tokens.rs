@@ -164,6 +164,11 @@ impl TokenKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| unauthenticated(format!("token rejected: {e}")))?;
         let claims = data.claims;
+        // Only this server signs tokens, and never for an empty identity; one that names nobody
+        // must not open a connection that the rest of the server would attribute to "".
+        if claims.identity.is_empty() {
+            return Err(unauthenticated("token names no identity"));
+        }
         if !claims.scopes.iter().any(|s| s == VOIP_SCOPE) {
             return Err(unauthenticated("token lacks the voip scope"));
         }
@@ -424,6 +429,20 @@ mod tests {
         assert!(check_generation(&legacy, 0, Some(after_ms)).is_ok());
         let cause = raw_cause(&check_generation(&legacy, 1, None).expect_err("revoked since"));
         assert!(cause.contains("predates token generations"), "{cause}");
+    }
+
+    #[test]
+    fn a_rightly_signed_token_that_names_no_identity_is_unauthenticated() {
+        let now = SystemTime::now();
+        let keys = TokenKeys::from_access_key("key");
+        let nobody = keys
+            .issue("", &voip(), 0, now, now + MIN_LIFETIME)
+            .expect("issue");
+        let error = keys
+            .verify(&nobody.token, now, LEEWAY)
+            .expect_err("rejected");
+        assert!(error.is(&registry::UNAUTHENTICATED));
+        assert_eq!(error.raw_cause(), Some("token names no identity"));
     }
 
     #[test]

@@ -361,3 +361,29 @@ async fn signaling_without_upgrade_is_a_problem_document() {
     assert_eq!(status, 400);
     assert_problem(&body, 400, 900102, "ExpectedError", "INVALID_REQUEST");
 }
+
+/// The fuzzing of request bodies found `/dev/session` answering a body it could not read with
+/// axum's plain text; every refusal must be a catalogue problem, on the development routes too.
+#[tokio::test]
+async fn an_unreadable_dev_session_body_is_a_problem_document() {
+    let server = TestServer::start_with(|config| config.dev = true).await;
+    for body in ["8", "{\"name\":", "", "{\"name\":\"  \"}"] {
+        let response = server
+            .http
+            .post(server.url("/dev/session"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        let (status, problem_body) = problem(response).await;
+        assert_eq!(status, 400, "{body:?}");
+        assert_problem(
+            &problem_body,
+            400,
+            900102,
+            "ExpectedError",
+            "INVALID_REQUEST",
+        );
+    }
+}
