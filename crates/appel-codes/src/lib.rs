@@ -23,7 +23,7 @@
 //!
 //! # Where the entries come from
 //! The SDK errors (45), call-end reasons (37) and code-only fallbacks (19) carry the numbers and
-//! categories of the reference document `calling-codes.fr.txt`; the texts are Appel's own. Appel adds
+//! categories of the reference system's table of calling codes; the texts are Appel's own. Appel adds
 //! entries with subcodes 900000–999999 and six class fallbacks. Subcodes 540000–540999 and
 //! 560000–560999 are PSTN pass-through ranges whose last three digits are the SIP status the trunk sent.
 //!

@@ -1,4 +1,4 @@
-//! Finding the entry for a `(code, subCode)` pair, as behaviour.md §1 orders it.
+//! Finding the entry for a `(code, subCode)` pair, as docs/architecture.md, "The catalogue is the single source" orders it.
 
 use crate::model::{Code, CodeClass, Entry};
 use crate::registry;

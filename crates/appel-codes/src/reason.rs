@@ -64,7 +64,7 @@ impl CallEndReason {
     }
 }
 
-/// `code/subCode`, as behaviour.md writes end reasons (`487/10004`).
+/// `code/subCode`, as the docs write end reasons (`487/10004`).
 impl fmt::Display for CallEndReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.code, self.subcode)

@@ -1,4 +1,4 @@
-//! Timers and limits of the controller; the defaults are behaviour.md §2.
+//! Timers and limits of the controller; the defaults are docs/protocol.md, "Timers".
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Each call-end reason of behaviour.md §3 that 1:1 and multi-target calls produce, with what each
+//! Each call-end reason of docs/protocol.md, "Who receives which end reason" that 1:1 and multi-target calls produce, with what each
 //! party's endpoint receives.
 
 mod common;

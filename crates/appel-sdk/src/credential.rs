@@ -16,7 +16,7 @@ use crate::jwt;
 pub type TokenRefresher =
     Arc<dyn Fn() -> BoxFuture<'static, Result<String, CallingError>> + Send + Sync>;
 
-/// How long before expiry a proactive refresh happens by default (behaviour.md §2).
+/// How long before expiry a proactive refresh happens by default (docs/protocol.md, "Timers").
 pub const DEFAULT_REFRESH_LEAD: Duration = Duration::from_secs(10 * 60);
 
 /// An access token, static or renewed by a [`TokenRefresher`]. Cloning shares the same token.

@@ -1,4 +1,4 @@
-//! The options an application passes to the SDK, with the defaults of behaviour.md §2.
+//! The options an application passes to the SDK, with the defaults of docs/protocol.md, "Timers".
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub struct Timeouts {
     /// Each later creation step, such as confirming a token refreshed during creation (40104).
     pub creation_step: Duration,
     /// Waiting for the server to confirm a started call with `callCreated` (the call ends with
-    /// 408/4506). behaviour.md §2: 85 s.
+    /// 408/4506). docs/protocol.md, "Timers": 85 s.
     pub call_establishment: Duration,
     /// Waiting for the server to confirm hold (41033) or resume (41034).
     pub hold: Duration,
@@ -54,7 +54,7 @@ impl Default for Timeouts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReconnectPolicy {
     /// How long calls survive without a connection; when it runs out they end with 496/7.
-    /// behaviour.md §2: 120 s.
+    /// docs/protocol.md, "Timers": 120 s.
     pub grace: Duration,
     /// Delay before the first new attempt; doubled after each failure.
     pub initial_backoff: Duration,

@@ -1,4 +1,4 @@
-//! Call scenarios against the real server: who sees which end reason (behaviour.md §3), the
+//! Call scenarios against the real server: who sees which end reason (docs/protocol.md, "Who receives which end reason"), the
 //! accept/reject errors after ringing stopped, and reconnection through a proxy that is cut.
 
 mod support;

@@ -29,7 +29,7 @@ pub struct ServeArgs {
     pub dev: bool,
 }
 
-/// The timers of behaviour.md §2, plus the delays the server itself needs.
+/// The timers of docs/protocol.md, "Timers", plus the delays the server itself needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timers {
     /// Ringing without answer before 487/10004.

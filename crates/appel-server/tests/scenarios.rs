@@ -1,4 +1,4 @@
-//! behaviour.md §3 over the real protocol: a server on loopback with short timers, clients over
+//! docs/protocol.md, "Who receives which end reason" over the real protocol: a server on loopback with short timers, clients over
 //! WebSocket, and the exact code, subCode and category each party sees.
 
 mod support;

@@ -13,7 +13,7 @@ pub enum DeviceOperation {
     StartVideo,
 }
 
-/// The entry a `getUserMedia` DOMException stands for (behaviour.md §4). `message` is the
+/// The entry a `getUserMedia` DOMException stands for (docs/codes.md lists each entry with its DOMException). `message` is the
 /// exception's own message, which tells a user's refusal from the system's.
 pub fn device_error_entry(
     dom_name: &str,
