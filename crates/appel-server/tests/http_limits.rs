@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::TestServer;
+use support::{problem, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -126,20 +126,6 @@ fn assert_entry(body: &Value, code: u16, sub_code: u32, name: &str) {
     assert_eq!(body["name"], name, "{body}");
 }
 
-async fn problem_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(content_type, "application/problem+json", "status {status}");
-    let body: Value = response.json().await.expect("problem json");
-    assert_eq!(body["status"], status);
-    (status, body)
-}
-
 fn authorized(server: &TestServer, method: &str, path: &str, extra: &str) -> String {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{extra}\r\n",
@@ -161,7 +147,7 @@ async fn a_long_roster_identity_is_refused_and_nothing_is_stored() {
         .send()
         .await
         .expect("POST /rooms");
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 400);
     assert_entry(&body, 400, 900117, "REQUEST_FIELD_TOO_LARGE");
     let detail = body["detail"].as_str().expect("detail");
@@ -201,7 +187,7 @@ async fn a_long_roster_identity_is_refused_and_nothing_is_stored() {
             .send()
             .await
             .expect("PATCH");
-        let (status, body) = problem_of(response).await;
+        let (status, body) = problem(response).await;
         assert_eq!(status, 400);
         assert_entry(&body, 400, 900117, "REQUEST_FIELD_TOO_LARGE");
     }
@@ -222,7 +208,7 @@ async fn a_long_roster_identity_is_refused_and_nothing_is_stored() {
         .send()
         .await
         .expect("PATCH");
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 400);
     assert_entry(&body, 400, 900117, "REQUEST_FIELD_TOO_LARGE");
     let (_, stored) = server.get_json(&format!("/rooms/{id}")).await;
@@ -291,7 +277,7 @@ async fn oversized_fields_of_every_body_and_path_are_refused_naming_field_and_li
             request = request.json(&body);
         }
         let response = request.send().await.expect("request");
-        let (status, problem) = problem_of(response).await;
+        let (status, problem) = problem(response).await;
         assert_eq!(status, 400, "{method} {field}");
         assert_entry(&problem, 400, 900117, "REQUEST_FIELD_TOO_LARGE");
         let detail = problem["detail"].as_str().expect("detail");
@@ -353,7 +339,7 @@ async fn unknown_routes_and_wrong_methods_are_problem_json() {
         .send()
         .await
         .expect("GET");
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 404);
     assert_entry(&body, 404, 900110, "ROUTE_NOT_FOUND");
     assert!(body["detail"]
@@ -366,7 +352,7 @@ async fn unknown_routes_and_wrong_methods_are_problem_json() {
         .send()
         .await
         .expect("GET");
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 404);
     assert_entry(&body, 404, 900110, "ROUTE_NOT_FOUND");
 
@@ -382,7 +368,7 @@ async fn unknown_routes_and_wrong_methods_are_problem_json() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 405);
     assert_entry(&body, 405, 900111, "METHOD_NOT_ALLOWED");
     assert!(allow.contains("GET"), "Allow: {allow}");
@@ -397,7 +383,7 @@ async fn a_long_uri_is_414_problem_json() {
         .send()
         .await
         .expect("GET");
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 414);
     assert_entry(&body, 414, 900113, "URI_TOO_LONG");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("8192")));
@@ -413,7 +399,7 @@ async fn huge_or_numerous_headers_are_431_problem_json() {
         .send()
         .await
         .expect("GET");
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 431);
     assert_entry(&body, 431, 900114, "HEADERS_TOO_LARGE");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("16384")));
@@ -422,7 +408,7 @@ async fn huge_or_numerous_headers_are_431_problem_json() {
     for i in 0..80 {
         many = many.header(format!("x-h{i}"), "1");
     }
-    let (status, body) = problem_of(many.send().await.expect("GET")).await;
+    let (status, body) = problem(many.send().await.expect("GET")).await;
     assert_eq!(status, 431);
     assert_entry(&body, 431, 900114, "HEADERS_TOO_LARGE");
 
@@ -645,7 +631,7 @@ async fn over_the_connection_limit_is_refused_and_freed_slots_are_accepted() {
         .send()
         .await
         .expect("answered");
-    let (status, body) = problem_of(response).await;
+    let (status, body) = problem(response).await;
     assert_eq!(status, 503);
     assert_entry(&body, 503, 900116, "TOO_MANY_CONNECTIONS");
     assert_eq!(body["retryable"], true);

@@ -6,33 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{base64url, TestServer};
-
-async fn problem(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(content_type, "application/problem+json");
-    let body: Value = response.json().await.expect("problem json");
-    for member in [
-        "type",
-        "title",
-        "status",
-        "detail",
-        "code",
-        "subCode",
-        "resultCategory",
-        "name",
-    ] {
-        assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
-    }
-    assert_eq!(body["status"], status);
-    (status, body)
-}
+use support::{base64url, problem, TestServer};
 
 fn assert_problem(body: &Value, code: u16, sub_code: u32, category: &str, name: &str) {
     assert_eq!(body["code"], code, "{body}");

@@ -167,3 +167,31 @@ pub fn base64url(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// A problem document: its content type, every member the API promises, and a `status` equal to
+/// the HTTP status.
+pub async fn problem(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    let body: Value = response.json().await.expect("problem json");
+    for member in [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "code",
+        "subCode",
+        "resultCategory",
+        "name",
+    ] {
+        assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
+    }
+    assert_eq!(body["status"], status);
+    (status, body)
+}
