@@ -113,6 +113,7 @@ impl CallClient {
         let disposed = Arc::new(AtomicBool::new(false));
         let link = AgentLink::new(commands_tx, disposed.clone());
         let (finished_tx, finished) = oneshot::channel();
+        let (started_tx, started) = oneshot::channel();
         let token = credential.token().unwrap_or(token);
         let session = Session::new(
             SessionStart {
@@ -125,10 +126,16 @@ impl CallClient {
                 disposed,
                 registration,
                 finished: finished_tx,
+                started: started_tx,
             },
             socket,
         );
-        tokio::spawn(session.run());
+        let task = tokio::spawn(session.run());
+        if started.await.is_err() {
+            // The task is gone before it ran: it panicked or its runtime is shutting down. Its
+            // session (socket, identity registration) was dropped with it.
+            return Err(task_gone(task.await));
+        }
         Ok(CallAgent::new(shared, link, finished))
     }
 
@@ -161,6 +168,24 @@ impl CallClient {
 fn already_exists(identity: &str) -> CallingError {
     CallingError::new(&registry::CALL_AGENT_ALREADY_EXISTS)
         .with_context(format!("identity {identity}"))
+}
+
+/// 40216 for a session task that ended before it started, with what the task's end says.
+fn task_gone(end: Result<(), tokio::task::JoinError>) -> CallingError {
+    let cause = match end {
+        Ok(()) => "the agent's session task returned before it started".to_string(),
+        Err(error) if error.is_panic() => {
+            let payload = error.into_panic();
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "no message".to_string());
+            format!("the agent's session task panicked while starting: {message}")
+        }
+        Err(error) => format!("the agent's session task was cancelled while starting: {error}"),
+    };
+    internal("create_call_agent").with_raw_cause(cause)
 }
 
 fn internal(what: &str) -> CallingError {

@@ -61,6 +61,7 @@ pub(crate) struct Session {
     disposed: Arc<AtomicBool>,
     registration: Option<Registration>,
     finished: Option<oneshot::Sender<()>>,
+    started: Option<oneshot::Sender<()>>,
 }
 
 /// What the session starts from.
@@ -74,6 +75,8 @@ pub(crate) struct SessionStart {
     pub disposed: Arc<AtomicBool>,
     pub registration: Registration,
     pub finished: oneshot::Sender<()>,
+    /// Told once the task runs and owns the connection; creation hands the agent out only then.
+    pub started: oneshot::Sender<()>,
 }
 
 impl Session {
@@ -120,6 +123,7 @@ impl Session {
             disposed: start.disposed,
             registration: Some(start.registration),
             finished: Some(start.finished),
+            started: Some(start.started),
         }
     }
 
@@ -129,6 +133,13 @@ impl Session {
 
     /// Runs until disposed, closed by the server, or every handle is dropped.
     pub(crate) async fn run(mut self) {
+        // The one fault-injection point of the SDK (a no-op unless the `fail` crate's
+        // `failpoints` feature is on, which only the test build turns on): a task that dies here
+        // takes the path an unexpected failure of the session task would, see `client.rs`.
+        fail::fail_point!("appel-sdk::session::start");
+        if let Some(started) = self.started.take() {
+            let _ = started.send(());
+        }
         // One timer for every deadline of the core, re-armed only when the deadline changes: a new
         // sleep each turn of the loop would cost a timer-wheel insertion and removal per frame.
         let timer = tokio::time::sleep(Duration::ZERO);
