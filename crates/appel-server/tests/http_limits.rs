@@ -218,6 +218,42 @@ async fn a_long_roster_identity_is_refused_and_nothing_is_stored() {
 }
 
 #[tokio::test]
+async fn concurrent_roster_additions_never_overshoot_the_roster_limit() {
+    // Twenty administrators add sixty people each to the same room at once. Each request alone
+    // fits; together they would make 1,201. The check and the write happen in one store
+    // transaction, so exactly as many succeed as fit and the roster ends at most at 1,000.
+    let server = TestServer::start().await;
+    let response = server
+        .admin(Method::POST, "/rooms")
+        .json(&json!({ "participants": [{ "identity": "host", "role": "Presenter" }] }))
+        .send()
+        .await
+        .expect("POST /rooms");
+    assert_eq!(response.status(), 201);
+    let room: Value = response.json().await.expect("room");
+    let path = format!("/rooms/{}/participants", room["id"].as_str().expect("id"));
+    let requests = (0..20).map(|batch| {
+        let request = server.admin(Method::PATCH, &path).json(&json!({
+            "participants": (0..60)
+                .map(|i| json!({ "identity": format!("b{batch}-u{i}"), "role": "Attendee" }))
+                .collect::<Vec<_>>()
+        }));
+        async move { request.send().await.expect("PATCH").status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    let accepted = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 400).count();
+    assert_eq!(accepted + refused, 20, "{statuses:?}");
+    assert_eq!(
+        accepted, 16,
+        "1 + 16 × 60 = 961 fits, a 17th batch would not"
+    );
+    let (_, stored) = server.get_json(&path.replace("/participants", "")).await;
+    let roster = stored["participants"].as_array().expect("participants");
+    assert_eq!(roster.len(), 1 + 60 * accepted);
+}
+
+#[tokio::test]
 async fn oversized_fields_of_every_body_and_path_are_refused_naming_field_and_limit() {
     let server = TestServer::start().await;
     let identity = server.create_identity().await;

@@ -16,7 +16,7 @@ use super::extract::{invalid_request, AccessKey, JsonBody, PathParams};
 use super::limits::{self, MAX_ID_CHARS, MAX_ROSTER_ENTRIES, MAX_TIME_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
-use crate::store::{rfc3339, unix_ms, Room};
+use crate::store::{rfc3339, unix_ms, Room, RoomChange, RoomUpdate};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -80,11 +80,6 @@ pub struct RoomList {
     rooms: Vec<RoomView>,
 }
 
-/// Roster changes read the stored roster, check the result against [`MAX_ROSTER_ENTRIES`] and
-/// store it; one at a time (across the process, which runs one server outside tests), so that two
-/// requests cannot both pass the check and overshoot.
-static ROSTER_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn time(field: &str, value: &str) -> Result<i64, ApiError> {
     limits::text(field, value, MAX_TIME_CHARS)?;
     humantime::parse_rfc3339_weak(value)
@@ -114,12 +109,16 @@ fn roster(entries: Vec<RosterEntry>) -> Result<BTreeMap<String, RoomRole>, ApiEr
 
 fn check_window(from: i64, until: i64) -> Result<(), ApiError> {
     if from >= until {
-        return Err(invalid_request(
-            "validFrom must come before validUntil",
-            format!("{} >= {}", rfc3339(from), rfc3339(until)),
-        ));
+        return Err(empty_window(from, until));
     }
     Ok(())
+}
+
+fn empty_window(from: i64, until: i64) -> ApiError {
+    invalid_request(
+        "validFrom must come before validUntil",
+        format!("{} >= {}", rfc3339(from), rfc3339(until)),
+    )
 }
 
 /// 404/900505.
@@ -176,18 +175,20 @@ pub async fn get_room(
     }
 }
 
-async fn apply(
-    state: &AppState,
-    id: &str,
-    window: (Option<i64>, Option<i64>),
-    upsert: BTreeMap<String, RoomRole>,
-    remove: Vec<String>,
-) -> ApiResult<Room> {
-    let room = state
-        .store()
-        .update_room(id, window, upsert, remove)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+/// Stores `change` (its checks run in the store's transaction) and hands the room as it now is to
+/// the controller.
+async fn apply(state: &AppState, id: &str, change: RoomChange) -> ApiResult<Room> {
+    let room = match state.store().update_room(id, change).await? {
+        RoomUpdate::Updated(room) => room,
+        RoomUpdate::NotFound => return Err(not_found(id)),
+        RoomUpdate::EmptyWindow { from, until } => return Err(empty_window(from, until)),
+        RoomUpdate::RosterTooLarge { has, would_have } => {
+            return Err(limits::too_large(format!(
+                "participants: a roster holds at most {MAX_ROSTER_ENTRIES} entries (it has {has}, \
+                 and this request would make it {would_have})"
+            )))
+        }
+    };
     state.runtime().room_changed(room.clone()).await;
     Ok(room)
 }
@@ -199,44 +200,30 @@ pub async fn update_room(
     PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<RoomRequest>,
 ) -> ApiResult<Json<RoomView>> {
-    let _writing = ROSTER_WRITES.lock().await;
-    let current = state
-        .store()
-        .room(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    let from = request
+    let valid_from_ms = request
         .valid_from
         .as_deref()
         .map(|v| time("validFrom", v))
         .transpose()?;
-    let until = request
+    let valid_until_ms = request
         .valid_until
         .as_deref()
         .map(|v| time("validUntil", v))
         .transpose()?;
-    check_window(
-        from.unwrap_or(current.valid_from_ms),
-        until.unwrap_or(current.valid_until_ms),
-    )?;
-    let (upsert, remove) = match request.participants {
-        Some(entries) => {
-            let replacement = roster(entries)?;
-            let gone = current
-                .participants
-                .keys()
-                .filter(|identity| !replacement.contains_key(*identity))
-                .cloned()
-                .collect();
-            (replacement, gone)
-        }
-        None => (BTreeMap::new(), Vec::new()),
+    if let (Some(from), Some(until)) = (valid_from_ms, valid_until_ms) {
+        check_window(from, until)?;
+    }
+    let replace_roster = request.participants.is_some();
+    let upsert = roster(request.participants.unwrap_or_default())?;
+    let change = RoomChange {
+        valid_from_ms,
+        valid_until_ms,
+        upsert,
+        replace_roster,
+        max_roster: MAX_ROSTER_ENTRIES,
+        ..RoomChange::default()
     };
-    Ok(Json(
-        apply(&state, &id, (from, until), upsert, remove)
-            .await?
-            .into(),
-    ))
+    Ok(Json(apply(&state, &id, change).await?.into()))
 }
 
 /// `DELETE /rooms/{id}`: everyone in the room's call leaves with 0/5317.
@@ -259,29 +246,12 @@ pub async fn upsert_participants(
     PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<RosterRequest>,
 ) -> ApiResult<Json<RoomView>> {
-    let upsert = roster(request.participants)?;
-    let _writing = ROSTER_WRITES.lock().await;
-    let current = state
-        .store()
-        .room(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    let added = upsert
-        .keys()
-        .filter(|identity| !current.participants.contains_key(*identity))
-        .count();
-    if current.participants.len() + added > MAX_ROSTER_ENTRIES {
-        return Err(limits::too_large(format!(
-            "participants: a roster holds at most {MAX_ROSTER_ENTRIES} entries (it has {}, and \
-             this request adds {added})",
-            current.participants.len()
-        )));
-    }
-    Ok(Json(
-        apply(&state, &id, (None, None), upsert, Vec::new())
-            .await?
-            .into(),
-    ))
+    let change = RoomChange {
+        upsert: roster(request.participants)?,
+        max_roster: MAX_ROSTER_ENTRIES,
+        ..RoomChange::default()
+    };
+    Ok(Json(apply(&state, &id, change).await?.into()))
 }
 
 /// `DELETE /rooms/{id}/participants/{identity}`: takes the identity off the roster.
@@ -290,9 +260,10 @@ pub async fn remove_participant(
     State(state): State<AppState>,
     PathParams((id, identity)): PathParams<(String, String)>,
 ) -> ApiResult<Json<RoomView>> {
-    Ok(Json(
-        apply(&state, &id, (None, None), BTreeMap::new(), vec![identity])
-            .await?
-            .into(),
-    ))
+    let change = RoomChange {
+        remove: vec![identity],
+        max_roster: MAX_ROSTER_ENTRIES,
+        ..RoomChange::default()
+    };
+    Ok(Json(apply(&state, &id, change).await?.into()))
 }

@@ -23,7 +23,7 @@ pub use calls::{
 };
 pub use identities::IdentityState;
 pub use records::{RecordOp, RecordWriter};
-pub use rooms::Room;
+pub use rooms::{Room, RoomChange, RoomUpdate};
 pub use webhooks::{Delivery, Lane, OutboxEvent, OutboxRow, Subscription};
 
 /// File name of the database inside the data folder.

@@ -22,6 +22,36 @@ pub struct Room {
     pub participants: BTreeMap<String, RoomRole>,
 }
 
+/// A change to a room, checked and applied in one transaction by [`Store::update_room`].
+#[derive(Clone, Debug, Default)]
+pub struct RoomChange {
+    /// The new opening time, if it changes.
+    pub valid_from_ms: Option<i64>,
+    /// The new closing time, if it changes.
+    pub valid_until_ms: Option<i64>,
+    /// Identities added to the roster or given a new role.
+    pub upsert: BTreeMap<String, RoomRole>,
+    /// Identities taken off the roster.
+    pub remove: Vec<String>,
+    /// `upsert` is the whole new roster: everyone else leaves it.
+    pub replace_roster: bool,
+    /// The most entries the roster may hold after the change.
+    pub max_roster: usize,
+}
+
+/// What [`Store::update_room`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoomUpdate {
+    /// The change is stored; the room as it now is.
+    Updated(Room),
+    /// There is no such room.
+    NotFound,
+    /// The window would close before it opens; nothing was stored.
+    EmptyWindow { from: i64, until: i64 },
+    /// The roster would exceed its limit; nothing was stored.
+    RosterTooLarge { has: usize, would_have: usize },
+}
+
 /// The stored spelling of a role.
 fn role_name(role: RoomRole) -> &'static str {
     match role {
@@ -124,34 +154,51 @@ impl Store {
         .await
     }
 
-    /// Changes a room's window and adds or updates roster participants (`remove` leaves the
-    /// roster); `None` when there is no such room.
+    /// Applies `change` to a room in one transaction: the window and roster checks read the
+    /// stored room inside the same transaction that writes it, so two concurrent changes (from
+    /// this process or another one sharing the database) cannot both pass a check and overshoot.
     pub async fn update_room(
         &self,
         id: &str,
-        window: (Option<i64>, Option<i64>),
-        upsert: BTreeMap<String, RoomRole>,
-        remove: Vec<String>,
-    ) -> Result<Option<Room>, CallingError> {
+        change: RoomChange,
+    ) -> Result<RoomUpdate, CallingError> {
         let id = id.to_owned();
         self.run("updating a room", move |db| {
             let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if load(&tx, &id)?.is_none() {
-                return Ok(None);
+            let Some(current) = load(&tx, &id)? else {
+                return Ok(RoomUpdate::NotFound);
+            };
+            let from = change.valid_from_ms.unwrap_or(current.valid_from_ms);
+            let until = change.valid_until_ms.unwrap_or(current.valid_until_ms);
+            if from >= until {
+                return Ok(RoomUpdate::EmptyWindow { from, until });
             }
-            if let Some(from) = window.0 {
-                tx.execute(
-                    "UPDATE rooms SET valid_from_ms = ?2 WHERE id = ?1",
-                    params![id, from],
-                )?;
+            let mut remove = change.remove;
+            if change.replace_roster {
+                remove.extend(
+                    current
+                        .participants
+                        .keys()
+                        .filter(|identity| !change.upsert.contains_key(*identity))
+                        .cloned(),
+                );
             }
-            if let Some(until) = window.1 {
-                tx.execute(
-                    "UPDATE rooms SET valid_until_ms = ?2 WHERE id = ?1",
-                    params![id, until],
-                )?;
+            let mut roster = current.participants.clone();
+            roster.extend(change.upsert.iter().map(|(k, v)| (k.clone(), *v)));
+            for identity in &remove {
+                roster.remove(identity);
             }
-            upsert_participants(&tx, &id, &upsert)?;
+            if roster.len() > change.max_roster {
+                return Ok(RoomUpdate::RosterTooLarge {
+                    has: current.participants.len(),
+                    would_have: roster.len(),
+                });
+            }
+            tx.execute(
+                "UPDATE rooms SET valid_from_ms = ?2, valid_until_ms = ?3 WHERE id = ?1",
+                params![id, from, until],
+            )?;
+            upsert_participants(&tx, &id, &change.upsert)?;
             for identity in remove {
                 tx.execute(
                     "DELETE FROM room_participants WHERE room_id = ?1 AND identity = ?2",
@@ -160,7 +207,7 @@ impl Store {
             }
             let room = load(&tx, &id)?;
             tx.commit()?;
-            Ok(room)
+            Ok(room.map_or(RoomUpdate::NotFound, RoomUpdate::Updated))
         })
         .await
     }
