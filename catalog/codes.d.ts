@@ -294,6 +294,8 @@ export declare const Codes: {
   readonly TOO_MANY_CONNECTIONS: { readonly code: 503; readonly subCode: 900116; readonly resultCategory: "UnexpectedServerError"; readonly scope: "sdk"; readonly retryable: true };
   /** A field of the request is longer, or a list has more items, than the server stores. */
   readonly REQUEST_FIELD_TOO_LARGE: { readonly code: 400; readonly subCode: 900117; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The server is running but cannot take calls now: it is shutting down, or one of its parts (the database, the call controller, the records writer) does not answer. */
+  readonly SERVER_NOT_READY: { readonly code: 503; readonly subCode: 900118; readonly resultCategory: "UnexpectedServerError"; readonly scope: "sdk"; readonly retryable: true };
   /** The operation names a call this endpoint is not part of, or one that has already ended. */
   readonly CALL_OPERATION_UNKNOWN_CALL: { readonly code: 404; readonly subCode: 900200; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The operation is not allowed in the call's current state. */

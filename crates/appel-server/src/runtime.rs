@@ -161,6 +161,11 @@ pub(crate) struct RuntimeHandle {
 }
 
 impl RuntimeHandle {
+    /// Whether the controller task still takes events (it stops only at shutdown or on a fault).
+    pub fn is_running(&self) -> bool {
+        !self.events.is_closed()
+    }
+
     /// Registers a connection that passed the handshake. `false` when the server is shutting down.
     pub async fn online(&self, arrival: Arrival) -> bool {
         self.events

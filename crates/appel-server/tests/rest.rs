@@ -34,6 +34,62 @@ async fn health_answers_ok_and_publishes_the_reconnect_grace() {
 }
 
 #[tokio::test]
+async fn ready_answers_200_and_503_900118_while_the_database_is_held_by_another_process() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get_json("/ready").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+
+    // Another program takes the database for itself (a write transaction left open, as a careless
+    // backup tool or a manual `sqlite3` session would). The process still answers /health, but it
+    // cannot take calls: /ready says so, naming the part that fails.
+    let path = server.data.path().join("appel.db");
+    let holder = std::thread::spawn(move || {
+        let db = rusqlite::Connection::open(path).expect("open the database");
+        db.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held_by_test (x); ")
+            .expect("take the lock");
+        std::thread::sleep(Duration::from_secs(4));
+        db.execute_batch("ROLLBACK").expect("release");
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = server.get_json("/health").await;
+    assert_eq!(status, 200, "liveness is not readiness: {body}");
+    let response = server
+        .http
+        .get(server.url("/ready"))
+        .send()
+        .await
+        .expect("GET /ready");
+    let (status, body) = problem(response).await;
+    assert_eq!(status, 503);
+    assert_problem(
+        &body,
+        503,
+        900118,
+        "UnexpectedServerError",
+        "SERVER_NOT_READY",
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("database")),
+        "{body}"
+    );
+    holder.join().expect("holder thread");
+
+    // Once the other program lets go, the server is ready again without a restart.
+    let mut ready = false;
+    for _ in 0..50 {
+        if server.get_json("/ready").await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "ready again once the lock is released");
+}
+
+#[tokio::test]
 async fn missing_or_wrong_access_key_is_401_with_900100() {
     let server = TestServer::start().await;
     let missing = server

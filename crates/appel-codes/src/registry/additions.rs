@@ -168,6 +168,13 @@ entries! {
             => "Gardez le champ nommé dans le détail sous la limite qui y est indiquée ; toutes les limites figurent dans le document OpenAPI publié sur /openapi.json (maxLength, maxItems).",
     }
 
+    SERVER_NOT_READY = Sdk(503, Some(900118), UnexpectedServerError, retryable: true) {
+        en: "The server is running but cannot take calls now: it is shutting down, or one of its parts (the database, the call controller, the records writer) does not answer."
+            => "Send traffic to another server, or wait: a server that is starting or stopping is not ready for a few seconds. If it stays unready, the detail names the failing part; check the server's log and its data directory.",
+        fr: "Le serveur fonctionne mais ne peut pas prendre d'appels pour l'instant : il s'arrête, ou l'une de ses parties (la base de données, le contrôleur d'appels, l'écriture des comptes rendus) ne répond pas."
+            => "Dirigez le trafic vers un autre serveur, ou patientez : un serveur qui démarre ou s'arrête n'est pas prêt pendant quelques secondes. S'il reste indisponible, le détail nomme la partie en défaut ; consultez le journal du serveur et son répertoire de données.",
+    }
+
     CALL_OPERATION_UNKNOWN_CALL = Sdk(404, Some(900200), ExpectedError, retryable: false) {
         en: "The operation names a call this endpoint is not part of, or one that has already ended."
             => "Act only on calls whose state is not Disconnected; listen for the call's end event before reusing it.",

@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.config().http.max_body_bytes;
     Router::new()
         .route("/health", get(routes::health))
+        .route("/ready", get(routes::ready))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/identities", post(routes::create_identity))
         .route("/identities/{id}", delete(routes::delete_identity))

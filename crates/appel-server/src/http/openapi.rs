@@ -11,6 +11,7 @@ use super::limits::{
 /// Every route the REST API serves, as `(method, path)`; the router and the document both follow it.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
+    ("get", "/ready"),
     ("get", "/openapi.json"),
     ("post", "/identities"),
     ("delete", "/identities/{id}"),
@@ -87,6 +88,13 @@ pub fn document() -> Value {
             "/health": { "get": {
                 "summary": "Liveness check and the signaling settings SDKs need",
                 "responses": { "200": ok("The server is up", "Health") }
+            }},
+            "/ready": { "get": {
+                "summary": "Readiness: whether this server can take calls now (not shutting down; the database, the call controller and the records writer answer)",
+                "responses": {
+                    "200": ok("Ready", "Ready"),
+                    "503": problem("503/900118: not ready; the detail names the failing parts")
+                }
             }},
             "/openapi.json": { "get": {
                 "summary": "This document",
@@ -197,6 +205,11 @@ pub fn document() -> Value {
                         "retryable": { "type": "boolean" },
                         "rawCause": { "type": "string" }
                     }
+                },
+                "Ready": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": { "status": { "const": "ready" } }
                 },
                 "Health": {
                     "type": "object",

@@ -34,6 +34,43 @@ pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
+/// How long `/ready` waits for the database before it counts it as not answering.
+const READY_STORE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// `GET /ready`: whether this server can take calls now — for a load balancer or an orchestrator,
+/// where `/health` only says the process answers HTTP. Not ready (503/900118, the failing parts
+/// named in the detail) while it shuts down, or when the database, the controller task or the
+/// records writer does not answer.
+pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let mut failing = Vec::new();
+    if state.shutdown().is_triggered() {
+        failing.push("shutting down".to_string());
+    }
+    if !state.runtime().is_running() {
+        failing.push("the call controller has stopped".to_string());
+    }
+    if !state.records().is_running() {
+        failing.push("the records writer has stopped".to_string());
+    }
+    match tokio::time::timeout(READY_STORE_DEADLINE, state.store().ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => failing.push(format!(
+            "the database: {}",
+            error.raw_cause().unwrap_or("unreadable")
+        )),
+        Err(_) => failing.push(format!(
+            "the database did not answer within {} s",
+            READY_STORE_DEADLINE.as_secs()
+        )),
+    }
+    if failing.is_empty() {
+        return Ok(Json(serde_json::json!({ "status": "ready" })));
+    }
+    Err(CallingError::new(&registry::SERVER_NOT_READY)
+        .with_context(failing.join("; "))
+        .into())
+}
+
 /// The body of `POST /identities`' answer.
 #[derive(Serialize)]
 pub struct CreatedIdentity {

@@ -60,6 +60,15 @@ impl Store {
         &self.path
     }
 
+    /// Takes the database's write lock and lets it go, to tell that records and changes can be
+    /// stored now (`/ready`): a database another program holds still answers reads.
+    pub async fn ping(&self) -> Result<(), CallingError> {
+        self.run("checking that the database takes writes", |db| {
+            db.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+        })
+        .await
+    }
+
     /// Runs `job` on the shared connection, on the blocking pool.
     pub async fn run<T, F>(&self, what: &'static str, job: F) -> Result<T, CallingError>
     where

@@ -115,6 +115,14 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
+    /// Whether the writer thread still takes records.
+    pub fn is_running(&self) -> bool {
+        self.thread
+            .lock()
+            .map(|thread| thread.as_ref().is_some_and(|t| !t.is_finished()))
+            .unwrap_or(false)
+    }
+
     /// Opens its own connection to the database at `path` and starts the thread.
     pub fn start(
         path: &Path,
