@@ -11,7 +11,7 @@ use appel::bench::{agents::AgentsSettings, calls::CallsSettings, echo::EchoSetti
 use appel::catalog::{self, Coverage};
 use appel::explain::{self, QueryError};
 use appel_codes::{registry, CallingError, Entry, Locale, ResultCategory, Scope};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,13 @@ enum Command {
     Agent(AgentArgs),
     /// Load a server on this machine (loopback only) and measure it.
     Bench(BenchArgs),
+    /// Print a shell completion script: `appel completions bash > /etc/bash_completion.d/appel`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `appel man > appel.1 && man ./appel.1`.
+    Man,
 }
 
 #[derive(Args)]
@@ -236,6 +243,36 @@ fn main() -> ExitCode {
         Command::Codes(args) => run_codes(args),
         Command::Agent(args) => run_agent(args),
         Command::Bench(args) => run_bench(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "appel", &mut script);
+            print_bytes("completions", &script)
+        }
+        Command::Man => {
+            // Generated from the same definitions as `--help`, so the page cannot drift from it.
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_bytes("man", &page),
+                Err(error) => {
+                    eprintln!("appel man: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// Writes generated text to stdout. A reader that stops early (`| head`) is not an error.
+fn print_bytes(command: &str, bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("appel {command}: {error}");
+            ExitCode::from(1)
+        }
     }
 }
 

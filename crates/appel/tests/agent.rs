@@ -20,6 +20,8 @@ struct Agent {
     stdin: ChildStdin,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    /// The last line it prints, in its language.
+    signed_out: &'static str,
 }
 
 impl Agent {
@@ -47,11 +49,13 @@ impl Agent {
                 }
             }
         });
+        let french = extra.windows(2).any(|pair| pair == ["--lang", "fr"]);
         Agent {
             child,
             stdin,
             lines,
             seen: Vec::new(),
+            signed_out: if french { "déconnecté" } else { "signed out" },
         }
     }
 
@@ -80,7 +84,7 @@ impl Agent {
     /// `quit`, then the process must exit successfully.
     fn quit(mut self) {
         self.send("quit");
-        self.expect(&["signed out"]);
+        self.expect(&[self.signed_out]);
         let deadline = Instant::now() + LINE_WAIT;
         loop {
             match self.child.try_wait().expect("wait") {
@@ -134,19 +138,27 @@ async fn agent_rejects_and_the_caller_sees_603_0_in_french() {
         let mut callee = Agent::start(&url, &bob, &[]);
         callee.expect(&["signed in as"]);
         let mut caller = Agent::start(&url, &alice, &["--lang", "fr"]);
-        caller.expect(&["signed in as"]);
-        caller.send(&format!("call {bob}"));
+        caller.expect(&["connecté en tant que", &alice]);
+        // Every word follows --lang, commands too: `aide` lists them, `appeler` calls.
+        caller.send("aide");
+        caller.expect(&["raccrocher", "quitter l'appel en cours"]);
+        caller.send(&format!("appeler {bob}"));
+        caller.expect(&["appel vers", &bob]);
         callee.expect(&["incoming call", &alice]);
         callee.send("reject");
         let declined = &registry::CALL_DECLINED;
-        let line = caller.expect(&["call ", "ended 603/0", declined.name]);
+        let line = caller.expect(&["appel ", "terminé 603/0", declined.name]);
         assert!(line.contains(declined.message(Locale::Fr)), "{line}");
+        // The category is labelled as the catalogue labels it, in French.
+        assert!(line.contains("Catégorie : Success."), "{line}");
         assert!(line.contains("Conseil :"), "{line}");
         // The one who declined ended its own ringing: a local action, 0/0 (docs/protocol.md).
         callee.expect(&["ring ", "stopped 0/0"]);
         // Nothing rings any more: the agent says so with 900900 rather than failing.
         callee.send("accept");
-        callee.expect(&["error:", "900900"]);
+        callee.expect(&["error:", "900900", "no call is ringing here"]);
+        callee.send("help");
+        callee.expect(&["hangup", "leave the current call"]);
         caller.quit();
         callee.quit();
     })

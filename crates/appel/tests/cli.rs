@@ -152,3 +152,47 @@ fn codes_json_is_the_committed_catalogue() {
         serde_json::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
     assert_eq!(printed, committed);
 }
+
+#[test]
+fn completions_are_valid_scripts_that_know_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = appel(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for subcommand in [
+            "serve",
+            "explain",
+            "codes",
+            "agent",
+            "bench",
+            "completions",
+            "man",
+        ] {
+            assert!(script.contains(subcommand), "{shell} lacks {subcommand}");
+        }
+    }
+    // The bash script must at least parse in bash (syntax check only, nothing runs).
+    let script = stdout(&appel(&["completions", "bash"]));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("appel.bash");
+    std::fs::write(&path, script).expect("write");
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .expect("bash runs");
+    assert!(check.status.success(), "{}", stderr(&check));
+    let bad = appel(&["completions", "nosh"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn the_manual_page_is_roff_generated_from_the_commands() {
+    let out = appel(&["man"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH appel 1"), "{page}");
+    for subcommand in ["serve", "explain", "codes", "agent", "bench"] {
+        assert!(page.contains(subcommand), "the page lacks {subcommand}");
+    }
+}

@@ -1,12 +1,13 @@
 //! `appel agent`: a small interactive client built on `appel-sdk`, to try calls by hand.
 //!
 //! It reads one command a line from stdin (`call ID`, `accept`, `reject`, `hangup`, `hold`,
-//! `resume`, `quit`) and prints one line per thing that happens. Every end — a call that ends, a
+//! `resume`, `help`, `quit`, or their French names) and prints one line per thing that happens,
+//! in the language of `--lang` (`words.rs`). Every end — a call that ends, a
 //! ring that stops — is printed with its reason explained in the chosen language, so two terminals
-//! show who sees which reason. Lines are stable enough for tests to read:
+//! show who sees which reason. Lines are stable enough for tests to read; in English:
 //! `signed in as ID`, `incoming call CALL from ID`, `call CALL: state STATE`,
 //! `call CALL: ended CODE/SUB NAME — explanation`, `ring CALL: stopped CODE/SUB NAME — explanation`,
-//! `error: …`.
+//! `error: …`; the reason's numbers, entry name and call states are the same in every language.
 
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +20,10 @@ use futures_util::StreamExt;
 use tokio::io::AsyncBufReadExt;
 
 use crate::rest::RestClient;
+
+mod words;
+
+use words::words;
 
 /// `println!` through [`say_line`].
 macro_rules! say {
@@ -61,37 +66,47 @@ pub enum AgentCommand {
     Hold,
     /// `resume`: take the current call off hold.
     Resume,
+    /// `help`: list the commands.
+    Help,
     /// `quit`: hang up, sign out and exit.
     Quit,
 }
 
-/// Reads one command line; empty lines give `Ok(None)`, unknown ones a 900900 error.
-pub fn parse_command(line: &str) -> Result<Option<AgentCommand>, CallingError> {
-    let mut words = line.split_whitespace();
-    let Some(verb) = words.next() else {
+/// Reads one command line, in English or French; empty lines give `Ok(None)`, unknown ones a
+/// 900900 error worded in `locale`.
+pub fn parse_command(line: &str, locale: Locale) -> Result<Option<AgentCommand>, CallingError> {
+    let mut tokens = line.split_whitespace();
+    let Some(verb) = tokens.next() else {
         return Ok(None);
     };
-    let argument = words.next();
+    let argument = tokens.next();
     let command = match (verb.to_ascii_lowercase().as_str(), argument) {
-        ("call", Some(id)) => AgentCommand::Call(id.to_string()),
-        ("accept", None) => AgentCommand::Accept,
-        ("reject", None) => AgentCommand::Reject,
-        ("hangup" | "hang-up", None) => AgentCommand::HangUp,
-        ("hold", None) => AgentCommand::Hold,
-        ("resume", None) => AgentCommand::Resume,
-        ("quit" | "exit", None) => AgentCommand::Quit,
+        ("call" | "appeler", Some(id)) => AgentCommand::Call(id.to_string()),
+        ("accept" | "accepter", None) => AgentCommand::Accept,
+        ("reject" | "refuser", None) => AgentCommand::Reject,
+        ("hangup" | "hang-up" | "raccrocher", None) => AgentCommand::HangUp,
+        ("hold" | "attente", None) => AgentCommand::Hold,
+        ("resume" | "reprendre", None) => AgentCommand::Resume,
+        ("help" | "aide" | "?", None) => AgentCommand::Help,
+        ("quit" | "exit" | "quitter", None) => AgentCommand::Quit,
         _ => {
             return Err(
                 CallingError::new(&registry::INVALID_ARGUMENT).with_context(format!(
-                "unknown command `{}`: use call ID, accept, reject, hangup, hold, resume or quit",
-                line.trim()
-            )),
+                    "`{}`: {}",
+                    line.trim(),
+                    words(locale).unknown_command
+                )),
             )
         }
     };
-    if words.next().is_some() {
-        return Err(CallingError::new(&registry::INVALID_ARGUMENT)
-            .with_context(format!("too many words in `{}`", line.trim())));
+    if tokens.next().is_some() {
+        return Err(
+            CallingError::new(&registry::INVALID_ARGUMENT).with_context(format!(
+                "`{}`: {}",
+                line.trim(),
+                words(locale).too_many_words
+            )),
+        );
     }
     Ok(Some(command))
 }
@@ -140,20 +155,21 @@ pub async fn run(settings: AgentSettings) -> Result<(), CallingError> {
             CallAgentOptions::new(&settings.server),
         )
         .await?;
-    say!("signed in as {}", agent.identity());
+    let w = words(settings.locale);
+    say!("{} {}", w.signed_in, agent.identity());
     let session = Arc::new(Session::default());
-    watch_connection(&agent);
+    watch_connection(&agent, settings.locale);
     watch_incoming(&agent, &session, settings.auto_accept, settings.locale);
     if let Some(target) = &settings.call {
         start_call(&agent, &session, target, settings.locale);
     }
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        match parse_command(&line) {
+        match parse_command(&line, settings.locale) {
             Ok(None) => {}
             Ok(Some(AgentCommand::Quit)) => break,
             Ok(Some(command)) => execute(&agent, &session, command, settings.locale).await,
-            Err(error) => say!("error: {}", error.describe(settings.locale)),
+            Err(error) => say!("{} {}", w.error, error.describe(settings.locale)),
         }
     }
     // A call that already ended has printed its end through its event stream.
@@ -161,14 +177,18 @@ pub async fn run(settings: AgentSettings) -> Result<(), CallingError> {
         let _ = call.hang_up(HangUpOptions::default()).await;
         // Print the end before leaving, so a script reading stdout sees it.
         let reason = call.ended().await;
-        print_end("call", &call_label(&call), reason, settings.locale);
+        print_end(End::Call, &call_label(&call), reason, settings.locale);
     }
     agent.dispose().await;
-    say!("signed out");
+    say!("{}", w.signed_out);
     Ok(())
 }
 
 async fn execute(agent: &CallAgent, session: &Arc<Session>, command: AgentCommand, locale: Locale) {
+    let w = words(locale);
+    let nothing = |context: &str| {
+        CallingError::new(&registry::INVALID_ARGUMENT).with_context(context.to_string())
+    };
     let outcome = match command {
         AgentCommand::Call(target) => {
             start_call(agent, session, &target, locale);
@@ -176,28 +196,32 @@ async fn execute(agent: &CallAgent, session: &Arc<Session>, command: AgentComman
         }
         AgentCommand::Accept => match session.take_ringing() {
             Some(ring) => accept(&ring, session, locale).await,
-            None => Err(nothing("no call is ringing here")),
+            None => Err(nothing(w.nothing_ringing)),
         },
         AgentCommand::Reject => match session.take_ringing() {
             Some(ring) => ring.reject().await,
-            None => Err(nothing("no call is ringing here")),
+            None => Err(nothing(w.nothing_ringing)),
         },
         AgentCommand::HangUp => match session.current() {
             Some(call) => call.hang_up(HangUpOptions::default()).await,
-            None => Err(nothing("no call in progress")),
+            None => Err(nothing(w.no_call)),
         },
         AgentCommand::Hold => match session.current() {
             Some(call) => call.hold().await,
-            None => Err(nothing("no call in progress")),
+            None => Err(nothing(w.no_call)),
         },
         AgentCommand::Resume => match session.current() {
             Some(call) => call.resume().await,
-            None => Err(nothing("no call in progress")),
+            None => Err(nothing(w.no_call)),
         },
+        AgentCommand::Help => {
+            say!("{}", w.help);
+            Ok(())
+        }
         AgentCommand::Quit => Ok(()),
     };
     if let Err(error) = outcome {
-        say!("error: {}", error.describe(locale));
+        say!("{} {}", w.error, error.describe(locale));
     }
 }
 
@@ -211,18 +235,15 @@ fn say_line(line: String) {
     }
 }
 
-fn nothing(context: &str) -> CallingError {
-    CallingError::new(&registry::INVALID_ARGUMENT).with_context(context.to_string())
-}
-
 fn start_call(agent: &CallAgent, session: &Arc<Session>, target: &str, locale: Locale) {
+    let w = words(locale);
     match agent.start_call(&[IdentityId::from(target)], StartCallOptions::default()) {
         Ok(call) => {
-            say!("calling {target}");
+            say!("{} {target}", w.calling);
             session.set_current(call.clone());
             print_call_events(call, locale);
         }
-        Err(error) => say!("error: {}", error.describe(locale)),
+        Err(error) => say!("{} {}", w.error, error.describe(locale)),
     }
 }
 
@@ -237,11 +258,12 @@ async fn accept(
     Ok(())
 }
 
-fn watch_connection(agent: &CallAgent) {
+fn watch_connection(agent: &CallAgent, locale: Locale) {
     let mut states = agent.connection_states();
+    let w = words(locale);
     tokio::spawn(async move {
         while let Some(state) = states.next().await {
-            say!("connection: {state:?}");
+            say!("{} {state:?}", w.connection);
         }
     });
 }
@@ -249,24 +271,28 @@ fn watch_connection(agent: &CallAgent) {
 fn watch_incoming(agent: &CallAgent, session: &Arc<Session>, auto_accept: bool, locale: Locale) {
     let mut incoming = agent.incoming_calls();
     let session = Arc::clone(session);
+    let w = words(locale);
     tokio::spawn(async move {
         while let Some(ring) = incoming.next().await {
             let watched = ring.clone();
             tokio::spawn(async move {
                 let reason = watched.stopped().await;
-                print_end("ring", &watched.id().to_string(), reason, locale);
+                print_end(End::Ring, &watched.id().to_string(), reason, locale);
             });
             if auto_accept {
-                say!("incoming call {} from {}", ring.id(), ring.caller());
+                say!("{} {} {} {}", w.incoming, ring.id(), w.from, ring.caller());
                 if let Err(error) = accept(&ring, &session, locale).await {
-                    say!("error: {}", error.describe(locale));
+                    say!("{} {}", w.error, error.describe(locale));
                 }
             } else {
                 // Kept before it is announced, so an `accept` typed right after finds it.
                 let announce = format!(
-                    "incoming call {} from {} (type `accept` or `reject`)",
+                    "{} {} {} {} {}",
+                    w.incoming,
                     ring.id(),
-                    ring.caller()
+                    w.from,
+                    ring.caller(),
+                    w.answer_hint
                 );
                 if let Ok(mut ringing) = session.ringing.lock() {
                     *ringing = Some(ring);
@@ -284,50 +310,73 @@ fn call_label(call: &Call) -> String {
 }
 
 fn print_call_events(call: Call, locale: Locale) {
+    let w = words(locale);
     tokio::spawn(async move {
         let mut events = call.events();
         while let Some(event) = events.next().await {
-            let label = call_label(&call);
+            let label = format!("{} {}", w.call, call_label(&call));
             match event {
-                CallEvent::IdAssigned(id) => say!("call {id}: id assigned"),
-                CallEvent::StateChanged(state) => say!("call {label}: state {state:?}"),
+                CallEvent::IdAssigned(id) => say!("{} {id}: {}", w.call, w.id_assigned),
+                CallEvent::StateChanged(state) => say!("{label}: {} {state:?}", w.state),
                 CallEvent::RemoteParticipantsUpdated { added, removed } => {
                     for p in added {
-                        say!("call {label}: {} joined ({:?})", p.identity, p.state);
+                        say!("{label}: {} {} ({:?})", p.identity, w.joined, p.state);
                     }
                     for p in removed {
                         if let Some(reason) = p.end_reason {
                             say!(
-                                "call {label}: {} left {}",
+                                "{label}: {} {} {}",
                                 p.identity,
+                                w.left,
                                 describe_reason(reason, locale)
                             );
                         }
                     }
                 }
                 CallEvent::RemoteParticipantStateChanged(p) => {
-                    say!("call {label}: {} is {:?}", p.identity, p.state);
+                    say!("{label}: {} {} {:?}", p.identity, w.is, p.state);
                 }
                 CallEvent::Signal { .. } => {}
-                CallEvent::Ended(reason) => print_end("call", &label, reason, locale),
-                other => say!("call {label}: {other:?}"),
+                CallEvent::Ended(reason) => {
+                    print_end(End::Call, &call_label(&call), reason, locale)
+                }
+                other => say!("{label}: {other:?}"),
             }
         }
     });
 }
 
-/// `CODE/SUB NAME — explanation`.
+/// `CODE/SUB NAME — message Category: CATEGORY. Advice: advice`, labelled as `appel explain`
+/// labels them, so a category (`Success` for a declined call) reads as the catalogue's
+/// classification of the outcome, not as a verdict on the call.
 pub fn describe_reason(reason: CallEndReason, locale: Locale) -> String {
+    let w = words(locale);
+    let entry = reason.entry();
     format!(
-        "{reason} {} — {}",
-        reason.entry().name,
-        reason.explain(locale)
+        "{reason} {} — {} {} {}. {} {}",
+        entry.name,
+        entry.message(locale),
+        w.category,
+        entry.category,
+        w.advice,
+        entry.advice(locale)
     )
 }
 
-fn print_end(what: &str, label: &str, reason: CallEndReason, locale: Locale) {
-    let verb = if what == "ring" { "stopped" } else { "ended" };
-    say!("{what} {label}: {verb} {}", describe_reason(reason, locale));
+/// What ended: a call, or a ring that stopped.
+#[derive(Clone, Copy)]
+enum End {
+    Call,
+    Ring,
+}
+
+fn print_end(what: End, label: &str, reason: CallEndReason, locale: Locale) {
+    let w = words(locale);
+    let (noun, verb) = match what {
+        End::Call => (w.call, w.ended),
+        End::Ring => (w.ring, w.stopped),
+    };
+    say!("{noun} {label}: {verb} {}", describe_reason(reason, locale));
 }
 
 #[cfg(test)]
@@ -337,16 +386,26 @@ mod tests {
     #[test]
     fn commands_parse_and_bad_ones_give_900900() {
         assert_eq!(
-            parse_command("call bob").unwrap(),
+            parse_command("call bob", Locale::En).unwrap(),
             Some(AgentCommand::Call("bob".into()))
         );
         assert_eq!(
-            parse_command("  HANGUP ").unwrap(),
+            parse_command("  HANGUP ", Locale::En).unwrap(),
             Some(AgentCommand::HangUp)
         );
-        assert_eq!(parse_command("").unwrap(), None);
+        assert_eq!(parse_command("", Locale::En).unwrap(), None);
+        assert_eq!(
+            parse_command("appeler bob", Locale::Fr).unwrap(),
+            Some(AgentCommand::Call("bob".into()))
+        );
+        assert_eq!(
+            parse_command("aide", Locale::Fr).unwrap(),
+            Some(AgentCommand::Help)
+        );
+        let error = parse_command("danser", Locale::Fr).unwrap_err();
+        assert!(error.describe(Locale::Fr).contains("commande inconnue"));
         for bad in ["call", "dance", "accept now", "call a b"] {
-            let error = parse_command(bad).unwrap_err();
+            let error = parse_command(bad, Locale::En).unwrap_err();
             assert!(error.is(&registry::INVALID_ARGUMENT), "{bad}");
         }
     }
