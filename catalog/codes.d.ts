@@ -296,6 +296,12 @@ export declare const Codes: {
   readonly REQUEST_FIELD_TOO_LARGE: { readonly code: 400; readonly subCode: 900117; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The server is running but cannot take calls now: it is shutting down, or one of its parts (the database, the call controller, the records writer) does not answer. */
   readonly SERVER_NOT_READY: { readonly code: 503; readonly subCode: 900118; readonly resultCategory: "UnexpectedServerError"; readonly scope: "sdk"; readonly retryable: true };
+  /** The server cannot start: another program already listens on the address and port it was told to use. */
+  readonly LISTEN_ADDRESS_IN_USE: { readonly code: 409; readonly subCode: 900119; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
+  /** The server cannot start: the system does not let it listen on that address and port (ports below 1024 need privileges). */
+  readonly LISTEN_ADDRESS_FORBIDDEN: { readonly code: 403; readonly subCode: 900120; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The server cannot start: the address it was told to listen on belongs to no network interface of this machine. */
+  readonly LISTEN_ADDRESS_UNAVAILABLE: { readonly code: 400; readonly subCode: 900121; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The operation names a call this endpoint is not part of, or one that has already ended. */
   readonly CALL_OPERATION_UNKNOWN_CALL: { readonly code: 404; readonly subCode: 900200; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The operation is not allowed in the call's current state. */

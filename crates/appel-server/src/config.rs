@@ -620,11 +620,14 @@ fn flatten(
             toml::Value::Integer(i) => {
                 out.insert(key, i.to_string());
             }
+            toml::Value::Boolean(b) => {
+                out.insert(key, b.to_string());
+            }
             other => {
                 return Err(invalid(format!(
-                    "{key} in the config file: expected a string or an integer, found {}",
-                    other.type_str()
-                )))
+                "{key} in the config file: expected a string, an integer or a boolean, found {}",
+                other.type_str()
+            )))
             }
         }
     }

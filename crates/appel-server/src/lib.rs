@@ -12,6 +12,7 @@
 
 pub mod access_key;
 pub mod config;
+pub mod config_docs;
 pub mod http;
 pub mod push;
 mod runtime;

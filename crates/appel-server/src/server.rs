@@ -91,11 +91,7 @@ impl Server {
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|e| {
-                CallingError::new(&registry::INVALID_ARGUMENT)
-                    .with_context(format!("cannot listen on {}", config.listen))
-                    .with_raw_cause(e.to_string())
-            })?;
+            .map_err(|e| bind_error(config.listen, &e))?;
         let addr = listener.local_addr().map_err(|e| {
             CallingError::new(&registry::INTERNAL_SERVER_ERROR).with_raw_cause(e.to_string())
         })?;
@@ -186,4 +182,17 @@ fn random_seed() -> Result<[u8; 32], CallingError> {
             .with_raw_cause(e.to_string())
     })?;
     Ok(bytes)
+}
+
+/// The catalogue entry of a listener that cannot bind, by the system's reason.
+fn bind_error(address: std::net::SocketAddr, error: &std::io::Error) -> CallingError {
+    let entry = match error.kind() {
+        std::io::ErrorKind::AddrInUse => &registry::LISTEN_ADDRESS_IN_USE,
+        std::io::ErrorKind::PermissionDenied => &registry::LISTEN_ADDRESS_FORBIDDEN,
+        std::io::ErrorKind::AddrNotAvailable => &registry::LISTEN_ADDRESS_UNAVAILABLE,
+        _ => &registry::INVALID_ARGUMENT,
+    };
+    CallingError::new(entry)
+        .with_context(format!("listen on {address}"))
+        .with_raw_cause(error.to_string())
 }

@@ -11,7 +11,7 @@ use appel::bench::{agents::AgentsSettings, calls::CallsSettings, echo::EchoSetti
 use appel::catalog::{self, Coverage};
 use appel::explain::{self, QueryError};
 use appel_codes::{registry, CallingError, Entry, Locale, ResultCategory, Scope};
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +43,29 @@ enum Command {
     },
     /// Print the manual page (roff): `appel man > appel.1 && man ./appel.1`.
     Man,
+    /// The server's settings: `appel config example` prints a file with every key and default.
+    Config(ConfigArgs),
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    #[command(subcommand)]
+    action: ConfigAction,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print a TOML file with every setting at its default, each explained.
+    Example,
+    /// Write docs/configuration.md from the settings table.
+    Export {
+        /// Repository root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Write nothing; fail if the file is stale.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Args)]
@@ -236,7 +259,20 @@ fn parse_category(text: &str) -> Result<ResultCategory, String> {
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `appel serve --help` lists every setting with its default, from the table the server reads.
+    let matches = Cli::command()
+        .mut_subcommand("serve", |serve| {
+            serve
+                .after_help(
+                    "`appel serve --help` lists every setting with its default and meaning.",
+                )
+                .after_long_help(appel_server::config_docs::help_text())
+        })
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match cli.command {
         Command::Serve(args) => run_serve(args),
         Command::Explain(args) => run_explain(args),
@@ -248,6 +284,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "appel", &mut script);
             print_bytes("completions", &script)
         }
+        Command::Config(args) => run_config(args),
         Command::Man => {
             // Generated from the same definitions as `--help`, so the page cannot drift from it.
             let mut page = Vec::new();
@@ -255,6 +292,40 @@ fn main() -> ExitCode {
                 Ok(()) => print_bytes("man", &page),
                 Err(error) => {
                     eprintln!("appel man: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn run_config(args: ConfigArgs) -> ExitCode {
+    use appel_server::config_docs;
+    match args.action {
+        ConfigAction::Example => {
+            print_bytes("config example", config_docs::example_toml().as_bytes())
+        }
+        ConfigAction::Export { root, check } => {
+            let path = root.join("docs/configuration.md");
+            let wanted = config_docs::markdown();
+            if check {
+                let current = std::fs::read_to_string(&path).unwrap_or_default();
+                if current == wanted {
+                    return ExitCode::SUCCESS;
+                }
+                eprintln!(
+                    "appel config export: {} is stale; run `appel config export`",
+                    path.display()
+                );
+                return ExitCode::from(1);
+            }
+            match std::fs::write(&path, wanted) {
+                Ok(()) => {
+                    println!("wrote {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("appel config export: {}: {error}", path.display());
                     ExitCode::from(1)
                 }
             }
@@ -436,7 +507,9 @@ fn run_serve(args: appel_server::ServeArgs) -> ExitCode {
     match runtime.block_on(appel_server::serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("appel serve: {}", error.describe(locale(None)));
+            let locale = locale(None);
+            eprintln!("appel serve: {}", error.describe(locale));
+            eprintln!("{}", error.advice(locale));
             ExitCode::from(1)
         }
     }

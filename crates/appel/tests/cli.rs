@@ -196,3 +196,116 @@ fn the_manual_page_is_roff_generated_from_the_commands() {
         assert!(page.contains(subcommand), "the page lacks {subcommand}");
     }
 }
+
+#[test]
+fn every_setting_is_discoverable_from_the_command_line() {
+    let example = appel(&["config", "example"]);
+    assert!(example.status.success(), "{}", stderr(&example));
+    let example = stdout(&example);
+    let help = appel(&["serve", "--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let help = stdout(&help);
+    for key in appel_server::config::keys() {
+        let (section, name) = key.split_once('.').unwrap_or(("", key));
+        if !section.is_empty() {
+            assert!(example.contains(&format!("[{section}]")), "{section}");
+        }
+        assert!(
+            example.contains(&format!("{name} = ")),
+            "the example lacks {key}"
+        );
+        assert!(help.contains(key), "serve --help lacks {key}");
+        assert!(
+            help.contains(&appel_server::config::env_name(key)),
+            "serve --help lacks the variable of {key}"
+        );
+    }
+    assert!(help.contains("timers.ringing = \"2m\""), "{help}");
+}
+
+#[test]
+fn a_port_already_in_use_is_its_own_entry_with_advice() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let data = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_appel"))
+        .args(["serve", "--listen", &address, "--data"])
+        .arg(data.path())
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .expect("appel serve runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(text.contains("900119/409"), "{text}");
+    assert!(text.contains(&address), "the address is named: {text}");
+    assert!(text.contains("ss -ltnp"), "the advice is printed: {text}");
+}
+
+/// Runs `appel serve --listen ADDRESS` with a fresh data folder, through `wrapper` when given;
+/// returns its exit code and stderr.
+fn serve_on(address: &str, wrapper: &[&str]) -> (Option<i32>, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o777))
+        .expect("a data folder anyone may write");
+    let binary = env!("CARGO_BIN_EXE_appel");
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
+    let out = command
+        .args(["serve", "--listen", address, "--data"])
+        .arg(data.path())
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .expect("appel serve runs");
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn an_address_this_machine_does_not_have_is_its_own_entry() {
+    // 192.0.2.0/24 is reserved for documentation: no machine has it on an interface. Binding
+    // fails locally; nothing is sent anywhere.
+    let (code, text) = serve_on("192.0.2.1:8080", &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("900121/400"), "{text}");
+    assert!(text.contains("ip addr"), "the advice is printed: {text}");
+}
+
+#[test]
+fn a_privileged_port_for_an_unprivileged_user_is_its_own_entry() {
+    // As an unprivileged user (the suite may run as root: drop to `nobody` with setpriv), a port
+    // below the system's unprivileged start cannot be bound.
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    let wrapper: &[&str] = if is_root {
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]
+    } else {
+        &[]
+    };
+    let (code, text) = serve_on("127.0.0.1:1", wrapper);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("900120/403"), "{text}");
+    assert!(
+        text.contains("cap_net_bind_service"),
+        "the advice is printed: {text}"
+    );
+}

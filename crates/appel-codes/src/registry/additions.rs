@@ -175,6 +175,27 @@ entries! {
             => "Dirigez le trafic vers un autre serveur, ou patientez : un serveur qui démarre ou s'arrête n'est pas prêt pendant quelques secondes. S'il reste indisponible, le détail nomme la partie en défaut ; consultez le journal du serveur et son répertoire de données.",
     }
 
+    LISTEN_ADDRESS_IN_USE = Sdk(409, Some(900119), ExpectedError, retryable: true) {
+        en: "The server cannot start: another program already listens on the address and port it was told to use."
+            => "Stop the other program (`ss -ltnp` shows which one holds the port), or give this server another port with --listen or APPEL_LISTEN (port 0 picks a free one). A second `appel serve` on the same machine needs its own port and its own --data folder.",
+        fr: "Le serveur ne peut pas démarrer : un autre programme écoute déjà sur l'adresse et le port qui lui ont été indiqués."
+            => "Arrêtez l'autre programme (`ss -ltnp` montre lequel tient le port), ou donnez un autre port à ce serveur avec --listen ou APPEL_LISTEN (le port 0 en choisit un libre). Un second `appel serve` sur la même machine demande son propre port et son propre dossier --data.",
+    }
+
+    LISTEN_ADDRESS_FORBIDDEN = Sdk(403, Some(900120), ExpectedError, retryable: false) {
+        en: "The server cannot start: the system does not let it listen on that address and port (ports below 1024 need privileges)."
+            => "Use a port of 1024 or more and put a reverse proxy in front for 80 or 443, or grant the binary the right to bind low ports (`setcap cap_net_bind_service=+ep`, or the service manager's equivalent).",
+        fr: "Le serveur ne peut pas démarrer : le système ne l'autorise pas à écouter sur cette adresse et ce port (les ports inférieurs à 1024 demandent des privilèges)."
+            => "Utilisez un port à partir de 1024 et placez un proxy inverse devant pour 80 ou 443, ou accordez au binaire le droit d'ouvrir les ports bas (`setcap cap_net_bind_service=+ep`, ou l'équivalent du gestionnaire de services).",
+    }
+
+    LISTEN_ADDRESS_UNAVAILABLE = Sdk(400, Some(900121), ExpectedError, retryable: false) {
+        en: "The server cannot start: the address it was told to listen on belongs to no network interface of this machine."
+            => "Listen on an address this machine has (`ip addr` lists them), on 127.0.0.1 for local use, or on 0.0.0.0 for every interface; set it with --listen or APPEL_LISTEN.",
+        fr: "Le serveur ne peut pas démarrer : l'adresse d'écoute indiquée n'appartient à aucune interface réseau de cette machine."
+            => "Écoutez sur une adresse que la machine possède (`ip addr` les liste), sur 127.0.0.1 pour un usage local, ou sur 0.0.0.0 pour toutes les interfaces ; réglez-la avec --listen ou APPEL_LISTEN.",
+    }
+
     CALL_OPERATION_UNKNOWN_CALL = Sdk(404, Some(900200), ExpectedError, retryable: false) {
         en: "The operation names a call this endpoint is not part of, or one that has already ended."
             => "Act only on calls whose state is not Disconnected; listen for the call's end event before reusing it.",
