@@ -302,6 +302,8 @@ export declare const Codes: {
   readonly LISTEN_ADDRESS_FORBIDDEN: { readonly code: 403; readonly subCode: 900120; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The server cannot start: the address it was told to listen on belongs to no network interface of this machine. */
   readonly LISTEN_ADDRESS_UNAVAILABLE: { readonly code: 400; readonly subCode: 900121; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This server does not let signed-in users list the people it knows (directory.people is off). */
+  readonly PEOPLE_DIRECTORY_DISABLED: { readonly code: 403; readonly subCode: 900122; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The operation names a call this endpoint is not part of, or one that has already ended. */
   readonly CALL_OPERATION_UNKNOWN_CALL: { readonly code: 404; readonly subCode: 900200; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The operation is not allowed in the call's current state. */

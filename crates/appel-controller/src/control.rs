@@ -86,3 +86,16 @@ pub struct ParticipantSnapshot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<RoomRole>,
 }
+
+/// Whether an identity can be reached now, as a directory of people shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Presence {
+    /// No endpoint of the identity is connected.
+    Offline,
+    /// An endpoint is connected and none takes part in a call.
+    Online,
+    /// An endpoint takes part in a call (including one that is still being set up, and one whose
+    /// connection dropped within its reconnect window).
+    InCall,
+}

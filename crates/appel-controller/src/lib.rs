@@ -58,7 +58,7 @@ mod timers;
 
 pub use action::Action;
 pub use config::ControllerConfig;
-pub use control::{CallSnapshot, Control, ParticipantSnapshot};
+pub use control::{CallSnapshot, Control, ParticipantSnapshot, Presence};
 pub use controller::Controller;
 pub use endpoint::EndpointKey;
 pub use input::Input;

@@ -293,6 +293,21 @@ pub const MAX_URI_BYTES_CEILING: usize = 65_534;
 /// A bound on `http.max_connections` that keeps the count within what the listener can track.
 pub const MAX_CONNECTIONS_CEILING: usize = 1_000_000;
 
+/// What signed-in users may look up about each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Directory {
+    /// `GET /people`: any signed-in user may list the named identities of this server with their
+    /// presence. On by default (a calling app needs it to call people by name); off for servers
+    /// whose users must not learn who else is there (403/900122).
+    pub people: bool,
+}
+
+impl Default for Directory {
+    fn default() -> Self {
+        Directory { people: true }
+    }
+}
+
 /// Every setting of the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -318,6 +333,8 @@ pub struct Config {
     pub webhooks: Webhooks,
     /// HTTP listener limits.
     pub http: Http,
+    /// What users may look up about each other.
+    pub directory: Directory,
     /// Development mode (`--dev`): `/dev/*` issues identities and tokens to anyone. Off by default.
     pub dev: bool,
     /// Folder of the built web app served at `/` (`web/dist`, built by `web/build.sh`).
@@ -338,6 +355,7 @@ impl Default for Config {
             push: Push::default(),
             webhooks: Webhooks::default(),
             http: Http::default(),
+            directory: Directory::default(),
             dev: false,
             web_dir: PathBuf::from("web/dist"),
         }
@@ -426,6 +444,7 @@ static SETTINGS: &[Setting] = settings! {
     "http.response_write_timeout" => |c, v| c.http.response_write_timeout = duration(v)?;
     "http.max_connections" => |c, v| c.http.max_connections = count(v)?;
     "http.shutdown_drain" => |c, v| c.http.shutdown_drain = duration(v)?;
+    "directory.people" => |c, v| c.directory.people = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "dev" => |c, v| c.dev = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "web.dir" => |c, v| c.web_dir = PathBuf::from(v);
 };

@@ -97,6 +97,7 @@ pub static SETTING_DOCS: &[SettingDoc] = docs! {
     "http.response_write_timeout" => |c| span(c.http.response_write_timeout), "Time a client has to read an answer before it is disconnected.";
     "http.max_connections" => |c| number(c.http.max_connections), "HTTP connections open at once (beyond: 503/900116); upgraded signaling connections are not counted.";
     "http.shutdown_drain" => |c| span(c.http.shutdown_drain), "On shutdown, how long requests in progress may take to finish.";
+    "directory.people" => |c| Some(c.directory.people.to_string()), "Whether any signed-in user may list the named people of this server with their presence (GET /people); off: 403/900122.";
 };
 
 /// The section of a key (`timers` of `timers.ringing`; `None` for a top-level key) and its name

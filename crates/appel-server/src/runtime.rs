@@ -16,8 +16,8 @@ use std::time::{Instant, SystemTime};
 
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_controller::{
-    Action, CallSnapshot, Control, Controller, ControllerConfig, EndpointKey, Input, RecordEvent,
-    RoomSpec,
+    Action, CallSnapshot, Control, Controller, ControllerConfig, EndpointKey, Input, Presence,
+    RecordEvent, RoomSpec,
 };
 use appel_protocol::{CallId, ClientFrame, IdentityId, ServerFrame, PROTOCOL_VERSION};
 use axum::extract::ws::Utf8Bytes;
@@ -150,6 +150,7 @@ enum Event {
     Room(Room),
     Control(Control, oneshot::Sender<Result<(), CallingError>>),
     Snapshots(Option<CallId>, oneshot::Sender<Vec<CallSnapshot>>),
+    Presence(Vec<IdentityId>, oneshot::Sender<Vec<Presence>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -270,6 +271,15 @@ impl RuntimeHandle {
         let (answer, wait) = oneshot::channel();
         self.send(Event::Snapshots(call, answer)).await;
         wait.await.unwrap_or_default()
+    }
+
+    /// The presence of each identity, in order (offline when the task is gone).
+    pub async fn presence(&self, identities: Vec<IdentityId>) -> Vec<Presence> {
+        let count = identities.len();
+        let (answer, wait) = oneshot::channel();
+        self.send(Event::Presence(identities, answer)).await;
+        wait.await
+            .unwrap_or_else(|_| vec![Presence::Offline; count])
     }
 
     /// The webhook subscriptions and deliveries.
@@ -498,6 +508,13 @@ impl Runtime {
                     None => self.controller.snapshots(),
                 };
                 let _ = answer.send(snapshots);
+            }
+            Event::Presence(identities, answer) => {
+                let presence = identities
+                    .iter()
+                    .map(|identity| self.controller.presence(identity))
+                    .collect();
+                let _ = answer.send(presence);
             }
             // Handled by `run`, which must answer after the task's last action.
             Event::Shutdown(_) => {}

@@ -196,6 +196,13 @@ entries! {
             => "Écoutez sur une adresse que la machine possède (`ip addr` les liste), sur 127.0.0.1 pour un usage local, ou sur 0.0.0.0 pour toutes les interfaces ; réglez-la avec --listen ou APPEL_LISTEN.",
     }
 
+    PEOPLE_DIRECTORY_DISABLED = Sdk(403, Some(900122), ExpectedError, retryable: false) {
+        en: "This server does not let signed-in users list the people it knows (directory.people is off)."
+            => "Call people by the identity ids your application already knows, or ask the operator to turn directory.people on; an application backend can still list identities with the access key (GET /identities).",
+        fr: "Ce serveur ne permet pas aux utilisateurs connectés de lister les personnes qu'il connaît (directory.people est désactivé)."
+            => "Appelez les personnes par les identifiants que votre application connaît déjà, ou demandez à l'exploitant d'activer directory.people ; le serveur d'une application peut toujours lister les identités avec la clé d'accès (GET /identities).",
+    }
+
     CALL_OPERATION_UNKNOWN_CALL = Sdk(404, Some(900200), ExpectedError, retryable: false) {
         en: "The operation names a call this endpoint is not part of, or one that has already ended."
             => "Act only on calls whose state is not Disconnected; listen for the call's end event before reusing it.",

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use appel_codes::{CallingError, Entry};
-use appel_protocol::{CallId, ResumedCall, ServerFrame};
+use appel_protocol::{CallId, IdentityId, ResumedCall, ServerFrame};
 
 use crate::action::{Action, Outbox};
 use crate::call::{Call, Phase};
 use crate::config::ControllerConfig;
-use crate::control::{CallSnapshot, Control};
-use crate::directory::Directory;
+use crate::control::{CallSnapshot, Control, Presence};
+use crate::directory::{Directory, Link};
 use crate::endpoint::EndpointKey;
 use crate::ids::IdGenerator;
 use crate::input::Input;
@@ -168,6 +168,26 @@ impl Controller {
             .collect();
         resumed.sort_by(|a, b| a.call_id.cmp(&b.call_id));
         resumed
+    }
+
+    /// Whether `identity` can be reached now: in a call if any of its endpoints carries a leg of
+    /// one, online if one is connected, offline otherwise.
+    pub fn presence(&self, identity: &IdentityId) -> Presence {
+        let Some(known) = self.directory.identities.get(identity) else {
+            return Presence::Offline;
+        };
+        let endpoints: Vec<_> = known
+            .endpoints
+            .iter()
+            .filter_map(|key| self.directory.endpoints.get(key))
+            .collect();
+        if endpoints.iter().any(|e| !e.legs.is_empty()) {
+            Presence::InCall
+        } else if endpoints.iter().any(|e| e.link == Link::Online) {
+            Presence::Online
+        } else {
+            Presence::Offline
+        }
     }
 
     /// The ids of the calls in progress (for a shutdown that ends each with [`Input::HangUpAll`]).

@@ -9,6 +9,8 @@ use super::problem::ApiError;
 
 /// An identity, room, call, participant or subscription id (in a body or in the path).
 pub const MAX_ID_CHARS: usize = 256;
+/// A display name, in characters.
+pub const MAX_NAME_CHARS: usize = 128;
 /// Entries of a room's roster, in one request and in the stored roster.
 pub const MAX_ROSTER_ENTRIES: usize = 1000;
 /// A webhook receiver's URL.

@@ -2,6 +2,7 @@
 
 pub mod call_control;
 pub mod extract;
+pub mod identities;
 pub mod limits;
 pub mod listener;
 pub mod openapi;
@@ -28,8 +29,17 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::health))
         .route("/ready", get(routes::ready))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
-        .route("/identities", post(routes::create_identity))
-        .route("/identities/{id}", delete(routes::delete_identity))
+        .route(
+            "/identities",
+            post(identities::create_identity).get(identities::list_identities),
+        )
+        .route(
+            "/identities/{id}",
+            get(identities::get_identity)
+                .patch(identities::rename_identity)
+                .delete(routes::delete_identity),
+        )
+        .route("/people", get(identities::people))
         .route("/identities/{id}/token", post(routes::issue_token))
         .route("/identities/{id}/tokens", delete(routes::revoke_tokens))
         .route("/validate", get(routes::validate))

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::limits::{
-    MAX_EVENT_CHARS, MAX_ID_CHARS, MAX_ROSTER_ENTRIES, MAX_SCOPES, MAX_SCOPE_CHARS,
+    MAX_EVENT_CHARS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_ROSTER_ENTRIES, MAX_SCOPES, MAX_SCOPE_CHARS,
     MAX_SECRET_CHARS, MAX_TIME_CHARS, MAX_URL_CHARS,
 };
 
@@ -14,7 +14,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/ready"),
     ("get", "/openapi.json"),
     ("post", "/identities"),
+    ("get", "/identities"),
+    ("get", "/identities/{id}"),
+    ("patch", "/identities/{id}"),
     ("delete", "/identities/{id}"),
+    ("get", "/people"),
     ("post", "/identities/{id}/token"),
     ("delete", "/identities/{id}/tokens"),
     ("get", "/validate"),
@@ -76,6 +80,11 @@ fn query(name: &str, description: &str, schema: Value) -> Value {
 pub fn document() -> Value {
     let access_key = json!([{ "accessKey": [] }]);
     let user_token = json!([{ "userToken": [] }]);
+    let list_params = json!([
+        { "name": "name", "in": "query", "required": false, "description": "Display names starting with this, case ignored", "schema": { "type": "string", "maxLength": MAX_NAME_CHARS } },
+        { "name": "after", "in": "query", "required": false, "description": "The `next` of the previous page", "schema": { "type": "string" } },
+        { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } }
+    ]);
     let key_problem = problem("401/900100: the access key is missing or wrong");
     let mut document = json!({
         "openapi": "3.1.0",
@@ -100,12 +109,63 @@ pub fn document() -> Value {
                 "summary": "This document",
                 "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": {} } } }
             }},
-            "/identities": { "post": {
-                "summary": "Create an identity",
-                "security": access_key,
-                "responses": { "201": ok("Created", "CreatedIdentity"), "401": key_problem }
+            "/identities": {
+                "post": {
+                    "summary": "Create an identity, with a display name if given",
+                    "security": access_key,
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IdentityBody" } } } },
+                    "responses": {
+                        "201": ok("Created", "Identity"),
+                        "400": problem("400/900102: invalid body or display name; 400/900117: display name over 128 characters"),
+                        "401": key_problem
+                    }
+                },
+                "get": {
+                    "summary": "List live identities by display name (case ignored), with their presence",
+                    "security": access_key,
+                    "parameters": list_params.clone(),
+                    "responses": {
+                        "200": ok("A page of identities", "IdentityPage"),
+                        "400": problem("400/900102: invalid query or cursor; 400/900117: name over 128 characters"),
+                        "401": key_problem
+                    }
+                }
+            },
+            "/people": { "get": {
+                "summary": "For a signed-in user: the named people of this server with their presence",
+                "security": user_token,
+                "parameters": list_params,
+                "responses": {
+                    "200": ok("A page of people (identities with a display name)", "IdentityPage"),
+                    "400": problem("400/900102: invalid query or cursor"),
+                    "401": problem("401/10009: missing or invalid user token"),
+                    "403": problem("403/900122: directory.people is off on this server")
+                }
             }},
-            "/identities/{id}": { "delete": {
+            "/identities/{id}": {
+              "get": {
+                "summary": "One live identity with its presence",
+                "security": access_key,
+                "parameters": [id_param("Identity id")],
+                "responses": {
+                    "200": ok("The identity", "Identity"),
+                    "401": key_problem,
+                    "404": problem("404/900101: no such live identity")
+                }
+              },
+              "patch": {
+                "summary": "Set (or, with null, remove) an identity's display name",
+                "security": access_key,
+                "parameters": [id_param("Identity id")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IdentityBody" } } } },
+                "responses": {
+                    "200": ok("The identity as it now is", "Identity"),
+                    "400": problem("400/900102: invalid body or display name; 400/900117: display name over 128 characters"),
+                    "401": key_problem,
+                    "404": problem("404/900101: no such live identity")
+                }
+              },
+              "delete": {
                 "summary": "Delete an identity; its live connections are closed with 401/10009",
                 "security": access_key,
                 "parameters": [id_param("Identity id")],
@@ -228,7 +288,29 @@ pub fn document() -> Value {
                         }
                     }
                 },
-                "CreatedIdentity": { "type": "object", "required": ["id"], "properties": { "id": { "type": "string" } } },
+                "IdentityBody": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": { "displayName": { "type": ["string", "null"], "minLength": 1, "maxLength": MAX_NAME_CHARS } }
+                },
+                "Identity": {
+                    "type": "object",
+                    "required": ["id", "createdAt", "presence"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "displayName": { "type": "string" },
+                        "createdAt": { "type": "string", "format": "date-time" },
+                        "presence": { "enum": ["offline", "online", "inCall"] }
+                    }
+                },
+                "IdentityPage": {
+                    "type": "object",
+                    "required": ["identities"],
+                    "properties": {
+                        "identities": { "type": "array", "items": { "$ref": "#/components/schemas/Identity" } },
+                        "next": { "type": "string", "description": "Pass as `after` for the next page; absent on the last page" }
+                    }
+                },
                 "TokenRequest": {
                     "type": "object",
                     "additionalProperties": false,

@@ -71,21 +71,6 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::
         .into())
 }
 
-/// The body of `POST /identities`' answer.
-#[derive(Serialize)]
-pub struct CreatedIdentity {
-    id: String,
-}
-
-/// `POST /identities`.
-pub async fn create_identity(
-    _: AccessKey,
-    State(state): State<AppState>,
-) -> ApiResult<(StatusCode, Json<CreatedIdentity>)> {
-    let id = state.store().create_identity(SystemTime::now()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedIdentity { id })))
-}
-
 /// The body of `POST /identities/{id}/token`; every member is optional.
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -2,9 +2,7 @@
 //! before the app still serves it), and the development-mode routes `/dev/*` that hand the page
 //! identities and tokens without the access key (`appel serve --dev` only).
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use appel_codes::{registry, CallingError};
@@ -31,15 +29,10 @@ const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\
 <code>web.dir</code> / <code>APPEL_WEB_DIR</code>). The REST API is described at \
 <a href=\"/openapi.json\">/openapi.json</a>.</p></body></html>";
 
-/// Names given to identities in development mode (name → identity id), shared by the dev routes.
-#[derive(Clone, Default)]
-struct Directory(Arc<Mutex<BTreeMap<String, String>>>);
-
 #[derive(Clone)]
 struct WebState {
     app: AppState,
     dir: PathBuf,
-    directory: Directory,
 }
 
 /// The routes of the web app, plus `/dev/*` when development mode is on.
@@ -49,7 +42,6 @@ pub fn router(app: AppState) -> Router {
     let state = WebState {
         dir: config.web_dir.clone(),
         app: app.clone(),
-        directory: Directory::default(),
     };
     let mut router = Router::new()
         .route("/", get(index))
@@ -137,22 +129,13 @@ async fn dev_session(
     if name.is_empty() {
         return Err(invalid_request("name: 1 to 64 characters", name));
     }
-    let known = state
-        .directory
-        .0
-        .lock()
-        .ok()
-        .and_then(|d| d.get(&name).cloned());
-    let identity = match known {
-        Some(id) => id,
-        None => {
-            let id = state.app.store().create_identity(SystemTime::now()).await?;
-            if let Ok(mut directory) = state.directory.0.lock() {
-                directory.insert(name.clone(), id.clone());
-            }
-            id
-        }
-    };
+    // The name is the identity's display name in the database, so every server sharing it signs
+    // the same name in as the same identity.
+    let identity = state
+        .app
+        .store()
+        .identity_named(&name, SystemTime::now())
+        .await?;
     let generation = match state.app.store().identity_state(&identity).await? {
         Some(known) if !known.deleted => known.token_generation,
         _ => {
@@ -175,20 +158,39 @@ async fn dev_session(
     ))
 }
 
-/// `GET /dev/users`: every name given so far with its identity.
-async fn dev_users(State(state): State<WebState>) -> Json<serde_json::Value> {
-    let users: Vec<serde_json::Value> = state
-        .directory
-        .0
-        .lock()
-        .map(|d| {
-            d.iter()
-                .map(|(name, id)| serde_json::json!({ "name": name, "identity": id }))
-                .collect()
+/// `GET /dev/users`: the people with a name, with their presence (`offline`, `online`, `inCall`).
+async fn dev_users(State(state): State<WebState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let people = state
+        .app
+        .store()
+        .identities(None, true, None, DEV_USERS)
+        .await?;
+    let presence = state
+        .app
+        .runtime()
+        .presence(
+            people
+                .iter()
+                .map(|p| appel_protocol::IdentityId::new(p.id.clone()))
+                .collect(),
+        )
+        .await;
+    let users: Vec<serde_json::Value> = people
+        .into_iter()
+        .zip(presence)
+        .map(|(person, presence)| {
+            serde_json::json!({
+                "name": person.display_name,
+                "identity": person.id,
+                "presence": presence,
+            })
         })
-        .unwrap_or_default();
-    Json(serde_json::json!({ "users": users }))
+        .collect();
+    Ok(Json(serde_json::json!({ "users": users })))
 }
+
+/// Most people `GET /dev/users` lists.
+const DEV_USERS: usize = 500;
 
 /// Query of `GET /dev/calls`.
 #[derive(Deserialize)]

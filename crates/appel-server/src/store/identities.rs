@@ -19,19 +19,180 @@ pub struct IdentityState {
     pub revoked_before_ms: Option<i64>,
 }
 
+/// A live identity as the directory shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityEntry {
+    /// Its id.
+    pub id: String,
+    /// The name people know it by, if it has one.
+    pub display_name: Option<String>,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+}
+
+/// How names compare and are searched: decomposed, without their combining marks (accents), in
+/// lower case, so "Bérénice", "BERENICE" and "berenice" are one key and a search for "bere"
+/// finds each.
+pub fn name_key(name: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    name.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// Where a page of [`Store::identities`] starts: after this name key and id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdentityCursor {
+    /// The [`name_key`] of the last name of the previous page (`""` for identities without a
+    /// name, listed first).
+    pub name: String,
+    /// The last id of the previous page.
+    pub id: String,
+}
+
+fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<IdentityEntry> {
+    Ok(IdentityEntry {
+        id: row.get(0)?,
+        display_name: row.get(1)?,
+        created_ms: row.get(2)?,
+    })
+}
+
 impl Store {
-    /// Creates an identity and returns its id.
-    pub async fn create_identity(&self, now: SystemTime) -> Result<String, CallingError> {
+    /// Creates an identity, with a display name if given, and returns its id.
+    pub async fn create_identity(
+        &self,
+        now: SystemTime,
+        display_name: Option<String>,
+    ) -> Result<String, CallingError> {
         let id = uuid::Uuid::new_v4().to_string();
         let stored = id.clone();
         self.run("creating an identity", move |db| {
+            let key = display_name.as_deref().map(name_key);
             db.execute(
-                "INSERT INTO identities (id, created_ms) VALUES (?1, ?2)",
-                params![stored, unix_ms(now)],
+                "INSERT INTO identities (id, created_ms, display_name, name_key)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![stored, unix_ms(now), display_name, key],
             )
         })
         .await?;
         Ok(id)
+    }
+
+    /// The live identity named exactly `display_name`, created with that name when there is none;
+    /// in one transaction, so two servers (or two requests) never create the same name twice.
+    /// Development mode signs people in by name with it.
+    pub async fn identity_named(
+        &self,
+        display_name: &str,
+        now: SystemTime,
+    ) -> Result<String, CallingError> {
+        let name = display_name.to_string();
+        self.run("finding or creating a named identity", move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let known: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM identities WHERE display_name = ?1 AND deleted_ms IS NULL
+                     ORDER BY created_ms, id LIMIT 1",
+                    [&name],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let id = match known {
+                Some(id) => id,
+                None => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    tx.execute(
+                        "INSERT INTO identities (id, created_ms, display_name, name_key)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![id, unix_ms(now), name, name_key(&name)],
+                    )?;
+                    id
+                }
+            };
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// A live identity, `None` when there is none with that id (or it was deleted).
+    pub async fn identity(&self, id: &str) -> Result<Option<IdentityEntry>, CallingError> {
+        let id = id.to_string();
+        self.run("reading an identity", move |db| {
+            db.query_row(
+                "SELECT id, display_name, created_ms FROM identities
+                 WHERE id = ?1 AND deleted_ms IS NULL",
+                [id],
+                entry,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Gives a live identity a display name (`None` removes it); `false` when there is none.
+    pub async fn rename_identity(
+        &self,
+        id: &str,
+        display_name: Option<String>,
+    ) -> Result<bool, CallingError> {
+        let id = id.to_string();
+        self.run("renaming an identity", move |db| {
+            let key = display_name.as_deref().map(name_key);
+            let changed = db.execute(
+                "UPDATE identities SET display_name = ?2, name_key = ?3
+                 WHERE id = ?1 AND deleted_ms IS NULL",
+                params![id, display_name, key],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Live identities ordered by [`name_key`] then id, whose key starts with the key of
+    /// `name_prefix` when given, only those with a name when `named_only`, after
+    /// `cursor`, at most `limit`.
+    pub async fn identities(
+        &self,
+        name_prefix: Option<String>,
+        named_only: bool,
+        cursor: Option<IdentityCursor>,
+        limit: usize,
+    ) -> Result<Vec<IdentityEntry>, CallingError> {
+        self.run("listing identities", move |db| {
+            let cursor = cursor.unwrap_or_default();
+            let after = !cursor.id.is_empty();
+            // A prefix as a key range, which the name index serves (a LIKE pattern would not be,
+            // and would need its wildcards escaped).
+            let low = name_prefix.as_deref().map(name_key);
+            let high = low.as_ref().map(|low| format!("{low}\u{10FFFF}"));
+            let mut statement = db.prepare_cached(
+                "SELECT id, display_name, created_ms FROM identities
+                 WHERE deleted_ms IS NULL
+                   AND (?1 IS NULL OR (name_key >= ?1 AND name_key < ?7))
+                   AND (NOT ?6 OR name_key IS NOT NULL)
+                   AND (NOT ?2 OR (coalesce(name_key, ''), id) > (?3, ?4))
+                 ORDER BY coalesce(name_key, ''), id
+                 LIMIT ?5",
+            )?;
+            let rows = statement.query_map(
+                params![
+                    low,
+                    after,
+                    cursor.name,
+                    cursor.id,
+                    limit as i64,
+                    named_only,
+                    high
+                ],
+                entry,
+            )?;
+            rows.collect()
+        })
+        .await
     }
 
     /// The identity's state, `None` when it never existed.
@@ -162,7 +323,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(dir.path()).expect("store");
         let now = SystemTime::now();
-        let id = store.create_identity(now).await.expect("create");
+        let id = store.create_identity(now, None).await.expect("create");
         assert_eq!(
             store.identity_state(&id).await.expect("state"),
             Some(IdentityState {

@@ -109,6 +109,11 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO server_alive (id, last_ms) VALUES (1, NULL);
     ALTER TABLE calls ADD COLUMN webhook_seq INTEGER;",
+    // 5: a display name per identity, and its search key (lower case, accents removed: see
+    // `name_key`), which orders and finds live identities by name.
+    "ALTER TABLE identities ADD COLUMN display_name TEXT;
+    ALTER TABLE identities ADD COLUMN name_key TEXT;
+    CREATE INDEX identities_by_name ON identities(name_key, id) WHERE deleted_ms IS NULL;",
 ];
 
 /// The version a fully migrated database has.

@@ -21,7 +21,7 @@ use rusqlite::Connection;
 pub use calls::{
     CallFilter, CallPage, CallRecord, EndReasonView, Interrupted, LegRecord, TimelineEntry,
 };
-pub use identities::IdentityState;
+pub use identities::{name_key, IdentityCursor, IdentityEntry, IdentityState};
 pub use records::{RecordOp, RecordWriter};
 pub use rooms::{Room, RoomChange, RoomUpdate};
 pub use webhooks::{Delivery, Lane, OutboxEvent, OutboxRow, Subscription};
