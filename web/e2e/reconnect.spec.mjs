@@ -1,0 +1,150 @@
+// The browser SDK keeps calls across a dropped signaling connection, as the native SDK does: a page
+// reaches the server through a loopback TCP relay that the test cuts (a lost network), while the
+// other page and the media between them stay up.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { answer, call, endReason, launch, remoteVideoProgress, startProxy, startServer } from './harness.mjs';
+
+/** The JSON frames a page sends and receives on its WebSockets, as the network carries them. */
+function wire(page) {
+  const frames = { sent: [], received: [] };
+  const read = (list) => ({ payload }) => { try { list.push(JSON.parse(payload)); } catch (_) { /* not JSON */ } };
+  page.on('websocket', (ws) => { ws.on('framesent', read(frames.sent)); ws.on('framereceived', read(frames.received)); });
+  return frames;
+}
+
+/** A page of its own context that loads the web app from `origin` (the server or the relay) and signs `name` in. */
+async function signInAt(browser, origin, name, query = '') {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  const page = await context.newPage();
+  const frames = wire(page);
+  await page.goto(`${origin}/?loopbackOnly=1${query}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.fill('#name', name);
+  await page.click('#signin-button');
+  await page.waitForSelector('body[data-screen="home"]');
+  const identity = await page.evaluate(() => window.appel.state.me.identity);
+  return { page, identity, frames };
+}
+
+/** Records, on the page's own clock, when its agent's connection changes and when its call ends. */
+async function watchTimes(page) {
+  await page.evaluate(() => {
+    const times = { changes: [], ended: null };
+    window.reconnectTimes = times;
+    window.appel.state.agent.on('connectionStateChanged', (s) => times.changes.push({ state: s, at: performance.now() }));
+    window.appel.state.call.on('ended', (r) => { times.ended = { reason: `${r.code}/${r.subCode}`, at: performance.now() }; });
+  });
+}
+
+const connection = (side, state) => side.page.waitForSelector(`body[data-connection="${state}"]`, { timeout: 15000 });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The `hangUp` a page sent and the server's answer to it on the same connection. */
+function hangUpAndAnswer(frames) {
+  const hangUp = frames.sent.find((f) => f.type === 'hangUp');
+  const answered = hangUp && frames.received.find((f) => (f.type === 'ack' || f.type === 'error') && f.requestId === hangUp.requestId);
+  return { hangUp, answered };
+}
+
+async function legReasons(server, identity, callId) {
+  const page = await (await fetch(`${server.url}/dev/calls?identity=${encodeURIComponent(identity)}`)).json();
+  const record = page.calls.find((c) => c.id === callId);
+  return record && Object.fromEntries(record.legs.map((leg) => [leg.identity, leg.endReason && `${leg.endReason.code}/${leg.endReason.subCode}`]));
+}
+
+describe('signaling drops during a call', () => {
+  let server;
+  let browser;
+  const proxies = [];
+  before(async () => { server = await startServer({ APPEL_TIMERS_ABRUPT_DISCONNECT: '4s' }); browser = await launch(); });
+  after(async () => { for (const p of proxies) await p.stop(); await browser?.close(); await server?.stop(); });
+
+  test('a connection regained within the grace keeps the call, both sides still talk and hang up with 0/0', async () => {
+    const proxy = await startProxy(server.url);
+    proxies.push(proxy);
+    const ada = await signInAt(browser, proxy.url, 'ada');
+    const ben = await signInAt(browser, server.url, 'ben');
+    await call(ada, ben, { video: true });
+    await answer(ada, ben, { video: true });
+    const callId = await ada.page.evaluate(() => window.appel.state.call.id);
+    await watchTimes(ada.page);
+
+    await proxy.cut();
+    await connection(ada, 'Reconnecting');
+    await sleep(1500);
+    assert.equal(await ada.page.evaluate(() => document.body.dataset.screen), 'call', 'the call outlives the drop');
+    await proxy.restore();
+    await connection(ada, 'Connected');
+
+    const times = await ada.page.evaluate(() => window.reconnectTimes);
+    assert.deepEqual(times.changes.map((c) => c.state), ['Reconnecting', 'Connected']);
+    assert.equal(times.ended, null);
+    for (const side of [ada, ben]) {
+      assert.equal(await side.page.evaluate(() => window.appel.state.call && window.appel.state.call.state), 'Connected');
+    }
+    // The other side never saw ada leave: the server kept her leg through the drop.
+    assert.equal(await ben.page.evaluate(() => document.body.dataset.screen), 'call');
+    for (const side of [ada, ben]) {
+      const video = await remoteVideoProgress(side.page);
+      assert.ok(video.newFrames > 0 && video.advanced > 0.3, `media after the reconnect: ${JSON.stringify(video)}`);
+    }
+
+    // The resumed call ends normally, through the new connection.
+    await ada.page.click('#hangup');
+    assert.equal(await endReason(ada.page), '0/0');
+    assert.equal(await endReason(ben.page), '0/0');
+    const { hangUp, answered } = hangUpAndAnswer(ada.frames);
+    assert.ok(hangUp.requestId > 0, `hang-up request id ${hangUp.requestId}`);
+    assert.equal(answered && answered.type, 'ack', 'the server answered the hang-up');
+    assert.deepEqual(await legReasons(server, ben.identity, callId), { [ada.identity]: '0/0', [ben.identity]: '0/0' });
+  });
+
+  test('a connection lost past the grace ends the call with 496/7 only when the grace runs out, and the other sees 0/4521', async () => {
+    const proxy = await startProxy(server.url);
+    proxies.push(proxy);
+    const cleo = await signInAt(browser, proxy.url, 'cleo', '&graceMs=3000');
+    const dan = await signInAt(browser, server.url, 'dan');
+    await call(cleo, dan, { video: false });
+    await answer(cleo, dan, { video: false });
+    await watchTimes(cleo.page);
+
+    await proxy.cut();
+    await connection(cleo, 'Reconnecting');
+    await sleep(2000);
+    assert.equal(await cleo.page.evaluate(() => window.reconnectTimes.ended), null, 'not ended before the grace');
+    assert.equal(await endReason(cleo.page), '496/7');
+    const times = await cleo.page.evaluate(() => window.reconnectTimes);
+    const lost = times.changes.find((c) => c.state === 'Reconnecting').at;
+    assert.ok(times.ended.at - lost >= 2990, `ended ${Math.round(times.ended.at - lost)} ms after the drop, before the 3000 ms grace`);
+    assert.ok(times.ended.at - lost < 6000, `ended ${Math.round(times.ended.at - lost)} ms after the drop`);
+    assert.equal(await cleo.page.textContent('#ended-name'), 'NETWORK_LOST');
+    // The server did not hear from cleo again: the other side sees her vanish.
+    assert.equal(await endReason(dan.page), '0/4521');
+
+    // The agent itself signs in again once the network is back.
+    await proxy.restore();
+    await connection(cleo, 'Connected');
+    assert.equal(await cleo.page.evaluate(() => window.appel.state.agent.connectionState), 'Connected');
+  });
+
+  test('a page that disposes its agent mid-call leaves with a real request id and the other side sees a normal 0/0 end', async () => {
+    const eve = await signInAt(browser, server.url, 'eve');
+    const finn = await signInAt(browser, server.url, 'finn');
+    await call(eve, finn, { video: false });
+    await answer(eve, finn, { video: false });
+    const callId = await eve.page.evaluate(() => window.appel.state.call.id);
+    await eve.page.evaluate(() => window.appel.state.agent.dispose());
+    assert.equal(await endReason(eve.page), '0/0');
+    assert.equal(await eve.page.evaluate(() => window.appel.state.agent.connectionState), 'Disconnected');
+    // Told by a hang-up, not by a vanished connection (that would be 0/4521 after 4 s).
+    assert.equal(await endReason(finn.page), '0/0');
+    const hangUp = eve.frames.sent.find((f) => f.type === 'hangUp');
+    assert.equal(hangUp && hangUp.callId, callId);
+    assert.ok(Number.isInteger(hangUp.requestId) && hangUp.requestId > 0, `hang-up request id ${hangUp.requestId}`);
+    // Every request id of the page was used once.
+    const ids = eve.frames.sent.filter((f) => f.requestId !== undefined).map((f) => f.requestId);
+    assert.equal(new Set(ids).size, ids.length, `request ids ${ids}`);
+    assert.deepEqual(await legReasons(server, eve.identity, callId), { [eve.identity]: '0/0', [finn.identity]: '0/0' });
+  });
+});
