@@ -128,6 +128,33 @@ describe('signaling drops during a call', () => {
     assert.equal(await cleo.page.evaluate(() => window.appel.state.agent.connectionState), 'Connected');
   });
 
+  test('a hang-up made while reconnecting goes out with the next connection and ends the call 0/0 on both sides', async () => {
+    const proxy = await startProxy(server.url);
+    proxies.push(proxy);
+    const gus = await signInAt(browser, proxy.url, 'gus');
+    const hana = await signInAt(browser, server.url, 'hana');
+    await call(gus, hana, { video: false });
+    await answer(gus, hana, { video: false });
+    const callId = await gus.page.evaluate(() => window.appel.state.call.id);
+
+    await proxy.cut();
+    await connection(gus, 'Reconnecting');
+    const sentBefore = gus.frames.sent.length;
+    await gus.page.evaluate(() => { window.hangUpOutcome = window.appel.state.call.hangUp({}).then(() => 'resolved', (e) => `${e.code}/${e.subCode}`); });
+    await sleep(500);
+    assert.equal(gus.frames.sent.length, sentBefore, 'nothing can leave while the connection is down');
+    await proxy.restore();
+    await connection(gus, 'Connected');
+    assert.equal(await gus.page.evaluate(() => window.hangUpOutcome), 'resolved');
+    assert.equal(await endReason(gus.page), '0/0');
+    assert.equal(await endReason(hana.page), '0/0');
+    const hangUp = gus.frames.sent.slice(sentBefore).find((f) => f.type === 'hangUp');
+    assert.ok(hangUp && hangUp.requestId > 0, 'the queued hang-up went out after the reconnect');
+    const answered = gus.frames.received.find((f) => f.type === 'ack' && f.requestId === hangUp.requestId);
+    assert.ok(answered, 'the server answered it');
+    assert.deepEqual(await legReasons(server, hana.identity, callId), { [gus.identity]: '0/0', [hana.identity]: '0/0' });
+  });
+
   test('a page that disposes its agent mid-call leaves with a real request id and the other side sees a normal 0/0 end', async () => {
     const eve = await signInAt(browser, server.url, 'eve');
     const finn = await signInAt(browser, server.url, 'finn');
