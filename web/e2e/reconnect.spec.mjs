@@ -60,14 +60,20 @@ describe('signaling drops during a call', () => {
   before(async () => { server = await startServer({ APPEL_TIMERS_ABRUPT_DISCONNECT: '4s' }); browser = await launch(); });
   after(async () => { for (const p of proxies) await p.stop(); await browser?.close(); await server?.stop(); });
 
-  test('a connection regained within the grace keeps the call, both sides still talk and hang up with 0/0', async () => {
+  /** A connected call from `caller`, who reaches the server through a relay of its own, to `callee`. */
+  async function callThroughRelay(caller, callee, { video, query = '' }) {
     const proxy = await startProxy(server.url);
     proxies.push(proxy);
-    const ada = await signInAt(browser, proxy.url, 'ada');
-    const ben = await signInAt(browser, server.url, 'ben');
-    await call(ada, ben, { video: true });
-    await answer(ada, ben, { video: true });
-    const callId = await ada.page.evaluate(() => window.appel.state.call.id);
+    const from = await signInAt(browser, proxy.url, caller, query);
+    const to = await signInAt(browser, server.url, callee);
+    await call(from, to, { video });
+    await answer(from, to, { video });
+    const callId = await from.page.evaluate(() => window.appel.state.call.id);
+    return { proxy, from, to, callId };
+  }
+
+  test('a connection regained within the grace keeps the call, both sides still talk and hang up with 0/0', async () => {
+    const { proxy, from: ada, to: ben, callId } = await callThroughRelay('ada', 'ben', { video: true });
     await watchTimes(ada.page);
 
     await proxy.cut();
@@ -101,12 +107,7 @@ describe('signaling drops during a call', () => {
   });
 
   test('a connection lost past the grace ends the call with 496/7 only when the grace runs out, and the other sees 0/4521', async () => {
-    const proxy = await startProxy(server.url);
-    proxies.push(proxy);
-    const cleo = await signInAt(browser, proxy.url, 'cleo', '&graceMs=3000');
-    const dan = await signInAt(browser, server.url, 'dan');
-    await call(cleo, dan, { video: false });
-    await answer(cleo, dan, { video: false });
+    const { proxy, from: cleo, to: dan } = await callThroughRelay('cleo', 'dan', { video: false, query: '&graceMs=3000' });
     await watchTimes(cleo.page);
 
     await proxy.cut();
@@ -129,13 +130,7 @@ describe('signaling drops during a call', () => {
   });
 
   test('a hang-up made while reconnecting goes out with the next connection and ends the call 0/0 on both sides', async () => {
-    const proxy = await startProxy(server.url);
-    proxies.push(proxy);
-    const gus = await signInAt(browser, proxy.url, 'gus');
-    const hana = await signInAt(browser, server.url, 'hana');
-    await call(gus, hana, { video: false });
-    await answer(gus, hana, { video: false });
-    const callId = await gus.page.evaluate(() => window.appel.state.call.id);
+    const { proxy, from: gus, to: hana, callId } = await callThroughRelay('gus', 'hana', { video: false });
 
     await proxy.cut();
     await connection(gus, 'Reconnecting');

@@ -681,22 +681,15 @@ impl Core {
         expires_unix_ms: Option<u64>,
         timeout: Duration,
     ) -> u64 {
-        let request_id = self.request_id();
-        if self.is_stopped() {
-            self.event(Event::NoAnswer {
-                request_id,
-                why: NoAnswer::Disposed,
-            });
-            return request_id;
+        if !self.is_stopped() {
+            self.token = Some(token.clone());
         }
-        self.token = Some(token.clone());
-        self.send_request(
-            request_id,
-            ClientFrame::RefreshToken { request_id, token },
+        self.waited_request(
+            now,
+            timeout,
             Pending::UserRefresh(expires_unix_ms),
-            Some(now.at + timeout),
-        );
-        request_id
+            |request_id| ClientFrame::RefreshToken { request_id, token },
+        )
     }
 
     // ---- what the application does ----
@@ -776,6 +769,18 @@ impl Core {
         timeout: Duration,
         frame: impl FnOnce(u64) -> ClientFrame,
     ) -> u64 {
+        self.waited_request(now, timeout, Pending::User, frame)
+    }
+
+    /// A request the application waits on, answered with [`Event::Answered`] or
+    /// [`Event::NoAnswer`] (at once when stopped).
+    fn waited_request(
+        &mut self,
+        now: Now,
+        timeout: Duration,
+        pending: Pending,
+        frame: impl FnOnce(u64) -> ClientFrame,
+    ) -> u64 {
         let request_id = self.request_id();
         if self.is_stopped() {
             self.event(Event::NoAnswer {
@@ -787,7 +792,7 @@ impl Core {
         self.send_request(
             request_id,
             frame(request_id),
-            Pending::User,
+            pending,
             Some(now.at + timeout),
         );
         request_id

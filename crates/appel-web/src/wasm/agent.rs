@@ -781,15 +781,14 @@ impl AgentInner {
 
     /// Brings the JavaScript objects up to date with what the core tells.
     fn on_event(&self, event: Event) {
-        match event {
-            Event::Connection(state) => {
-                if self.connection.replace(state) != state {
-                    self.emitter.emit(
-                        "connectionStateChanged",
-                        &JsValue::from_str(state_name(state)),
-                    );
-                }
+        if let Some(call) = call_of(&event) {
+            if let Some(inner) = self.call(call) {
+                on_call_event(&inner, event);
             }
+            return;
+        }
+        match event {
+            Event::Connection(state) => self.connection_changed(state),
             Event::Answered { request_id, result } => {
                 let reply = self.replies.borrow_mut().remove(&request_id);
                 if let Some(reply) = reply {
@@ -824,42 +823,6 @@ impl AgentInner {
                     }
                 }
             }
-            Event::CallState { call, state } => {
-                if let Some(inner) = self.call(call) {
-                    inner.set_state(state);
-                }
-            }
-            Event::ParticipantUpdated { call, participant } => {
-                if let Some(inner) = self.call(call) {
-                    inner.participant_updated(&participant);
-                }
-            }
-            Event::ParticipantLeft {
-                call,
-                participant_id,
-                identity,
-                reason,
-            } => {
-                if let Some(inner) = self.call(call) {
-                    inner.participant_left(participant_id.as_str(), identity.as_str(), reason);
-                }
-            }
-            Event::Signal {
-                call,
-                from,
-                payload,
-            } => {
-                if let Some(inner) = self.call(call) {
-                    inner.on_signal(from.0, payload);
-                }
-            }
-            Event::MutedByServer { call } => {
-                if let Some(inner) = self.call(call) {
-                    inner.emitter.emit("mutedByServer", &JsValue::TRUE);
-                }
-            }
-            // What the reconnect changed came just before, as participant and state events.
-            Event::CallResumed { .. } => {}
             Event::CallEnded { call, reason, .. } => {
                 let inner = self.calls.borrow_mut().remove(&call);
                 if let Some(inner) = inner {
@@ -870,8 +833,8 @@ impl AgentInner {
                 call_id,
                 from,
                 from_participant_id,
-                participant_id,
                 video,
+                ..
             } => {
                 let Some(agent) = self.rc() else { return };
                 let incoming = IncomingInner::new(
@@ -879,7 +842,6 @@ impl AgentInner {
                     call_id.0.clone(),
                     from.0,
                     from_participant_id.0,
-                    participant_id.0,
                     video,
                 );
                 self.incoming
@@ -900,6 +862,17 @@ impl AgentInner {
             Event::TokenExpiring { expires_unix_ms } => self
                 .emitter
                 .emit("tokenExpiring", &JsValue::from_f64(expires_unix_ms as f64)),
+            // The events of one call went to it above.
+            _ => {}
+        }
+    }
+
+    fn connection_changed(&self, state: ConnectionState) {
+        if self.connection.replace(state) != state {
+            self.emitter.emit(
+                "connectionStateChanged",
+                &JsValue::from_str(state_name(state)),
+            );
         }
     }
 
@@ -1029,6 +1002,38 @@ impl AgentInner {
 
     pub(crate) fn forget_incoming(&self, id: &str) {
         self.incoming.borrow_mut().remove(id);
+    }
+}
+
+/// The call an event concerns, for the events that change one call's state.
+fn call_of(event: &Event) -> Option<CallRef> {
+    match event {
+        Event::CallState { call, .. }
+        | Event::ParticipantUpdated { call, .. }
+        | Event::ParticipantLeft { call, .. }
+        | Event::Signal { call, .. }
+        | Event::MutedByServer { call }
+        | Event::CallResumed { call, .. } => Some(*call),
+        _ => None,
+    }
+}
+
+/// Tells a call object what the core says of it.
+fn on_call_event(inner: &CallInner, event: Event) {
+    match event {
+        Event::CallState { state, .. } => inner.set_state(state),
+        Event::ParticipantUpdated { participant, .. } => inner.participant_updated(&participant),
+        Event::ParticipantLeft {
+            participant_id: id,
+            identity: who,
+            reason,
+            ..
+        } => inner.participant_left(id.as_str(), who.as_str(), reason),
+        // The peer connection takes the other side's offers, answers and candidates.
+        Event::Signal { from, payload, .. } => inner.on_signal(from.0, payload),
+        Event::MutedByServer { .. } => inner.emitter.emit("mutedByServer", &JsValue::TRUE),
+        // What the reconnect changed came just before, as participant and state events.
+        _ => {}
     }
 }
 

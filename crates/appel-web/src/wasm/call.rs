@@ -589,7 +589,6 @@ impl IncomingInner {
         id: String,
         from: String,
         from_participant: String,
-        _participant: String,
         video: bool,
     ) -> Rc<IncomingInner> {
         Rc::new(IncomingInner {
