@@ -170,3 +170,78 @@ describe('signaling drops during a call', () => {
     assert.deepEqual(await legReasons(server, eve.identity, callId), { [eve.identity]: '0/0', [finn.identity]: '0/0' });
   });
 });
+
+describe('reconnect and token options of createCallAgent', () => {
+  let server;
+  let browser;
+  let proxy;
+  before(async () => { server = await startServer(); browser = await launch(); proxy = await startProxy(server.url); });
+  after(async () => { await proxy?.stop(); await browser?.close(); await server?.stop(); });
+
+  test('reconnect and token options of the wrong kind reject createCallAgent with 400/900900', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    const outcomes = await page.evaluate(async () => {
+      const { CallClient } = await import('/app/pkg/appel_web.js');
+      const client = new CallClient({});
+      const attempt = (options) => client.createCallAgent('unused', { serverUrl: location.origin, ...options })
+        .then(() => null, (e) => ({ code: e.code, subCode: e.subCode, name: e.name, context: e.context }));
+      return [
+        await attempt({ reconnect: { graceMs: 'soon' } }),
+        await attempt({ reconnect: { maxBackoffMs: -1 } }),
+        await attempt({ tokenRefresher: 42 }),
+      ];
+    });
+    for (const [outcome, option] of [[outcomes[0], 'reconnect.graceMs'], [outcomes[1], 'reconnect.maxBackoffMs'], [outcomes[2], 'tokenRefresher']]) {
+      assert.equal(outcome && outcome.subCode, 900900, JSON.stringify(outcome));
+      assert.equal(outcome.code, 400);
+      assert.equal(outcome.name, 'INVALID_ARGUMENT');
+      assert.ok(outcome.context.startsWith(option), outcome.context);
+    }
+  });
+
+  test("the page's token refresher renews the token ahead of expiry and the next reconnect signs in with it", async () => {
+    const page = await (await browser.newContext()).newPage();
+    const frames = wire(page);
+    await page.goto(`${proxy.url}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    const first = await page.evaluate(async () => {
+      const { CallClient } = await import('/app/pkg/appel_web.js');
+      const session = async () => (await fetch('/dev/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ivy' }) })).json();
+      const { token } = await session();
+      const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      window.refreshed = [];
+      window.ivy = await new CallClient({}).createCallAgent(token, {
+        serverUrl: location.origin,
+        refreshProactively: true,
+        // Due two seconds from now.
+        refreshLeadMs: claims.exp * 1000 - Date.now() - 2000,
+        tokenRefresher: async () => { const next = (await session()).token; window.refreshed.push(next); return next; },
+      });
+      return token;
+    });
+    await page.waitForFunction(() => window.refreshed.length === 1, null, { timeout: 10000 });
+    const renewed = await page.evaluate(() => window.refreshed[0]);
+    assert.notEqual(renewed, first);
+    let refresh;
+    for (let i = 0; i < 50 && !refresh; i += 1) {
+      refresh = frames.sent.find((f) => f.type === 'refreshToken');
+      if (!refresh) await sleep(100);
+    }
+    assert.equal(refresh && refresh.token, renewed);
+    assert.ok(refresh.requestId > 0);
+    for (let i = 0; i < 50 && !frames.received.some((f) => f.type === 'ack' && f.requestId === refresh.requestId); i += 1) await sleep(100);
+    assert.ok(frames.received.some((f) => f.type === 'ack' && f.requestId === refresh.requestId), 'the server took the new token');
+
+    await proxy.cut();
+    await page.waitForFunction(() => window.ivy.connectionState === 'Reconnecting', null, { timeout: 10000 });
+    await proxy.restore();
+    await page.waitForFunction(() => window.ivy.connectionState === 'Connected', null, { timeout: 15000 });
+    const hellos = frames.sent.filter((f) => f.type === 'hello');
+    assert.equal(hellos.length, 2);
+    assert.equal(hellos[0].token, first);
+    assert.equal(hellos[1].token, renewed, 'the reconnect signs in with the renewed token');
+    assert.equal(await page.evaluate(() => window.refreshed.length), 1, 'one refresh, not one per reconnect');
+  });
+});

@@ -74,7 +74,7 @@ impl CallClient {
     /// maxBackoffMs?}, tokenRefresher?, refreshProactively?, refreshLeadMs?, tokenFetchTimeoutMs?,
     /// callEstablishmentMs?}`. Resolves to a `CallAgent`; rejects with 40114 (unreachable), 40115
     /// (handshake refused), 40101 (no welcome in time), 40228 (this client already has an agent for
-    /// the identity), 400/900001 (an option of the wrong kind) or the server's own refusal
+    /// the identity), 400/900900 (an option of the wrong kind) or the server's own refusal
     /// (401/10009…).
     #[wasm_bindgen(js_name = createCallAgent)]
     pub fn create_call_agent(&self, token: String, options: JsValue) -> Promise {
@@ -210,7 +210,7 @@ fn now() -> Now {
     }
 }
 
-/// A duration option in milliseconds: its default when absent, 400/900001 when not a
+/// A duration option in milliseconds: its default when absent, 400/900900 when not a
 /// non-negative number.
 fn millis(options: &JsValue, path: &str, default: f64) -> Result<Duration, CallingError> {
     let mut value = options.clone();
