@@ -109,3 +109,38 @@ export async function remoteVideoProgress(page, ms = 1000) {
 
 export const screenshot = (page, name) => (process.env.APPEL_SCREENSHOTS
   ? page.screenshot({ path: path.join(root, 'docs/images', name) }) : Promise.resolve());
+
+/**
+ * A TCP relay on a free loopback port in front of `target` (an `http://127.0.0.1:port` URL): pages
+ * loaded through its `url` reach the server only through it. `cut()` closes its port and every
+ * connection through it, as a lost network does; `restore()` opens the same port again.
+ */
+export async function startProxy(target) {
+  const { hostname, port: targetPort } = new URL(target);
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(targetPort), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => { client.destroy(); upstream.destroy(); });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listen = (port) => new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(server.address().port); });
+  });
+  const port = await listen(0);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async cut() {
+      const closed = new Promise((resolve) => server.close(resolve));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+    async restore() { await listen(port); },
+    async stop() { if (server.listening) await this.cut(); },
+  };
+}

@@ -17,6 +17,8 @@ function agentOptions() {
   // Tests keep ICE on loopback; a relay-only policy without relays shows 410/3112.
   if (params.get('loopbackOnly')) options.allowedCandidateAddresses = ['127.0.0.1'];
   if (params.get('relayOnly')) options.iceTransportPolicy = 'relay';
+  // How long calls outlive a dropped signaling connection (default 120 s).
+  if (params.get('graceMs')) options.reconnect = { graceMs: Number(params.get('graceMs')) };
   return options;
 }
 
@@ -32,6 +34,9 @@ async function signInWith(token, name) {
   state.me = { identity: agent.identity, name: name || agent.identity };
   $('me').textContent = `${state.me.name} (${agent.identity})`;
   agent.on('incomingCall', onIncoming);
+  const connection = (s) => { document.body.dataset.connection = s; $('connection').textContent = s === 'Connected' ? '' : s; };
+  connection(agent.connectionState);
+  agent.on('connectionStateChanged', connection);
   show('home');
   refreshHome();
 }

@@ -183,6 +183,13 @@ pub enum Event {
     },
     /// The server closed the connection for good with this error.
     Fatal(CallingError),
+    /// The server warned that the token in use expires at `expires_unix_ms` (a refresh starts by
+    /// itself when there is a refresher; an application without one may hand a new token to
+    /// [`Core::refresh_token`]).
+    TokenExpiring {
+        /// When, in Unix milliseconds.
+        expires_unix_ms: u64,
+    },
 }
 
 /// What the shell must do.
@@ -212,6 +219,9 @@ enum Pending {
     Reject(CallId),
     /// `refreshToken` of a token expiring then.
     Refresh(Option<u64>),
+    /// `refreshToken` of a token the application handed over itself, expiring then; the
+    /// application waits for the answer.
+    UserRefresh(Option<u64>),
 }
 
 struct Request {
@@ -552,6 +562,9 @@ impl Core {
             }
             ServerFrame::TokenExpiring { expires_at } => {
                 self.schedule.known(now, Some(expires_at));
+                self.event(Event::TokenExpiring {
+                    expires_unix_ms: expires_at,
+                });
                 self.start_refresh();
             }
         }
@@ -657,6 +670,28 @@ impl Core {
         }
     }
 
+    /// The application hands over a new token itself (rather than through the refresher): it
+    /// signs every later `hello` and goes to the server in a `refreshToken` now (queued while
+    /// offline). Its answer is an [`Event::Answered`] or [`Event::NoAnswer`] for the returned id;
+    /// once confirmed, the token's schedule follows `expires_unix_ms`.
+    pub fn refresh_token(
+        &mut self,
+        now: Now,
+        token: String,
+        expires_unix_ms: Option<u64>,
+        timeout: Duration,
+    ) -> u64 {
+        if !self.is_stopped() {
+            self.token = Some(token.clone());
+        }
+        self.waited_request(
+            now,
+            timeout,
+            Pending::UserRefresh(expires_unix_ms),
+            |request_id| ClientFrame::RefreshToken { request_id, token },
+        )
+    }
+
     // ---- what the application does ----
 
     /// Starts a call (`startCall`, `joinCall` or `joinRoom`, built from a fresh request id). The
@@ -734,6 +769,18 @@ impl Core {
         timeout: Duration,
         frame: impl FnOnce(u64) -> ClientFrame,
     ) -> u64 {
+        self.waited_request(now, timeout, Pending::User, frame)
+    }
+
+    /// A request the application waits on, answered with [`Event::Answered`] or
+    /// [`Event::NoAnswer`] (at once when stopped).
+    fn waited_request(
+        &mut self,
+        now: Now,
+        timeout: Duration,
+        pending: Pending,
+        frame: impl FnOnce(u64) -> ClientFrame,
+    ) -> u64 {
         let request_id = self.request_id();
         if self.is_stopped() {
             self.event(Event::NoAnswer {
@@ -745,7 +792,7 @@ impl Core {
         self.send_request(
             request_id,
             frame(request_id),
-            Pending::User,
+            pending,
             Some(now.at + timeout),
         );
         request_id
@@ -868,7 +915,11 @@ impl Core {
         self.reconnect.connected();
         let left: Vec<_> = self.requests.drain().collect();
         for (request_id, request) in left {
-            if let Pending::User | Pending::Accept(_) | Pending::Reject(_) = request.pending {
+            if let Pending::User
+            | Pending::Accept(_)
+            | Pending::Reject(_)
+            | Pending::UserRefresh(_) = request.pending
+            {
                 self.event(Event::NoAnswer {
                     request_id,
                     why: NoAnswer::Disposed,
@@ -1044,12 +1095,20 @@ impl Core {
                 Ok(()) => self.schedule.refreshed(now, expires),
                 Err(error) => self.schedule.failed(now, error),
             },
+            Pending::UserRefresh(expires) => {
+                if result.is_ok() {
+                    self.schedule.refreshed(now, expires);
+                }
+                self.event(Event::Answered { request_id, result });
+            }
         }
     }
 
     fn no_answer(&mut self, now: Now, request_id: u64, pending: Pending, why: NoAnswer) {
         match pending {
-            Pending::User | Pending::Reject(_) => self.event(Event::NoAnswer { request_id, why }),
+            Pending::User | Pending::Reject(_) | Pending::UserRefresh(_) => {
+                self.event(Event::NoAnswer { request_id, why })
+            }
             // The call keeps waiting for its establishment time.
             Pending::Start(_) => {}
             Pending::Accept(call) => {

@@ -458,12 +458,20 @@ fn token_expiring_starts_a_refresh_whose_token_goes_to_the_server() {
     let out = rig.frame(ServerFrame::TokenExpiring {
         expires_at: expires,
     });
-    assert_eq!(out, vec![Output::FetchToken]);
+    assert_eq!(
+        out,
+        vec![
+            Output::Event(Event::TokenExpiring {
+                expires_unix_ms: expires
+            }),
+            Output::FetchToken
+        ]
+    );
     assert!(
-        rig.frame(ServerFrame::TokenExpiring {
+        !rig.frame(ServerFrame::TokenExpiring {
             expires_at: expires
         })
-        .is_empty(),
+        .contains(&Output::FetchToken),
         "one at a time"
     );
     rig.core
@@ -867,4 +875,64 @@ fn a_resumed_call_takes_the_state_and_participants_the_server_kept() {
         ]
     );
     assert_eq!(rig.core.call_state(call), Some(CallState::Connected));
+}
+
+#[test]
+fn a_token_handed_over_by_the_application_is_confirmed_signs_the_next_hello_and_moves_the_expiry() {
+    let mut rig = Rig::new(config(static_token()));
+    let warned = rig.now.unix_ms + 60_000;
+    let out = rig.frame(ServerFrame::TokenExpiring { expires_at: warned });
+    // Without a refresher nothing is fetched: the application hears of it and acts.
+    assert_eq!(
+        out,
+        vec![Output::Event(Event::TokenExpiring {
+            expires_unix_ms: warned
+        })]
+    );
+    let id = rig.core.refresh_token(
+        rig.now,
+        "token-2".into(),
+        Some(rig.now.unix_ms + HOUR),
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(&rig.sent()[..], [ClientFrame::RefreshToken { request_id, token }] if *request_id == id && token == "token-2")
+    );
+    assert_eq!(
+        events(&rig.frame(ServerFrame::Ack { request_id: id })),
+        vec![Event::Answered {
+            request_id: id,
+            result: Ok(())
+        }]
+    );
+    // The warned expiry no longer ends anything: the confirmed token lasts an hour.
+    let call = rig.named_call("c1");
+    let mut out = Vec::new();
+    for step in 1..=13 {
+        out.extend(rig.advance_to(step * 5_000));
+        rig.frame(ServerFrame::Pong);
+    }
+    assert!(ended(&out).is_empty(), "{out:?}");
+    assert_eq!(rig.core.call_state(call), Some(CallState::Connecting));
+    assert_eq!(rig.core.connection_state(), ConnectionState::Connected);
+    // The next connection signs in with the new token.
+    rig.core.connection_lost(rig.now);
+    let out = rig.advance_to(rig.now.at.as_millis() + 250);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Connect(ClientFrame::Hello { token, resume: true, .. }) if token == "token-2"
+    )));
+    // Unanswered, it fails like any request the application waits on.
+    let now = rig.now;
+    rig.core.connected(now, welcome(now, HOUR, vec![]));
+    rig.outputs();
+    let late = rig
+        .core
+        .refresh_token(rig.now, "token-3".into(), None, Duration::from_secs(10));
+    rig.outputs();
+    let out = rig.advance_to(rig.now.at.as_millis() + 10_000);
+    assert!(events(&out).contains(&Event::NoAnswer {
+        request_id: late,
+        why: NoAnswer::Timeout
+    }));
 }

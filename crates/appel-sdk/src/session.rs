@@ -394,6 +394,8 @@ impl Session {
             }
             // What the reconnect changed came just before, as participant and state events.
             Event::CallResumed { .. } => {}
+            // The credential's refresher is already under way (the core asked for it).
+            Event::TokenExpiring { .. } => {}
             Event::CallEnded {
                 call,
                 reason,

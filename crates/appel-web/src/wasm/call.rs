@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
+use appel_client::CallRef;
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_protocol::{CallId, CallState, ClientFrame, ParticipantInfo};
 use js_sys::{Function, Promise};
@@ -31,9 +32,12 @@ fn rejected(error: &CallingError) -> Promise {
     Promise::reject(&js::error_js(error))
 }
 
-/// The state shared by a `Call` object, the agent's frame dispatch and the peer connection.
+/// The state shared by a `Call` object, the agent's shell over the client core and the peer
+/// connection.
 pub(crate) struct CallInner {
     pub(crate) agent: Weak<AgentInner>,
+    /// The call in the agent's core, once started or accepted there.
+    pub(crate) core_ref: Cell<Option<CallRef>>,
     pub(crate) self_ref: RefCell<Weak<CallInner>>,
     pub(crate) id: RefCell<Option<String>>,
     participant_id: RefCell<Option<String>>,
@@ -41,7 +45,6 @@ pub(crate) struct CallInner {
     remote_identity: RefCell<String>,
     state: Cell<CallState>,
     end_reason: Cell<Option<CallEndReason>>,
-    hang_up_pending: Cell<bool>,
     pub(crate) emitter: Emitter,
     pub(crate) local_audio: RefCell<Option<MediaStreamTrack>>,
     pub(crate) local_video: RefCell<Option<MediaStreamTrack>>,
@@ -56,6 +59,7 @@ impl CallInner {
     fn new(agent: &Rc<AgentInner>, direction: &'static str, remote: String) -> Rc<CallInner> {
         let call = Rc::new(CallInner {
             agent: Rc::downgrade(agent),
+            core_ref: Cell::new(None),
             self_ref: RefCell::new(Weak::new()),
             id: RefCell::new(None),
             participant_id: RefCell::new(None),
@@ -63,7 +67,6 @@ impl CallInner {
             remote_identity: RefCell::new(remote),
             state: Cell::new(CallState::Connecting),
             end_reason: Cell::new(None),
-            hang_up_pending: Cell::new(false),
             emitter: Emitter::default(),
             local_audio: RefCell::new(None),
             local_video: RefCell::new(None),
@@ -122,16 +125,6 @@ impl CallInner {
         *self.id.borrow_mut() = Some(id.clone());
         *self.participant_id.borrow_mut() = Some(participant_id);
         self.emitter.emit("idChanged", &JsValue::from_str(&id));
-        if self.hang_up_pending.get() {
-            if let Some(agent) = self.agent.upgrade() {
-                agent.send(&ClientFrame::HangUp {
-                    request_id: 0,
-                    call_id: CallId::new(id.clone()),
-                    for_everyone: false,
-                });
-                agent.forget_call(&id);
-            }
-        }
     }
 
     pub(crate) fn set_state(&self, state: CallState) {
@@ -214,32 +207,22 @@ impl CallInner {
         if self.has_ended() {
             return;
         }
-        if let (Some(agent), Some(call_id)) = (self.agent.upgrade(), self.call_id()) {
-            agent.send(&ClientFrame::HangUp {
-                request_id: 0,
-                call_id: call_id.clone(),
-                for_everyone: false,
-            });
-            agent.forget_call(call_id.as_str());
-        }
         self.emitter.emit("error", &js::error_js(error));
         self.finish(error.as_reason());
+        self.leave();
     }
 
-    /// Leaves the call without waiting for the server (dispose, page unload).
+    /// Leaves the call without waiting for the server: the core sends the `hangUp` now, or as
+    /// soon as the server names the call.
     pub(crate) fn hang_up_now(&self) {
-        match (self.agent.upgrade(), self.call_id()) {
-            (Some(agent), Some(call_id)) => {
-                agent.send(&ClientFrame::HangUp {
-                    request_id: 0,
-                    call_id: call_id.clone(),
-                    for_everyone: false,
-                });
-                agent.forget_call(call_id.as_str());
-            }
-            _ => self.hang_up_pending.set(true),
-        }
         self.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
+        self.leave();
+    }
+
+    fn leave(&self) {
+        if let (Some(agent), Some(call)) = (self.agent.upgrade(), self.core_ref.get()) {
+            agent.leave(call);
+        }
     }
 
     pub(crate) fn media_connected(&self) {
@@ -370,7 +353,8 @@ impl Call {
     }
 
     /// Leaves the call (`{forEveryone: true}` ends it for all). Ends with 0/0 here even when the
-    /// server cannot be told.
+    /// server cannot be told; a refused end-for-everyone (403/900500, 403/900501) rejects and
+    /// leaves the call going on.
     #[wasm_bindgen(js_name = hangUp)]
     pub fn hang_up(&self, options: JsValue) -> Promise {
         let for_everyone = js::member(&options, "forEveryone")
@@ -381,6 +365,9 @@ impl Call {
             inner.hang_up_now();
             return Promise::resolve(&JsValue::UNDEFINED);
         };
+        if inner.has_ended() {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
         let answer = agent.request(
             |request_id| ClientFrame::HangUp {
                 request_id,
@@ -391,9 +378,20 @@ impl Call {
             "hangUp",
         );
         wasm_bindgen_futures::future_to_promise(async move {
-            // Whatever the server answers, this side has left.
-            let _ = JsFuture::from(answer).await;
+            if let Err(thrown) = JsFuture::from(answer).await {
+                let refused = js::member(&thrown, "name").as_string().is_some_and(|name| {
+                    name == registry::END_FOR_EVERYONE_NOT_ALLOWED.name
+                        || name == registry::ROOM_END_FOR_EVERYONE_REFUSED.name
+                });
+                if refused {
+                    return Err(thrown);
+                }
+            }
+            // Whatever else the server answers, this side has left.
             inner.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
+            if let (Some(agent), Some(call)) = (inner.agent.upgrade(), inner.core_ref.get()) {
+                agent.ended_locally(call);
+            }
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -580,6 +578,8 @@ pub(crate) struct IncomingInner {
     from_participant: String,
     video: bool,
     end_reason: Cell<Option<CallEndReason>>,
+    /// Accepted here: its ringing stops without a `stopped` event (the call goes on).
+    answered: Cell<bool>,
     emitter: Emitter,
 }
 
@@ -589,7 +589,6 @@ impl IncomingInner {
         id: String,
         from: String,
         from_participant: String,
-        _participant: String,
         video: bool,
     ) -> Rc<IncomingInner> {
         Rc::new(IncomingInner {
@@ -599,12 +598,15 @@ impl IncomingInner {
             from_participant,
             video,
             end_reason: Cell::new(None),
+            answered: Cell::new(false),
             emitter: Emitter::default(),
         })
     }
 
     pub(crate) fn stopped(&self, reason: CallEndReason) {
-        if self.end_reason.replace(Some(reason)).is_none() {
+        let quiet =
+            self.answered.get() && reason == CallEndReason::of(&registry::CALL_ENDED_LOCALLY);
+        if self.end_reason.replace(Some(reason)).is_none() && !quiet {
             self.emitter.emit("stopped", &reason_js(reason));
         }
     }
@@ -679,19 +681,17 @@ impl IncomingCall {
                 call.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
                 return Err(not_ringing());
             }
-            agent.register_call(&incoming.id, call.clone());
-            let call_id = CallId::new(incoming.id.clone());
-            let answer = agent.request(
-                |request_id| ClientFrame::Accept {
-                    request_id,
-                    call_id,
-                    video,
-                },
-                &registry::SIGNALING_REQUEST_TIMEOUT,
-                "accept",
-            );
+            incoming.answered.set(true);
+            let answer = match agent.accept(&call, &incoming.id, video) {
+                Ok(answer) => answer,
+                Err(error) => {
+                    incoming.answered.set(false);
+                    call.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
+                    return Err(js::error_js(&error));
+                }
+            };
             if let Err(error) = JsFuture::from(answer).await {
-                agent.forget_call(&incoming.id);
+                // The core ended the call with the server's reason, or left it (no answer).
                 call.finish(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
                 return Err(error);
             }
@@ -712,14 +712,6 @@ impl IncomingCall {
         let Some(agent) = self.inner.agent.upgrade() else {
             return rejected(&CallingError::new(&registry::CALL_AGENT_DISPOSED));
         };
-        let call_id = CallId::new(self.inner.id.clone());
-        agent.request(
-            |request_id| ClientFrame::Reject {
-                request_id,
-                call_id,
-            },
-            &registry::SIGNALING_REQUEST_TIMEOUT,
-            "reject",
-        )
+        agent.reject(&self.inner.id)
     }
 }

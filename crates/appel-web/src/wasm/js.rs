@@ -68,21 +68,10 @@ pub fn after(ms: i32, f: impl FnOnce() + 'static) -> i32 {
         .unwrap_or(0)
 }
 
-/// Runs `f` every `ms` milliseconds; answers the handle for [`stop_every`].
-pub fn every(ms: i32, f: impl FnMut() + 'static) -> i32 {
-    let callback = Closure::<dyn FnMut()>::new(f).into_js_value();
-    web_sys::window()
-        .and_then(|w| {
-            w.set_interval_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms)
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
-/// Stops a timer started by [`every`].
-pub fn stop_every(handle: i32) {
+/// Cancels a timer started by [`after`] that has not run yet.
+pub fn cancel(handle: i32) {
     if let Some(window) = web_sys::window() {
-        window.clear_interval_with_handle(handle);
+        window.clear_timeout_with_handle(handle);
     }
 }
 
