@@ -207,6 +207,22 @@ impl Default for Push {
     }
 }
 
+/// What the SDKs may send as media.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Media {
+    /// Whether SDKs may send a custom media stream (a stream the page made, not a camera) as
+    /// video. Announced in the welcome; an SDK refuses it with 41073 when false.
+    pub custom_streams: bool,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            custom_streams: true,
+        }
+    }
+}
+
 /// Webhook deliveries, and the subscription the configuration itself declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Webhooks {
@@ -316,6 +332,8 @@ pub struct Config {
     pub push: Push,
     /// Webhook deliveries.
     pub webhooks: Webhooks,
+    /// What the SDKs may send as media.
+    pub media: Media,
     /// HTTP listener limits.
     pub http: Http,
     /// Development mode (`--dev`): `/dev/*` issues identities and tokens to anyone. Off by default.
@@ -337,6 +355,7 @@ impl Default for Config {
             records: Records::default(),
             push: Push::default(),
             webhooks: Webhooks::default(),
+            media: Media::default(),
             http: Http::default(),
             dev: false,
             web_dir: PathBuf::from("web/dist"),
@@ -409,6 +428,7 @@ static SETTINGS: &[Setting] = settings! {
     "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
     "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
     "records.durable" => |c, v| c.records.durable = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "media.custom_streams" => |c, v| c.media.custom_streams = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
     "webhooks.url" => |c, v| c.webhooks.url = Some(non_empty(v)?);
     "webhooks.secret" => |c, v| c.webhooks.secret = Some(non_empty(v)?);

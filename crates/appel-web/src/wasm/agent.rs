@@ -23,6 +23,8 @@ const DEFAULT_REQUEST_TIMEOUT_MS: i32 = 10_000;
 pub(crate) struct ClientShared {
     identities: RefCell<HashSet<String>>,
     pub(crate) views: RefCell<ViewBudget>,
+    /// How long a camera or microphone request may wait for its prompt (`mediaRequestTimeoutMs`).
+    pub(crate) media_timeout_ms: u32,
 }
 
 /// The entry point of the SDK: creates call agents and gives access to devices.
@@ -33,7 +35,8 @@ pub struct CallClient {
 
 #[wasm_bindgen]
 impl CallClient {
-    /// A client for a desktop browser (`{mobile: true}` lowers the remote view limit to 6).
+    /// A client for a desktop browser (`{mobile: true}` lowers the remote view limit to 6;
+    /// `mediaRequestTimeoutMs`, default 30000, bounds the wait for a camera or microphone prompt).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> CallClient {
         let mobile = js::member(&options, "mobile").as_bool().unwrap_or(false);
@@ -41,6 +44,7 @@ impl CallClient {
             shared: Rc::new(ClientShared {
                 identities: RefCell::new(HashSet::new()),
                 views: RefCell::new(ViewBudget::new(mobile)),
+                media_timeout_ms: super::devices::media_timeout_option(&options),
             }),
         }
     }
@@ -76,7 +80,7 @@ impl CallClient {
     /// The device manager (cameras, microphones, permissions).
     #[wasm_bindgen(js_name = getDeviceManager)]
     pub fn get_device_manager(&self) -> DeviceManager {
-        DeviceManager::new()
+        DeviceManager::new(self.shared.clone())
     }
 
     /// Remote views rendering now, across every call of this client.
@@ -113,6 +117,8 @@ pub(crate) struct AgentInner {
     heartbeat: Cell<Option<i32>>,
     disposed: Cell<bool>,
     self_ref: RefCell<Weak<AgentInner>>,
+    /// Whether the server lets this agent send custom media streams (from the welcome).
+    pub(crate) custom_streams: Cell<bool>,
 }
 
 fn signaling_url(server_url: &str) -> Option<String> {
@@ -195,6 +201,7 @@ impl AgentInner {
             heartbeat: Cell::new(None),
             disposed: Cell::new(false),
             self_ref: RefCell::new(Weak::new()),
+            custom_streams: Cell::new(true),
         });
         *agent.self_ref.borrow_mut() = Rc::downgrade(&agent);
         let hello = ClientFrame::Hello {
@@ -346,8 +353,12 @@ impl AgentInner {
             ServerFrame::Welcome {
                 identity,
                 heartbeat_interval_ms,
+                custom_streams,
                 ..
-            } => self.on_welcome(identity.0, heartbeat_interval_ms),
+            } => {
+                self.custom_streams.set(custom_streams);
+                self.on_welcome(identity.0, heartbeat_interval_ms)
+            }
             ServerFrame::Error {
                 request_id, error, ..
             } => self.on_error(request_id, error),
