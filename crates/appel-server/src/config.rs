@@ -640,12 +640,14 @@ fn flatten(
             toml::Value::Integer(i) => {
                 out.insert(key, i.to_string());
             }
-            other => {
-                return Err(invalid(format!(
-                    "{key} in the config file: expected a string or an integer, found {}",
-                    other.type_str()
-                )))
+            // `records.durable = true`, `custom_streams = false`: switches read as TOML booleans.
+            toml::Value::Boolean(b) => {
+                out.insert(key, b.to_string());
             }
+            other => return Err(invalid(format!(
+                "{key} in the config file: expected a string, an integer or a boolean, found {}",
+                other.type_str()
+            ))),
         }
     }
     Ok(())
@@ -725,6 +727,30 @@ mod tests {
         assert_eq!(config.http.max_body_bytes, 1024 * 1024);
         assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
         assert_eq!(config.http.max_connections, 1024);
+    }
+
+    #[test]
+    fn custom_media_streams_are_allowed_unless_the_file_or_the_environment_says_false() {
+        assert!(Config::default().media.custom_streams);
+        let (_dir, path) = file("[media]\ncustom_streams = false\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("config");
+        assert!(!config.media.custom_streams);
+        let config = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_MEDIA_CUSTOM_STREAMS", "false")]),
+        )
+        .expect("config");
+        assert!(!config.media.custom_streams);
+        let error = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_MEDIA_CUSTOM_STREAMS", "off")]),
+        )
+        .expect_err("not a boolean");
+        assert!(error.is(&registry::INVALID_ARGUMENT));
     }
 
     #[test]
