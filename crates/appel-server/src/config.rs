@@ -644,10 +644,12 @@ fn flatten(
             toml::Value::Boolean(b) => {
                 out.insert(key, b.to_string());
             }
-            other => return Err(invalid(format!(
+            other => {
+                return Err(invalid(format!(
                 "{key} in the config file: expected a string, an integer or a boolean, found {}",
                 other.type_str()
-            ))),
+            )))
+            }
         }
     }
     Ok(())

@@ -378,7 +378,12 @@ impl VideoStreamRenderer {
         video.set_muted(true);
         let _ = video.set_attribute("playsinline", "");
         video.set_src_object(Some(&self.call.remote_stream));
-        let _ = video.play();
+        // Autoplay starts it anyway; a refused `play()` (the view given up) is not an error here.
+        if let Ok(playing) = video.play() {
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = JsFuture::from(playing).await;
+            });
+        }
         let call = self.call.clone();
         let disposed = self.disposed.clone();
         wasm_bindgen_futures::future_to_promise(async move {
