@@ -130,6 +130,7 @@ describe('three cameras, a microphone and speakers (fake devices)', () => {
       const noVideo = await window.outcome(call.startVideo(new LocalVideoStream(sound)));
       const notAStream = await window.outcome(call.startVideo(canvas));
       const painted = canvas.captureStream(20);
+      window.painted = painted;
       window.custom = new LocalVideoStream(painted);
       const started = await window.outcome(call.startVideo(window.custom));
       return { empty, stopped, noVideo, notAStream, started, type: window.custom.mediaStreamType, source: window.custom.source, sent: call.localVideoStreams[0].mediaStreamType };
@@ -146,9 +147,9 @@ describe('three cameras, a microphone and speakers (fake devices)', () => {
     const stopped = await caller.page.evaluate(async () => {
       const call = window.appel.state.call;
       const result = await window.outcome(call.stopVideo(window.custom));
-      return { result, on: call.isVideoOn };
+      return { result, on: call.isVideoOn, track: window.painted.getVideoTracks()[0].readyState };
     });
-    assert.deepEqual(stopped, { result: null, on: false });
+    assert.deepEqual(stopped, { result: null, on: false, track: 'live' }, "the page's own track keeps running");
     await hangUp(caller);
   });
 

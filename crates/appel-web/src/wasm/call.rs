@@ -417,7 +417,7 @@ impl Call {
 
     /// Registers a handler: `stateChanged`, `ended`, `idChanged`, `remoteParticipantsUpdated`,
     /// `remoteParticipantLeft`, `remoteVideoChanged`, `localVideoChanged`, `mediaConnected`,
-    /// `videoFailed`, `error`.
+    /// `videoFailed` (41048), `microphoneFailed` (900640–900642), `mutedChanged`, `error`.
     pub fn on(&self, event: &str, handler: Function) {
         self.inner.emitter.on(event, handler);
     }
