@@ -73,6 +73,25 @@ describe('three cameras, a microphone and speakers (fake devices)', () => {
     await callee.page.waitForSelector('body[data-screen="ended"]', { timeout: 15000 });
   });
 
+  test('mute and unmute of a microphone stopped under the SDK are 41015 and 41016', async () => {
+    const { caller } = await connected(browser, server, 'ruth', 'saul', { video: false, calleeVideo: false });
+    const out = await caller.page.evaluate(async () => {
+      const call = window.appel.state.call;
+      const [microphone] = call.localAudioStream.getAudioTracks();
+      const before = await window.outcome(call.mute());
+      const enabledWhileMuted = microphone.enabled;
+      const back = await window.outcome(call.unmute());
+      // Another part of the page (or the browser, when the device goes) ends the track.
+      microphone.stop();
+      return { before, enabledWhileMuted, back, mute: await window.outcome(call.mute()), unmute: await window.outcome(call.unmute()), muted: call.isMuted };
+    });
+    assert.deepEqual([out.before, out.enabledWhileMuted, out.back], [null, false, null]);
+    assert.deepEqual([out.mute.code, out.mute.subCode, out.mute.name], [500, 41015, 'MUTE_FAILED']);
+    assert.deepEqual([out.unmute.code, out.unmute.subCode, out.unmute.name], [400, 41016, 'UNMUTE_FAILED']);
+    assert.equal(out.muted, false, 'a failed mute changes nothing');
+    await hangUp(caller);
+  });
+
   test('switchSource moves the sent video to the other camera; the same camera is 43005, a microphone 43004, stopVideo of a stream not sent 41032', async () => {
     const { caller, callee } = await connected(browser, server, 'xena', 'yann');
     const out = await caller.page.evaluate(async () => {

@@ -415,6 +415,15 @@ impl Call {
         }
     }
 
+    /// The microphone this call sends, for a level meter (`null` without one).
+    #[wasm_bindgen(getter, js_name = localAudioStream)]
+    pub fn local_audio_stream(&self) -> Option<MediaStream> {
+        let track = self.inner.local_audio.borrow().clone()?;
+        let stream = MediaStream::new().ok()?;
+        stream.add_track(&track);
+        Some(stream)
+    }
+
     /// Registers a handler: `stateChanged`, `ended`, `idChanged`, `remoteParticipantsUpdated`,
     /// `remoteParticipantLeft`, `remoteVideoChanged`, `localVideoChanged`, `mediaConnected`,
     /// `videoFailed` (41048), `microphoneFailed` (900640–900642), `mutedChanged`, `error`.
