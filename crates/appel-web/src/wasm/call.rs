@@ -276,7 +276,7 @@ impl CallInner {
         self.agent
             .upgrade()
             .map(|agent| agent.client().media_timeout_ms)
-            .unwrap_or(30_000)
+            .unwrap_or(super::devices::DEFAULT_MEDIA_TIMEOUT_MS)
     }
 
     /// Makes `stream` the one this call sends (its camera track goes in `local_video`).

@@ -16,7 +16,7 @@ use super::js;
 use crate::errors::{device_error, DeviceOperation};
 
 /// How long a media request waits for its permission prompt unless the client says otherwise.
-const DEFAULT_MEDIA_TIMEOUT_MS: u32 = 30_000;
+pub(crate) const DEFAULT_MEDIA_TIMEOUT_MS: u32 = 30_000;
 /// How long `createView` waits for the first frame unless told otherwise.
 const DEFAULT_VIEW_TIMEOUT_MS: f64 = 15_000.0;
 /// How often a view being created looks at its element and at the call.

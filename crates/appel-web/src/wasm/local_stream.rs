@@ -347,7 +347,7 @@ impl LocalVideoStream {
                     .agent
                     .upgrade()
                     .map(|a| a.client().media_timeout_ms)
-                    .unwrap_or(30_000);
+                    .unwrap_or(super::devices::DEFAULT_MEDIA_TIMEOUT_MS);
                 let track = inner
                     .open_camera(&id, timeout)
                     .await
