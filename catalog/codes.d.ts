@@ -336,6 +336,12 @@ export declare const Codes: {
   readonly PARTICIPANT_NOT_FOUND: { readonly code: 404; readonly subCode: 900506; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** No webhook subscription with that id exists on this server. */
   readonly WEBHOOK_SUBSCRIPTION_NOT_FOUND: { readonly code: 404; readonly subCode: 900507; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The microphone could not be used: access to it was refused. */
+  readonly MICROPHONE_PERMISSION_NOT_GRANTED: { readonly code: 403; readonly subCode: 900640; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** No microphone was found on this device. */
+  readonly NO_MICROPHONE_FOUND: { readonly code: 412; readonly subCode: 900641; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The microphone exists but could not be started; another application may be holding it. */
+  readonly MICROPHONE_UNAVAILABLE: { readonly code: 412; readonly subCode: 900642; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
   /** The load tool only runs against a server on a loopback address of this machine. */
   readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** An argument is not valid. */

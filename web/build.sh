@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${APPEL_WEB_PROFILE:-release}
+target_dir=${CARGO_TARGET_DIR:-target}
 flag=(); [ "$profile" = release ] && flag=(--release)
 cargo build --locked --target wasm32-unknown-unknown -p appel-web "${flag[@]}"
 rm -rf web/dist && mkdir -p web/dist/pkg
 wasm-bindgen --target web --out-dir web/dist/pkg \
-  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/appel_web.wasm"
+  "$target_dir/wasm32-unknown-unknown/$profile/appel_web.wasm"
 cp catalog/codes.d.ts web/dist/pkg/codes.d.ts
 cp web/src/* web/dist/
 echo "web app built into web/dist"

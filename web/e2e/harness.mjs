@@ -144,3 +144,27 @@ export async function startProxy(target) {
     async stop() { if (server.listening) await this.cut(); },
   };
 }
+
+/**
+ * Chromium like `launch`, with switches of its own: `fakeDevices` true, false or the options of the
+ * fake devices (`'device-count=2'`: two cameras); `extraArgs` added last (host rules…).
+ */
+export async function launchWith({ fakeDevices = true, deny = false, extraArgs = [] } = {}) {
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection',
+    deny ? '--use-fake-ui-for-media-stream=deny' : '--use-fake-ui-for-media-stream'];
+  if (fakeDevices === true) args.push('--use-fake-device-for-media-stream');
+  else if (fakeDevices) args.push(`--use-fake-device-for-media-stream=${fakeDevices}`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...args, ...extraArgs] });
+}
+
+/**
+ * Gives `page` `window.outcome(promise)`: null when the promise resolves, else the fields of the
+ * SDK error it rejects with (`{code, subCode, name, rawCause, context, advice}`).
+ */
+export async function readOutcomes(page) {
+  await page.evaluate(() => {
+    window.errorOf = (e) => ({ code: e.code, subCode: e.subCode, name: e.name, rawCause: e.rawCause, context: e.context, advice: e.advice });
+    window.outcome = (promise) => Promise.resolve(promise).then(() => null, window.errorOf);
+  });
+}

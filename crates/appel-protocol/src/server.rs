@@ -5,6 +5,10 @@ use appel_codes::{CallEndReason, CallingError};
 use crate::ids::{CallId, EndpointId, IdentityId, ParticipantId};
 use crate::state::{CallState, ParticipantInfo, ResumedCall};
 
+fn custom_streams_default() -> bool {
+    true
+}
+
 /// A frame from server to client. `type` names the variant in camelCase (`callState`, `callEnded`…).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(
@@ -28,6 +32,11 @@ pub enum ServerFrame {
         /// The calls this endpoint was in and that go on (only when `hello.resume` was true).
         #[serde(default)]
         resumed_calls: Vec<ResumedCall>,
+        /// Whether this server lets SDKs send a custom media stream (a `MediaStream` the page
+        /// made, such as a canvas capture) as video. Added within version 1: a welcome without it
+        /// means true, and a client that does not know it ignores it.
+        #[serde(default = "custom_streams_default")]
+        custom_streams: bool,
     },
     /// A request failed (`requestId` set), or something went wrong outside any request.
     Error {

@@ -112,6 +112,7 @@ fn every_server_frame() -> Vec<ServerFrame> {
                 video: false,
                 participants: vec![participant.clone()],
             }],
+            custom_streams: false,
         },
         ServerFrame::Error {
             request_id: Some(9),

@@ -178,6 +178,7 @@ pub(crate) async fn handshake(
                 heartbeat_interval_ms,
                 token_expires_at,
                 resumed_calls,
+                ..
             }) => {
                 if version != PROTOCOL_VERSION
                     || echoed != endpoint_id

@@ -207,6 +207,22 @@ impl Default for Push {
     }
 }
 
+/// What the SDKs may send as media.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Media {
+    /// Whether SDKs may send a custom media stream (a stream the page made, not a camera) as
+    /// video. Announced in the welcome; an SDK refuses it with 41073 when false.
+    pub custom_streams: bool,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            custom_streams: true,
+        }
+    }
+}
+
 /// Webhook deliveries, and the subscription the configuration itself declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Webhooks {
@@ -331,6 +347,8 @@ pub struct Config {
     pub push: Push,
     /// Webhook deliveries.
     pub webhooks: Webhooks,
+    /// What the SDKs may send as media.
+    pub media: Media,
     /// HTTP listener limits.
     pub http: Http,
     /// What users may look up about each other.
@@ -354,6 +372,7 @@ impl Default for Config {
             records: Records::default(),
             push: Push::default(),
             webhooks: Webhooks::default(),
+            media: Media::default(),
             http: Http::default(),
             directory: Directory::default(),
             dev: false,
@@ -427,6 +446,7 @@ static SETTINGS: &[Setting] = settings! {
     "records.batch_size" => |c, v| c.records.batch_size = count(v)?;
     "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
     "records.durable" => |c, v| c.records.durable = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "media.custom_streams" => |c, v| c.media.custom_streams = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
     "webhooks.url" => |c, v| c.webhooks.url = Some(non_empty(v)?);
     "webhooks.secret" => |c, v| c.webhooks.secret = Some(non_empty(v)?);
@@ -639,6 +659,7 @@ fn flatten(
             toml::Value::Integer(i) => {
                 out.insert(key, i.to_string());
             }
+            // `records.durable = true`, `custom_streams = false`: switches read as TOML booleans.
             toml::Value::Boolean(b) => {
                 out.insert(key, b.to_string());
             }
@@ -727,6 +748,30 @@ mod tests {
         assert_eq!(config.http.max_body_bytes, 1024 * 1024);
         assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
         assert_eq!(config.http.max_connections, 1024);
+    }
+
+    #[test]
+    fn custom_media_streams_are_allowed_unless_the_file_or_the_environment_says_false() {
+        assert!(Config::default().media.custom_streams);
+        let (_dir, path) = file("[media]\ncustom_streams = false\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("config");
+        assert!(!config.media.custom_streams);
+        let config = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_MEDIA_CUSTOM_STREAMS", "false")]),
+        )
+        .expect("config");
+        assert!(!config.media.custom_streams);
+        let error = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_MEDIA_CUSTOM_STREAMS", "off")]),
+        )
+        .expect_err("not a boolean");
+        assert!(error.is(&registry::INVALID_ARGUMENT));
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub static SETTING_DOCS: &[SettingDoc] = docs! {
     "webhooks.max_backoff" => |c| span(c.webhooks.max_backoff), "Longest wait between two retries.";
     "webhooks.retry_for" => |c| span(c.webhooks.retry_for), "How long an event is retried before it is given up.";
     "webhooks.queue" => |c| number(c.webhooks.queue), "Outbox rows the dispatcher reads at a time (events wait in the database, none is dropped).";
+    "media.custom_streams" => |c| Some(c.media.custom_streams.to_string()), "Whether SDKs may send media streams the application made itself (a canvas, generated frames) rather than a device's; announced in every welcome, and the browser SDK refuses them with 41073 when off.";
     "http.max_body_bytes" => |c| number(c.http.max_body_bytes), "Largest request body, in bytes (larger: 413/900112).";
     "http.max_uri_bytes" => |c| number(c.http.max_uri_bytes), "Longest path and query, in bytes (longer: 414/900113).";
     "http.max_header_bytes" => |c| number(c.http.max_header_bytes), "Largest total of request headers, in bytes (larger: 431/900114).";

@@ -334,6 +334,7 @@ pub(crate) fn start(
         anchor: (Instant::now(), SystemTime::now()),
         heartbeat_ms: u64::try_from(config.signaling.heartbeat_interval.as_millis())
             .unwrap_or(u64::MAX),
+        custom_streams: config.media.custom_streams,
         store,
         records,
         push: PushSender::new(config.push.request_timeout),
@@ -373,6 +374,8 @@ struct Runtime {
     /// Converts the controller's instants to wall-clock times for records.
     anchor: (Instant, SystemTime),
     heartbeat_ms: u64,
+    /// `media.custom_streams`, announced in every welcome.
+    custom_streams: bool,
     store: Store,
     records: RecordWriter,
     push: PushSender,
@@ -583,6 +586,7 @@ impl Runtime {
             } else {
                 Vec::new()
             },
+            custom_streams: self.custom_streams,
         };
         self.links.insert(endpoint.clone(), link);
         self.deliver(now, &endpoint, Outgoing::frame(&welcome));

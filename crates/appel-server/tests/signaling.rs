@@ -31,8 +31,13 @@ async fn welcome_names_the_identity_endpoint_and_token_expiry() {
             heartbeat_interval_ms,
             token_expires_at,
             resumed_calls,
+            custom_streams,
         }) => {
             assert_eq!(version, PROTOCOL_VERSION);
+            assert!(
+                custom_streams,
+                "custom media streams are allowed by default"
+            );
             assert_eq!(identity.as_str(), id);
             assert_eq!(endpoint_id.as_str(), "laptop");
             assert_eq!(heartbeat_interval_ms, 250);
@@ -45,6 +50,29 @@ async fn welcome_names_the_identity_endpoint_and_token_expiry() {
         other => panic!("expected welcome, got {other:?}"),
     }
     assert!(client.still_served().await);
+}
+
+/// An operator who turned custom media streams off must have every SDK told so before it can
+/// send one: the welcome carries the setting.
+#[tokio::test]
+async fn the_welcome_tells_sdks_that_custom_media_streams_are_disabled() {
+    let server = TestServer::start_with(|config| config.media.custom_streams = false).await;
+    let id = server.create_identity().await;
+    let token = server.token(&id).await;
+    let mut client = Client::open(&server.ws_url()).await;
+    client
+        .send(ClientFrame::Hello {
+            version: PROTOCOL_VERSION,
+            token,
+            endpoint_id: "tab".into(),
+            push: None,
+            resume: false,
+        })
+        .await;
+    match client.next().await {
+        Some(ServerFrame::Welcome { custom_streams, .. }) => assert!(!custom_streams),
+        other => panic!("expected welcome, got {other:?}"),
+    }
 }
 
 #[tokio::test]

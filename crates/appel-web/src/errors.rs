@@ -9,8 +9,11 @@ use serde_json::{json, Value};
 pub enum DeviceOperation {
     /// `DeviceManager.askDevicePermission`.
     AskPermission,
-    /// Starting the camera (`startVideo`, or a call started or accepted with video).
+    /// Starting the camera (`startVideo`, `switchSource`, or a call started or accepted with video).
     StartVideo,
+    /// Starting the microphone of a call being started or accepted: its failures name the
+    /// microphone, never the camera.
+    StartAudio,
 }
 
 /// The entry a `getUserMedia` DOMException stands for (docs/codes.md lists each entry with its DOMException). `message` is the
@@ -25,10 +28,19 @@ pub fn device_error_entry(
             "NotAllowedError" | "SecurityError" => &registry::DEVICE_PERMISSION_DENIED,
             _ => &registry::DEVICE_PERMISSION_REQUEST_FAILED,
         },
+        DeviceOperation::StartAudio => match dom_name {
+            "NotAllowedError" | "SecurityError" => &registry::MICROPHONE_PERMISSION_NOT_GRANTED,
+            "NotFoundError" | "DevicesNotFoundError" => &registry::NO_MICROPHONE_FOUND,
+            _ => &registry::MICROPHONE_UNAVAILABLE,
+        },
         DeviceOperation::StartVideo => match dom_name {
             // Chromium says "Permission denied by system" when the OS, not the user, refused.
             "NotAllowedError" if message.contains("by system") => {
                 &registry::CAMERA_DENIED_BY_SYSTEM
+            }
+            // A prompt closed without an answer, or left until the SDK gave up waiting.
+            "NotAllowedError" if message.contains("dismissed") => {
+                &registry::MEDIA_REQUEST_TIMED_OUT
             }
             "NotAllowedError" | "SecurityError" => &registry::CAMERA_PERMISSION_NOT_GRANTED,
             "NotFoundError" | "DevicesNotFoundError" => &registry::NO_CAMERA_FOUND,
@@ -135,6 +147,30 @@ mod tests {
                 "",
                 StartVideo,
                 &registry::MEDIA_REQUEST_TIMED_OUT,
+            ),
+            (
+                "NotAllowedError",
+                "Permission dismissed",
+                StartVideo,
+                &registry::MEDIA_REQUEST_TIMED_OUT,
+            ),
+            (
+                "NotFoundError",
+                "Requested device not found",
+                StartAudio,
+                &registry::NO_MICROPHONE_FOUND,
+            ),
+            (
+                "NotAllowedError",
+                "Permission denied",
+                StartAudio,
+                &registry::MICROPHONE_PERMISSION_NOT_GRANTED,
+            ),
+            (
+                "NotReadableError",
+                "Could not start audio source",
+                StartAudio,
+                &registry::MICROPHONE_UNAVAILABLE,
             ),
             (
                 "Whatever",

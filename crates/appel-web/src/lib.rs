@@ -10,7 +10,8 @@
 //! `CallClient.createCallAgent(token, {serverUrl})`, `CallAgent.startCall`, the `incomingCall` event,
 //! `IncomingCall.accept`/`reject`, `Call.hangUp`/`hold`/`resume`/`mute`/`unmute`/`startVideo`/
 //! `stopVideo`/`startScreenShare`, `Call.state`, `Call.callEndReason`, `DeviceManager`,
-//! `VideoStreamRenderer` and `explain(code, subCode, locale)`. Every rejected promise carries an
+//! `LocalVideoStream` (a camera or a page's own stream, `switchSource`), `VideoStreamRenderer`
+//! and `explain(code, subCode, locale)` (devices and video: `docs/web-media.md`). Every rejected promise carries an
 //! error object `{code, subCode, resultCategory, name, message, advice, retryable}` from the catalogue.
 
 pub mod errors;

@@ -315,6 +315,27 @@ entries! {
             => "Listez les abonnements avec GET /webhooks et utilisez un identifiant actuel ; abonnez-vous de nouveau s'il a été supprimé.",
     }
 
+    MICROPHONE_PERMISSION_NOT_GRANTED = Sdk(403, Some(900640), ExpectedError, retryable: false) {
+        en: "The microphone could not be used: access to it was refused."
+            => "Ask the user to allow the microphone for this site in the browser's settings, then start or accept the call again. The call goes on without sound from this side until then.",
+        fr: "Le micro n'a pas pu être utilisé : son accès a été refusé."
+            => "Demandez à l'utilisateur d'autoriser le micro pour ce site dans les réglages du navigateur, puis relancez ou acceptez l'appel. L'appel continue sans son de ce côté en attendant.",
+    }
+
+    NO_MICROPHONE_FOUND = Sdk(412, Some(900641), ExpectedError, retryable: false) {
+        en: "No microphone was found on this device."
+            => "Connect a microphone (or enable it in the system settings) and start the call again; until then the call carries no sound from this side.",
+        fr: "Aucun micro n'a été trouvé sur cet appareil."
+            => "Branchez un micro (ou activez-le dans les paramètres du système) puis relancez l'appel ; d'ici là, l'appel ne transmet aucun son de ce côté.",
+    }
+
+    MICROPHONE_UNAVAILABLE = Sdk(412, Some(900642), ExpectedError, retryable: true) {
+        en: "The microphone exists but could not be started; another application may be holding it."
+            => "Close the other applications that use the microphone, check it in the system settings, and start or accept the call again.",
+        fr: "Le micro existe mais n'a pas pu être démarré ; une autre application l'occupe peut-être."
+            => "Fermez les autres applications qui utilisent le micro, vérifiez-le dans les paramètres du système, puis relancez ou acceptez l'appel.",
+    }
+
     BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
         en: "The load tool only runs against a server on a loopback address of this machine."
             => "Start the server on 127.0.0.1 (or another 127.x address) and point --server at it; never load a server you do not own.",

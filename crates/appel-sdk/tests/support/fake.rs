@@ -93,6 +93,7 @@ async fn connection(mut stream: tokio::net::TcpStream, behaviour: Behaviour) {
                 heartbeat_interval_ms: 10_000,
                 token_expires_at: 4_000_000_000_000,
                 resumed_calls: Vec::new(),
+                custom_streams: true,
             }
             .to_json()],
             (

@@ -47,6 +47,8 @@ const RECONNECT_JITTER: f64 = 0.2;
 pub(crate) struct ClientShared {
     identities: RefCell<HashSet<String>>,
     pub(crate) views: RefCell<ViewBudget>,
+    /// How long a camera or microphone request may wait for its prompt (`mediaRequestTimeoutMs`).
+    pub(crate) media_timeout_ms: u32,
 }
 
 /// The entry point of the SDK: creates call agents and gives access to devices.
@@ -57,7 +59,8 @@ pub struct CallClient {
 
 #[wasm_bindgen]
 impl CallClient {
-    /// A client for a desktop browser (`{mobile: true}` lowers the remote view limit to 6).
+    /// A client for a desktop browser (`{mobile: true}` lowers the remote view limit to 6;
+    /// `mediaRequestTimeoutMs`, default 30000, bounds the wait for a camera or microphone prompt).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> CallClient {
         let mobile = js::member(&options, "mobile").as_bool().unwrap_or(false);
@@ -65,6 +68,7 @@ impl CallClient {
             shared: Rc::new(ClientShared {
                 identities: RefCell::new(HashSet::new()),
                 views: RefCell::new(ViewBudget::new(mobile)),
+                media_timeout_ms: super::devices::media_timeout_option(&options),
             }),
         }
     }
@@ -93,7 +97,7 @@ impl CallClient {
     /// The device manager (cameras, microphones, permissions).
     #[wasm_bindgen(js_name = getDeviceManager)]
     pub fn get_device_manager(&self) -> DeviceManager {
-        DeviceManager::new()
+        DeviceManager::new(self.shared.clone())
     }
 
     /// Remote views rendering now, across every call of this client.
@@ -168,6 +172,8 @@ pub(crate) struct AgentInner {
     emitter: Emitter,
     handshake: RefCell<Option<Handshake>>,
     self_ref: RefCell<Weak<AgentInner>>,
+    /// Whether the server lets this agent send custom media streams (from the welcome).
+    pub(crate) custom_streams: Cell<bool>,
 }
 
 fn signaling_url(server_url: &str) -> Option<String> {
@@ -378,6 +384,7 @@ impl AgentInner {
             emitter: Emitter::default(),
             handshake: RefCell::new(Some(handshake)),
             self_ref: RefCell::new(Weak::new()),
+            custom_streams: Cell::new(true),
         });
         *agent.self_ref.borrow_mut() = Rc::downgrade(&agent);
         // The first connection is the shell's own, so that creation fails with the handshake's
@@ -511,8 +518,10 @@ impl AgentInner {
                 heartbeat_interval_ms,
                 token_expires_at,
                 resumed_calls,
+                custom_streams,
                 ..
             } => {
+                self.custom_streams.set(custom_streams);
                 let token = {
                     let mut socket = self.socket.borrow_mut();
                     let Some(socket) = socket.as_mut() else {

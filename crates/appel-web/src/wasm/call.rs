@@ -14,6 +14,7 @@ use web_sys::{MediaStream, MediaStreamTrack};
 use super::agent::AgentInner;
 use super::devices::{get_user_media, VideoStreamRenderer};
 use super::js::{self, Emitter};
+use super::local_stream::{stream_of, LocalStreamInner, LocalVideoStream};
 use super::peer::Peer;
 use crate::errors::DeviceOperation;
 
@@ -48,11 +49,15 @@ pub(crate) struct CallInner {
     pub(crate) emitter: Emitter,
     pub(crate) local_audio: RefCell<Option<MediaStreamTrack>>,
     pub(crate) local_video: RefCell<Option<MediaStreamTrack>>,
+    /// What `local_video` comes from: a camera (switchable) or a page's own stream.
+    pub(crate) local_video_stream: RefCell<Option<Rc<LocalStreamInner>>>,
     pub(crate) screen: RefCell<Option<MediaStreamTrack>>,
     pub(crate) remote_stream: MediaStream,
     pub(crate) remote_video: Cell<bool>,
     pub(crate) peer: RefCell<Option<Rc<Peer>>>,
     muted: Cell<bool>,
+    /// A `startVideo` waits for its camera: a second one is refused like when video runs.
+    video_starting: Cell<bool>,
 }
 
 impl CallInner {
@@ -70,11 +75,13 @@ impl CallInner {
             emitter: Emitter::default(),
             local_audio: RefCell::new(None),
             local_video: RefCell::new(None),
+            local_video_stream: RefCell::new(None),
             screen: RefCell::new(None),
             remote_stream: MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into()),
             remote_video: Cell::new(false),
             peer: RefCell::new(None),
             muted: Cell::new(false),
+            video_starting: Cell::new(false),
         });
         *call.self_ref.borrow_mut() = Rc::downgrade(&call);
         call
@@ -95,17 +102,22 @@ impl CallInner {
     /// Asks for the microphone (and the camera when `video`); a camera that fails leaves the call
     /// audio-only and reports 41048 through the `videoFailed` event.
     pub(crate) async fn prepare_local_media(&self, video: bool) {
-        match get_user_media(true, false, DeviceOperation::StartVideo).await {
+        let timeout = self.media_timeout_ms();
+        match get_user_media(true, false, DeviceOperation::StartAudio, timeout).await {
             Ok(stream) => {
                 *self.local_audio.borrow_mut() = stream.get_audio_tracks().get(0).dyn_into().ok()
             }
             Err(error) => self.emitter.emit("microphoneFailed", &js::error_js(&error)),
         }
         if video {
-            match get_user_media(false, true, DeviceOperation::StartVideo).await {
+            match get_user_media(false, true, DeviceOperation::StartVideo, timeout).await {
                 Ok(stream) => {
-                    *self.local_video.borrow_mut() =
+                    let track: Option<MediaStreamTrack> =
                         stream.get_video_tracks().get(0).dyn_into().ok();
+                    if let Some(track) = &track {
+                        self.adopt_stream(LocalStreamInner::of_track(track));
+                    }
+                    *self.local_video.borrow_mut() = track;
                     self.emitter.emit("localVideoChanged", &JsValue::TRUE);
                 }
                 Err(cause) => {
@@ -191,6 +203,7 @@ impl CallInner {
         if let Some(peer) = self.peer.borrow_mut().take() {
             peer.close();
         }
+        self.release_local_video();
         for track in [&self.local_audio, &self.local_video, &self.screen] {
             if let Some(track) = track.borrow_mut().take() {
                 track.stop();
@@ -240,6 +253,51 @@ impl CallInner {
             .borrow()
             .clone()
             .or_else(|| self.local_video.borrow().clone())
+    }
+
+    fn media_timeout_ms(&self) -> u32 {
+        self.agent
+            .upgrade()
+            .map(|agent| agent.client().media_timeout_ms)
+            .unwrap_or(super::devices::DEFAULT_MEDIA_TIMEOUT_MS)
+    }
+
+    /// Makes `stream` the one this call sends (its camera track goes in `local_video`).
+    fn adopt_stream(&self, stream: Rc<LocalStreamInner>) {
+        *stream.call.borrow_mut() = self.self_ref.borrow().clone();
+        *self.local_video_stream.borrow_mut() = Some(stream);
+    }
+
+    /// Stops sending the local video: a camera's track is stopped, a page's own stream is left
+    /// running (it belongs to the page).
+    fn release_local_video(&self) {
+        let stream = self.local_video_stream.borrow_mut().take();
+        let track = self.local_video.borrow_mut().take();
+        let custom = stream.as_ref().is_some_and(|s| s.is_custom());
+        if let Some(stream) = stream {
+            *stream.call.borrow_mut() = Weak::new();
+        }
+        if let (Some(track), false) = (track, custom) {
+            track.stop();
+        }
+    }
+
+    /// `switchSource` of the stream this call sends: the new camera's track replaces the old
+    /// one. False when the call no longer sends `stream`.
+    pub(crate) fn replace_camera(
+        &self,
+        stream: &Rc<LocalStreamInner>,
+        track: MediaStreamTrack,
+    ) -> bool {
+        let sent = self.local_video_stream.borrow().clone();
+        if self.has_ended() || !sent.is_some_and(|s| Rc::ptr_eq(&s, stream)) {
+            return false;
+        }
+        if let Some(old) = self.local_video.borrow_mut().replace(track) {
+            old.stop();
+        }
+        self.refresh_video();
+        true
     }
 
     fn refresh_video(&self) {
@@ -340,9 +398,18 @@ impl Call {
         }
     }
 
+    /// The microphone this call sends, for a level meter (`null` without one).
+    #[wasm_bindgen(getter, js_name = localAudioStream)]
+    pub fn local_audio_stream(&self) -> Option<MediaStream> {
+        let track = self.inner.local_audio.borrow().clone()?;
+        let stream = MediaStream::new().ok()?;
+        stream.add_track(&track);
+        Some(stream)
+    }
+
     /// Registers a handler: `stateChanged`, `ended`, `idChanged`, `remoteParticipantsUpdated`,
     /// `remoteParticipantLeft`, `remoteVideoChanged`, `localVideoChanged`, `mediaConnected`,
-    /// `videoFailed`, `error`.
+    /// `videoFailed` (41048), `microphoneFailed` (900640–900642), `mutedChanged`, `error`.
     pub fn on(&self, event: &str, handler: Function) {
         self.inner.emitter.on(event, handler);
     }
@@ -482,41 +549,98 @@ impl Call {
         }
     }
 
-    /// Starts the camera: 41027 when it already runs; 43001/43013/43000/… from the browser's
-    /// `getUserMedia` failure.
+    /// Sends video: the default camera, or `stream` (a camera or a page's own `MediaStream`).
+    /// 41027 when video is already sent; 41025, 43017, 43019 or 41073 for a stream that cannot be
+    /// sent; 43001/43013/43000/… from the browser's `getUserMedia` failure.
     #[wasm_bindgen(js_name = startVideo)]
-    pub fn start_video(&self) -> Promise {
-        if self.inner.local_video.borrow().is_some() {
+    pub fn start_video(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LocalVideoStream")] stream: Option<js_sys::Object>,
+    ) -> Promise {
+        if self.inner.local_video.borrow().is_some() || self.inner.video_starting.get() {
             return rejected(&CallingError::new(&registry::VIDEO_ALREADY_STARTED));
         }
+        let given = match stream {
+            None => None,
+            Some(value) => match stream_of(&value) {
+                Some(stream) => Some(stream),
+                None => {
+                    return rejected(
+                        &CallingError::new(&registry::START_VIDEO_INVALID_STREAM)
+                            .with_context("expected a LocalVideoStream"),
+                    )
+                }
+            },
+        };
         let inner = self.inner.clone();
+        inner.video_starting.set(true);
         wasm_bindgen_futures::future_to_promise(async move {
-            let stream = get_user_media(false, true, DeviceOperation::StartVideo)
-                .await
-                .map_err(|e| js::error_js(&e))?;
-            let track: MediaStreamTrack =
-                stream.get_video_tracks().get(0).dyn_into().map_err(|_| {
-                    js::error_js(&CallingError::new(&registry::START_VIDEO_INVALID_STREAM))
-                })?;
+            let timeout = inner.media_timeout_ms();
+            let custom_streams = inner
+                .agent
+                .upgrade()
+                .is_none_or(|agent| agent.custom_streams.get());
+            let acquired =
+                match &given {
+                    Some(stream) => stream.track(custom_streams, timeout).await,
+                    None => get_user_media(false, true, DeviceOperation::StartVideo, timeout)
+                        .await
+                        .and_then(|stream| {
+                            stream.get_video_tracks().get(0).dyn_into().map_err(|_| {
+                                CallingError::new(&registry::START_VIDEO_INVALID_STREAM)
+                            })
+                        }),
+                };
+            inner.video_starting.set(false);
+            let track: MediaStreamTrack = acquired.map_err(|e| js::error_js(&e))?;
+            let stream = given.unwrap_or_else(|| LocalStreamInner::of_track(&track));
             if inner.has_ended() {
-                track.stop();
+                if !stream.is_custom() {
+                    track.stop();
+                }
                 return Ok(JsValue::UNDEFINED);
             }
+            inner.adopt_stream(stream);
             *inner.local_video.borrow_mut() = Some(track);
             inner.refresh_video();
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Stops the camera; 41030 when it is not running.
+    /// Stops sending video; 41030 when none is sent, 41032 when `stream` is not the one sent.
     #[wasm_bindgen(js_name = stopVideo)]
-    pub fn stop_video(&self) -> Promise {
-        let Some(track) = self.inner.local_video.borrow_mut().take() else {
+    pub fn stop_video(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LocalVideoStream")] stream: Option<js_sys::Object>,
+    ) -> Promise {
+        if self.inner.local_video.borrow().is_none() {
             return rejected(&CallingError::new(&registry::VIDEO_ALREADY_STOPPED));
-        };
-        track.stop();
+        }
+        if let Some(value) = stream {
+            let sent = self.inner.local_video_stream.borrow().clone();
+            let given = stream_of(&value);
+            if !matches!((sent, given), (Some(s), Some(g)) if Rc::ptr_eq(&s, &g)) {
+                return rejected(
+                    &CallingError::new(&registry::STOP_VIDEO_STREAM_NOT_SENT)
+                        .with_context("pass the stream given to startVideo (localVideoStreams)"),
+                );
+            }
+        }
+        self.inner.release_local_video();
         self.inner.refresh_video();
         Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// The video streams this call sends (none or one), for `stopVideo` and `switchSource`.
+    #[wasm_bindgen(getter, js_name = localVideoStreams)]
+    pub fn local_video_streams(&self) -> Vec<LocalVideoStream> {
+        self.inner
+            .local_video_stream
+            .borrow()
+            .clone()
+            .map(LocalVideoStream::wrap)
+            .into_iter()
+            .collect()
     }
 
     /// Shares the screen instead of the camera: 41071 unless the call is Connected, 41035 when

@@ -4,6 +4,7 @@ mod agent;
 mod call;
 mod devices;
 mod js;
+mod local_stream;
 mod peer;
 
 #[allow(unused_imports)]
@@ -12,6 +13,8 @@ pub use agent::{CallAgent, CallClient};
 pub use call::{Call, IncomingCall};
 #[allow(unused_imports)]
 pub use devices::{DeviceManager, VideoStreamRenderer};
+#[allow(unused_imports)]
+pub use local_stream::LocalVideoStream;
 
 use appel_codes::Locale;
 use wasm_bindgen::prelude::*;
