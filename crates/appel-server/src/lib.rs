@@ -14,6 +14,7 @@ pub mod access_key;
 pub mod config;
 pub mod http;
 pub mod push;
+pub mod relay;
 mod runtime;
 mod server;
 pub mod shutdown;
