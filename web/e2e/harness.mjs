@@ -109,3 +109,16 @@ export async function remoteVideoProgress(page, ms = 1000) {
 
 export const screenshot = (page, name) => (process.env.APPEL_SCREENSHOTS
   ? page.screenshot({ path: path.join(root, 'docs/images', name) }) : Promise.resolve());
+
+/** As `signIn`, with the web app's query string given (`relayOnly=1&relay=1`, `mediaRecoveryMs=…`). */
+export async function signInAt(browser, server, name, query) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/?${query}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.fill('#name', name);
+  await page.click('#signin-button');
+  await page.waitForSelector('body[data-screen="home"]');
+  const identity = await page.evaluate(() => window.appel.state.me.identity);
+  return { page, identity };
+}

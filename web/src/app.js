@@ -17,6 +17,9 @@ function agentOptions() {
   // Tests keep ICE on loopback; a relay-only policy without relays shows 410/3112.
   if (params.get('loopbackOnly')) options.allowedCandidateAddresses = ['127.0.0.1'];
   if (params.get('relayOnly')) options.iceTransportPolicy = 'relay';
+  // The server's relay (TURN), fetched before each call's media (docs/relay.md).
+  if (params.get('relay')) options.useRelay = true;
+  if (params.get('mediaRecoveryMs')) options.mediaRecoveryMs = Number(params.get('mediaRecoveryMs'));
   return options;
 }
 

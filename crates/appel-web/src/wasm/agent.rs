@@ -91,6 +91,8 @@ pub(crate) struct AgentOptions {
     pub request_timeout_ms: i32,
     pub relay_only: bool,
     pub allowed_addresses: Vec<String>,
+    /// Relay credentials and media timers (`useRelay`, `mediaRecoveryMs`).
+    pub network: super::network::NetworkOptions,
 }
 
 enum Pending {
@@ -165,16 +167,26 @@ impl AgentInner {
         } else {
             Vec::new()
         };
+        let request_timeout_ms = js::member(options, "requestTimeoutMs")
+            .as_f64()
+            .map(|ms| ms as i32)
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS);
+        let relay_only = js::member(options, "iceTransportPolicy")
+            .as_string()
+            .as_deref()
+            == Some("relay");
+        let network = super::network::NetworkOptions::read(
+            options,
+            &server_url,
+            &token,
+            relay_only,
+            request_timeout_ms,
+        );
         let options = AgentOptions {
-            request_timeout_ms: js::member(options, "requestTimeoutMs")
-                .as_f64()
-                .map(|ms| ms as i32)
-                .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS),
-            relay_only: js::member(options, "iceTransportPolicy")
-                .as_string()
-                .as_deref()
-                == Some("relay"),
+            request_timeout_ms,
+            relay_only,
             allowed_addresses,
+            network,
         };
         let ws = WebSocket::new(&url).map_err(|e| {
             CallingError::new(&registry::SIGNALING_UNREACHABLE)
@@ -545,6 +557,9 @@ impl CallAgent {
         let started = call.clone();
         wasm_bindgen_futures::spawn_local(async move {
             started.prepare_local_media(video).await;
+            if let Err(error) = started.prepare_relay(agent.options.relay_only).await {
+                started.end_with_error(&error);
+            }
             if started.has_ended() {
                 return;
             }
@@ -566,6 +581,7 @@ impl CallAgent {
     /// Sends a fresh token for this connection.
     #[wasm_bindgen(js_name = refreshToken)]
     pub fn refresh_token(&self, token: String) -> Promise {
+        self.inner.options.network.set_token(&token);
         self.inner.request(
             |request_id| ClientFrame::RefreshToken { request_id, token },
             &registry::SIGNALING_REQUEST_TIMEOUT,

@@ -49,6 +49,8 @@ pub(crate) struct CallInner {
     pub(crate) remote_stream: MediaStream,
     pub(crate) remote_video: Cell<bool>,
     pub(crate) peer: RefCell<Option<Rc<Peer>>>,
+    /// The relay credentials fetched for this call (wasm/network.rs), if the page asked for them.
+    pub(crate) relay: RefCell<Option<appel_client::relay::RelayCredentials>>,
     muted: Cell<bool>,
 }
 
@@ -71,6 +73,7 @@ impl CallInner {
             remote_stream: MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into()),
             remote_video: Cell::new(false),
             peer: RefCell::new(None),
+            relay: RefCell::new(None),
             muted: Cell::new(false),
         });
         *call.self_ref.borrow_mut() = Rc::downgrade(&call);
@@ -696,6 +699,10 @@ impl IncomingCall {
                 return Err(error);
             }
             agent.forget_incoming(&incoming.id);
+            if let Err(error) = call.prepare_relay(agent.options.relay_only).await {
+                call.end_with_error(&error);
+                return Ok(Call::wrap(call).into());
+            }
             call.open_peer(incoming.from_participant.clone(), true);
             Ok(Call::wrap(call).into())
         })

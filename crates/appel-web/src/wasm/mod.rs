@@ -4,6 +4,7 @@ mod agent;
 mod call;
 mod devices;
 mod js;
+mod network;
 mod peer;
 
 #[allow(unused_imports)]
