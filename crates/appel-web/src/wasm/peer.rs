@@ -154,7 +154,12 @@ impl Peer {
                                 && peer.pc.ice_connection_state()
                                     == RtcIceConnectionState::Disconnected
                             {
-                                media_error(&peer.call, MediaEvent::IceLostNotRecovered, true);
+                                let had_connected = peer.connected_once.get();
+                                media_error(
+                                    &peer.call,
+                                    MediaEvent::IceLostNotRecovered,
+                                    had_connected,
+                                );
                             }
                         });
                     }
