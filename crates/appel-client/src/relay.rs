@@ -116,11 +116,26 @@ mod tests {
     #[test]
     fn the_endpoint_is_on_the_servers_host_with_the_same_security() {
         for (given, expected) in [
-            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/relay/credentials"),
-            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/relay/credentials"),
-            ("ws://127.0.0.1:9/signaling", "http://127.0.0.1:9/relay/credentials"),
-            ("wss://appel.example/signaling", "https://appel.example/relay/credentials"),
-            ("https://appel.example", "https://appel.example/relay/credentials"),
+            (
+                "http://127.0.0.1:8080",
+                "http://127.0.0.1:8080/relay/credentials",
+            ),
+            (
+                "http://127.0.0.1:8080/",
+                "http://127.0.0.1:8080/relay/credentials",
+            ),
+            (
+                "ws://127.0.0.1:9/signaling",
+                "http://127.0.0.1:9/relay/credentials",
+            ),
+            (
+                "wss://appel.example/signaling",
+                "https://appel.example/relay/credentials",
+            ),
+            (
+                "https://appel.example",
+                "https://appel.example/relay/credentials",
+            ),
         ] {
             assert_eq!(credentials_url(given).as_deref(), Some(expected), "{given}");
         }
@@ -145,9 +160,18 @@ mod tests {
             (200, "<html>"),
             (200, "{}"),
             (200, r#"{"iceServers":{}}"#),
-            (200, r#"{"iceServers":[{"urls":[],"username":"u","credential":"c"}]}"#),
-            (200, r#"{"iceServers":[{"urls":["turn:x"],"credential":"c"}]}"#),
-            (200, r#"{"iceServers":[{"urls":[7],"username":"u","credential":"c"}]}"#),
+            (
+                200,
+                r#"{"iceServers":[{"urls":[],"username":"u","credential":"c"}]}"#,
+            ),
+            (
+                200,
+                r#"{"iceServers":[{"urls":["turn:x"],"credential":"c"}]}"#,
+            ),
+            (
+                200,
+                r#"{"iceServers":[{"urls":[7],"username":"u","credential":"c"}]}"#,
+            ),
             (200, r#"{"iceServers":[],"expiresAt":"soon"}"#),
         ] {
             let error = read_answer(status, body).expect_err(body);

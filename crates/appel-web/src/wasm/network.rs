@@ -127,7 +127,11 @@ impl CallInner {
             return Ok(());
         };
         let credentials = agent.options.network.credentials().await?;
-        if relay_only && !credentials.as_ref().is_some_and(RelayCredentials::has_relay) {
+        if relay_only
+            && !credentials
+                .as_ref()
+                .is_some_and(RelayCredentials::has_relay)
+        {
             return Err(CallingError::new(&registry::MEDIA_BLOCKED_BY_NETWORK)
                 .with_raw_cause("relay-only, and the server has no relay configured"));
         }
