@@ -46,7 +46,8 @@ impl CallClient {
     }
 
     /// Signs an identity in: `options` = `{serverUrl, endpointId?, requestTimeoutMs?,
-    /// iceTransportPolicy?, allowedCandidateAddresses?}`. Resolves to a `CallAgent`; rejects with
+    /// iceTransportPolicy?, allowedCandidateAddresses?, useRelay?, mediaRecoveryMs?}` (the relay
+    /// options: docs/relay.md). Resolves to a `CallAgent`; rejects with
     /// 40114 (unreachable), 40115 (handshake refused), 40101 (no welcome in time), 40228 (this
     /// client already has an agent for the identity) or the server's own refusal (401/10009…).
     #[wasm_bindgen(js_name = createCallAgent)]
