@@ -9,15 +9,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use appel_codes::registry;
 use appel_sdk::{
-    CallAgent, CallClient, CallClientOptions, IdentityId, RelayMode, StartCallOptions,
-    TokenCredential,
+    CallAgent, CallClient, CallClientOptions, CallState, IdentityId, JoinCallOptions, RelayMode,
+    StartCallOptions, TokenCredential,
 };
 use base64::Engine as _;
 use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use support::{
-    assert_reason, connected_call, departure, end_of, next_incoming, within, TestServer,
+    assert_reason, connected_call, departure, end_of, next_incoming, reach, within, TestServer,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -78,7 +78,8 @@ fn assert_valid_for(credentials: &appel_sdk::RelayCredentials, identity: &Identi
 }
 
 #[tokio::test]
-async fn relay_credentials_are_fetched_for_both_sides_and_the_relay_would_accept_them() {
+async fn relay_credentials_are_fetched_for_caller_callee_and_joiner_and_the_relay_would_accept_them(
+) {
     let server = with_relay().await;
     let (alice, bob) = (
         server.create_identity().await,
@@ -89,6 +90,31 @@ async fn relay_credentials_are_fetched_for_both_sides_and_the_relay_would_accept
     let (outgoing, accepted) = connected_call(&a, &b).await;
     assert_valid_for(&outgoing.relay_credentials().expect("caller's"), &alice);
     assert_valid_for(&accepted.relay_credentials().expect("callee's"), &bob);
+
+    // Joining a group call by its id fetches them the same way.
+    let host = a
+        .start_call(
+            &[],
+            StartCallOptions {
+                joinable: true,
+                ..StartCallOptions::default()
+            },
+        )
+        .expect("group call");
+    let call_id = within("the group call's id", async {
+        loop {
+            if let Some(id) = host.id() {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let joined = b
+        .join_call(&call_id, JoinCallOptions::default())
+        .expect("join");
+    reach(&joined, CallState::Connected).await;
+    assert_valid_for(&joined.relay_credentials().expect("joiner's"), &bob);
 
     // An agent that asked for no relay fetches nothing.
     let (_, plain) = server.agent().await;
