@@ -26,8 +26,11 @@ function has(command) {
 function whyNoFirewall() {
   if (process.getuid?.() !== 0) return 'not root';
   if (!has('nft')) return 'nft (Debian package nftables) is not installed';
-  const links = execFileSync('ip', ['-o', 'link', 'show']).toString().trim().split('\n')
-    .map((line) => line.split(':')[1].trim().split('@')[0]);
+  let links;
+  try {
+    links = execFileSync('ip', ['-o', 'link', 'show']).toString().trim().split('\n')
+      .map((line) => line.split(':')[1].trim().split('@')[0]);
+  } catch (e) { return `cannot list the network interfaces: ${e.message}`; }
   if (links.some((name) => name !== 'lo')) return `this network namespace has other interfaces (${links.join(', ')}); run the suite under unshare --net`;
   try { execFileSync('nft', ['list', 'tables'], { stdio: 'ignore' }); } catch (e) { return `nft cannot run: ${e.message}`; }
   return null;
