@@ -224,6 +224,20 @@ describe('media outcomes from real networks', () => {
     } finally { await server.stop(); }
   });
 
+  test('a callee whose relay credentials request fails leaves the accepted call 490/4502', async () => {
+    const server = await startServer({ APPEL_RELAY_URLS: 'turn:127.0.0.1:9?transport=udp', APPEL_RELAY_SECRET: SECRET });
+    try {
+      const max = await signInAt(browser, server, 'max', 'loopbackOnly=1');
+      const nia = await signInAt(browser, server, 'nia', 'loopbackOnly=1&relay=1');
+      await nia.page.route('**/relay/credentials', (route) => route.abort('connectionrefused'));
+      await call(max, nia, { video: false });
+      await nia.page.click('#accept');
+      assert.equal(await endReasonWithin(nia.page, 15000), '490/4502');
+      // Nia left the call on the server too: Max's call ends.
+      await max.page.waitForSelector('body[data-screen="ended"]', { timeout: 15000 });
+    } finally { await server.stop(); }
+  });
+
   test('two relay-only pages call each other through a real coturn and media flows', { skip: turn ?? false }, async () => {
     const turnPort = await freePort();
     const relay = await startTurn(turnPort);

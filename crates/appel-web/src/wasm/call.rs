@@ -699,11 +699,16 @@ impl IncomingCall {
                 return Err(error);
             }
             agent.forget_incoming(&incoming.id);
-            if let Err(error) = call.prepare_relay(agent.options.relay_only).await {
-                call.end_with_error(&error);
-                return Ok(Call::wrap(call).into());
+            match call.prepare_relay(agent.options.relay_only).await {
+                Ok(()) => {
+                    call.open_peer(incoming.from_participant.clone(), true);
+                }
+                Err(error) => {
+                    // Ended once the page holds the call and its handlers, not before.
+                    let ending = call.clone();
+                    js::after(0, move || ending.end_with_error(&error));
+                }
             }
-            call.open_peer(incoming.from_participant.clone(), true);
             Ok(Call::wrap(call).into())
         })
     }
