@@ -168,3 +168,16 @@ export async function readOutcomes(page) {
     window.outcome = (promise) => Promise.resolve(promise).then(() => null, window.errorOf);
   });
 }
+
+/** As `signIn`, with the web app's query string given (`relayOnly=1&relay=1`, `mediaRecoveryMs=…`). */
+export async function signInAt(browser, server, name, query) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/?${query}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.fill('#name', name);
+  await page.click('#signin-button');
+  await page.waitForSelector('body[data-screen="home"]');
+  const identity = await page.evaluate(() => window.appel.state.me.identity);
+  return { page, identity };
+}

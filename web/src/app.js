@@ -19,6 +19,9 @@ function agentOptions() {
   if (params.get('relayOnly')) options.iceTransportPolicy = 'relay';
   // How long calls outlive a dropped signaling connection (default 120 s).
   if (params.get('graceMs')) options.reconnect = { graceMs: Number(params.get('graceMs')) };
+  // The server's relay (TURN), fetched before each call's media (docs/relay.md).
+  if (params.get('relay')) options.useRelay = true;
+  if (params.get('mediaRecoveryMs')) options.mediaRecoveryMs = Number(params.get('mediaRecoveryMs'));
   return options;
 }
 

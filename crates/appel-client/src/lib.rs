@@ -38,6 +38,7 @@
 mod core;
 mod errors;
 mod reconnect;
+pub mod relay;
 mod time;
 mod token;
 

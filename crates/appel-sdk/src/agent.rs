@@ -12,8 +12,8 @@ use crate::call::{Call, CallDirection, CallShared};
 use crate::errors;
 use crate::events::EventStream;
 use crate::incoming::{IncomingCall, IncomingShared};
-use crate::link::{AgentLink, Command};
-use crate::options::{CallAgentOptions, JoinCallOptions, StartCallOptions};
+use crate::link::{AgentLink, BuildFrame, Command};
+use crate::options::{CallAgentOptions, JoinCallOptions, RelayMode, StartCallOptions};
 
 /// Whether the agent's signaling connection is up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,6 +35,8 @@ pub(crate) struct AgentShared {
     pub(crate) identity: IdentityId,
     pub(crate) endpoint_id: EndpointId,
     pub(crate) options: CallAgentOptions,
+    /// The agent's credential, whose current token the relay credentials request presents.
+    pub(crate) credential: crate::credential::TokenCredential,
     calls: Mutex<HashMap<CallId, Arc<CallShared>>>,
     incoming: Mutex<HashMap<CallId, Arc<IncomingShared>>>,
     incoming_feed: Mutex<Option<broadcast::Sender<Arc<IncomingShared>>>>,
@@ -53,11 +55,13 @@ impl AgentShared {
         identity: IdentityId,
         endpoint_id: EndpointId,
         options: CallAgentOptions,
+        credential: crate::credential::TokenCredential,
     ) -> Arc<Self> {
         Arc::new(AgentShared {
             identity,
             endpoint_id,
             options,
+            credential,
             calls: Mutex::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
             incoming_feed: Mutex::new(Some(broadcast::channel(INCOMING_QUEUE).0)),
@@ -230,12 +234,7 @@ impl CallAgent {
             video: options.video,
             joinable: options.joinable,
         };
-        if !self.link.command(Command::StartCall {
-            build: Box::new(build),
-            call: call.clone(),
-        }) {
-            return Err(errors::disposed("start_call"));
-        }
+        self.launch("start_call", &call, Box::new(build))?;
         Ok(Call::new(
             call,
             self.link.clone(),
@@ -276,6 +275,54 @@ impl CallAgent {
         })
     }
 
+    /// Sends the frame that starts or joins `call`; with a relay, once its credentials came: a
+    /// call whose media path cannot be set up as asked ends (490/4502, 410/3112) before the
+    /// server hears of it.
+    fn launch(
+        &self,
+        operation: &str,
+        call: &Arc<CallShared>,
+        build: BuildFrame,
+    ) -> Result<(), CallingError> {
+        if self.shared.options.relay == RelayMode::Off {
+            let command = Command::StartCall {
+                build,
+                call: call.clone(),
+            };
+            return if self.link.command(command) {
+                Ok(())
+            } else {
+                Err(errors::disposed(operation))
+            };
+        }
+        if self.link.is_disposed() {
+            return Err(errors::disposed(operation));
+        }
+        let (shared, link, started) = (self.shared.clone(), self.link.clone(), call.clone());
+        let operation = operation.to_string();
+        tokio::spawn(async move {
+            match crate::relay::for_call(&shared).await {
+                Err(error) => {
+                    started.finish(error.as_reason(), error.raw_cause().map(str::to_owned));
+                }
+                Ok(credentials) if !started.is_ended() => {
+                    started.set_relay(credentials);
+                    let command = Command::StartCall {
+                        build,
+                        call: started.clone(),
+                    };
+                    if !link.command(command) {
+                        let error = errors::disposed(&operation);
+                        started.finish(error.as_reason(), None);
+                    }
+                }
+                // Hung up while the credentials were on their way: nothing to start.
+                Ok(_) => {}
+            }
+        });
+        Ok(())
+    }
+
     fn join(
         &self,
         operation: &str,
@@ -287,12 +334,7 @@ impl CallAgent {
         }
         let call = CallShared::new(CallDirection::Joined, options.video, None, None);
         // The protocol core ends it with 408/4506 if the server does not name it in time.
-        if !self.link.command(Command::StartCall {
-            build: Box::new(frame),
-            call: call.clone(),
-        }) {
-            return Err(errors::disposed(operation));
-        }
+        self.launch(operation, &call, Box::new(frame))?;
         Ok(Call::new(
             call,
             self.link.clone(),

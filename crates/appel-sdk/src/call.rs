@@ -87,6 +87,7 @@ struct CallData {
     remotes: Vec<RemoteParticipant>,
     end_reason: Option<CallEndReason>,
     raw_cause: Option<String>,
+    relay: Option<appel_client::relay::RelayCredentials>,
 }
 
 impl CallShared {
@@ -108,6 +109,7 @@ impl CallShared {
                 remotes: Vec::new(),
                 end_reason: None,
                 raw_cause: None,
+                relay: None,
             }),
             events,
             end: watch::channel(None).0,
@@ -138,6 +140,10 @@ impl CallShared {
 
     pub(crate) fn is_ended(&self) -> bool {
         self.data().end_reason.is_some()
+    }
+
+    pub(crate) fn set_relay(&self, credentials: Option<appel_client::relay::RelayCredentials>) {
+        self.data().relay = credentials;
     }
 
     /// Binds the call to the id the server chose; `false` when it already ended.
@@ -342,6 +348,34 @@ impl Call {
                 continue;
             }
         }
+    }
+
+    /// The relay (TURN) credentials and ICE server urls fetched for this call's media when the
+    /// agent uses the relay ([`crate::RelayMode`]); `None` otherwise or before they arrived. They
+    /// expire at [`crate::RelayCredentials::expires_at`].
+    pub fn relay_credentials(&self) -> Option<crate::RelayCredentials> {
+        self.shared.data().relay.clone()
+    }
+
+    /// Ends the call for this agent with `error`'s reason and leaves it on the server: a call
+    /// whose media path could not be set up (490/4502 after an accept).
+    pub(crate) async fn leave_with(&self, error: &CallingError) {
+        self.shared
+            .finish(error.as_reason(), error.raw_cause().map(str::to_owned));
+        if let Some(call_id) = self.id() {
+            let _ = self
+                .link
+                .request(
+                    move |request_id| ClientFrame::HangUp {
+                        request_id,
+                        call_id,
+                        for_everyone: false,
+                    },
+                    self.timeouts.request,
+                )
+                .await;
+        }
+        self.link.command(Command::Ended(self.shared.clone()));
     }
 
     /// Leaves the call, or ends it for everyone. The call ends for this agent (0/0) even when the

@@ -108,7 +108,12 @@ impl CallClient {
             let _ = tokio::time::timeout(Duration::from_millis(500), socket.close(None)).await;
             return Err(error);
         }
-        let shared = AgentShared::new(welcome.identity.clone(), endpoint_id, options);
+        let shared = AgentShared::new(
+            welcome.identity.clone(),
+            endpoint_id,
+            options,
+            credential.clone(),
+        );
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let disposed = Arc::new(AtomicBool::new(false));
         let link = AgentLink::new(commands_tx, disposed.clone());

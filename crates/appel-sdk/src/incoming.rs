@@ -175,11 +175,20 @@ impl IncomingCall {
             return Err(errors::disposed("accept"));
         }
         match self.link.verdict(answer, timeout).await {
-            Ok(Ok(())) => Ok(Call::new(
-                call,
-                self.link.clone(),
-                self.agent.options.timeouts.clone(),
-            )),
+            Ok(Ok(())) => {
+                let handle = Call::new(
+                    call.clone(),
+                    self.link.clone(),
+                    self.agent.options.timeouts.clone(),
+                );
+                // The relay credentials before the media starts; without them the call cannot
+                // set up its media path as asked, and this agent leaves it (490/4502, 410/3112).
+                match crate::relay::for_call(&self.agent).await {
+                    Ok(credentials) => call.set_relay(credentials),
+                    Err(error) => handle.leave_with(&error).await,
+                }
+                Ok(handle)
+            }
             Ok(Err(error)) => {
                 call.finish(error.as_reason(), error.raw_cause().map(str::to_owned));
                 Err(error)

@@ -40,10 +40,12 @@ mod incoming;
 mod jwt;
 mod link;
 mod options;
+mod relay;
 mod session;
 mod transport;
 
 pub use agent::{CallAgent, ConnectionState};
+pub use appel_client::relay::{IceServer, RelayCredentials};
 pub use call::{Call, CallDirection, CallEvent, RemoteParticipant};
 pub use client::CallClient;
 pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};
@@ -51,7 +53,7 @@ pub use events::EventStream;
 pub use incoming::IncomingCall;
 pub use options::{
     AcceptOptions, CallAgentOptions, CallClientOptions, HangUpOptions, JoinCallOptions, MediaState,
-    ReconnectPolicy, StartCallOptions, Timeouts,
+    ReconnectPolicy, RelayMode, StartCallOptions, Timeouts,
 };
 
 pub use appel_codes::{CallEndReason, CallingError, Locale, ResultCategory};

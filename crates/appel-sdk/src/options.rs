@@ -91,6 +91,23 @@ pub struct CallAgentOptions {
     pub timeouts: Timeouts,
     /// Reconnection after a dropped connection.
     pub reconnect: ReconnectPolicy,
+    /// Whether calls use the server's media relay (TURN); off by default. docs/relay.md.
+    pub relay: RelayMode,
+}
+
+/// Whether a call fetches the server's media relay (TURN) credentials before its media starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RelayMode {
+    /// No relay: the media uses direct paths only, and nothing is fetched.
+    #[default]
+    Off,
+    /// Fetch the credentials (`GET /relay/credentials`) when a call starts or is accepted, and
+    /// offer relayed paths besides direct ones ([`crate::Call::relay_credentials`]). A failed
+    /// fetch ends the call attempt with 490/4502.
+    Use,
+    /// As `Use`, and the media may only go through the relay: a server with no relay ends the
+    /// call at once with 410/3112, as would a relay that cannot be reached.
+    Only,
 }
 
 impl CallAgentOptions {
@@ -104,6 +121,7 @@ impl CallAgentOptions {
             manual_media_ready: false,
             timeouts: Timeouts::default(),
             reconnect: ReconnectPolicy::default(),
+            relay: RelayMode::Off,
         }
     }
 }

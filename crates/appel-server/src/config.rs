@@ -303,6 +303,31 @@ impl Default for Http {
     }
 }
 
+/// The media relay (TURN) whose short-lived credentials `GET /relay/credentials` hands out, in the
+/// shared-secret scheme a TURN server such as coturn checks with `use-auth-secret` (docs/relay.md).
+/// No relay by default: the endpoint then answers an empty list and calls use direct paths only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Relay {
+    /// ICE server urls handed to clients (`turn:host:port?transport=udp`, `turns:…`, `stun:…`);
+    /// a comma-separated string in the environment, a list or a string in the file.
+    pub urls: Vec<String>,
+    /// The secret shared with the TURN server (its `static-auth-secret`); required with `urls`.
+    pub secret: Option<String>,
+    /// How long handed-out credentials stay valid. The TURN server checks them again on every
+    /// allocation refresh, so a call longer than this loses its relay: 4 h by default, 1 min–24 h.
+    pub credential_lifetime: Duration,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Relay {
+            urls: Vec::new(),
+            secret: None,
+            credential_lifetime: Duration::from_secs(4 * 60 * 60),
+        }
+    }
+}
+
 /// hyper refuses a longer request target itself, with an empty answer; the setting stays below.
 pub const MAX_URI_BYTES_CEILING: usize = 65_534;
 
@@ -353,6 +378,8 @@ pub struct Config {
     pub http: Http,
     /// What users may look up about each other.
     pub directory: Directory,
+    /// The media relay (TURN); none by default.
+    pub relay: Relay,
     /// Development mode (`--dev`): `/dev/*` issues identities and tokens to anyone. Off by default.
     pub dev: bool,
     /// Folder of the built web app served at `/` (`web/dist`, built by `web/build.sh`).
@@ -375,6 +402,7 @@ impl Default for Config {
             media: Media::default(),
             http: Http::default(),
             directory: Directory::default(),
+            relay: Relay::default(),
             dev: false,
             web_dir: PathBuf::from("web/dist"),
         }
@@ -465,6 +493,9 @@ static SETTINGS: &[Setting] = settings! {
     "http.max_connections" => |c, v| c.http.max_connections = count(v)?;
     "http.shutdown_drain" => |c, v| c.http.shutdown_drain = duration(v)?;
     "directory.people" => |c, v| c.directory.people = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "relay.urls" => |c, v| c.relay.urls = relay_urls(v)?;
+    "relay.secret" => |c, v| c.relay.secret = Some(non_empty(v)?);
+    "relay.credential_lifetime" => |c, v| c.relay.credential_lifetime = relay_lifetime(v)?;
     "dev" => |c, v| c.dev = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "web.dir" => |c, v| c.web_dir = PathBuf::from(v);
 };
@@ -627,6 +658,11 @@ impl Config {
                 return Err(invalid(format!("{key} must be between {least} and {most}")));
             }
         }
+        if !self.relay.urls.is_empty() && self.relay.secret.is_none() {
+            return Err(invalid(
+                "relay.urls is set but relay.secret is not: the relay could not check the credentials",
+            ));
+        }
         Ok(())
     }
 }
@@ -663,9 +699,14 @@ fn flatten(
             toml::Value::Boolean(b) => {
                 out.insert(key, b.to_string());
             }
+            // A list of strings (`relay.urls`) reads as the comma-separated form of the environment.
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => {
+                let items: Vec<&str> = items.iter().filter_map(toml::Value::as_str).collect();
+                out.insert(key, items.join(","));
+            }
             other => {
                 return Err(invalid(format!(
-                "{key} in the config file: expected a string, an integer or a boolean, found {}",
+                "{key} in the config file: expected a string, an integer, a boolean or a list of strings, found {}",
                 other.type_str()
             )))
             }
@@ -689,6 +730,33 @@ fn non_empty(text: &str) -> Result<String, String> {
         Err("must not be empty".to_string())
     } else {
         Ok(text.to_string())
+    }
+}
+
+fn relay_urls(text: &str) -> Result<Vec<String>, String> {
+    let urls: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
+    for url in &urls {
+        let scheme = url.split(':').next().unwrap_or_default();
+        if !matches!(scheme, "turn" | "turns" | "stun" | "stuns") || url.len() <= scheme.len() + 1 {
+            return Err(format!(
+                "`{url}` is not an ICE server url such as turn:relay.example:3478?transport=udp"
+            ));
+        }
+    }
+    Ok(urls)
+}
+
+fn relay_lifetime(text: &str) -> Result<Duration, String> {
+    let value = duration(text)?;
+    if (Duration::from_secs(60)..=Duration::from_secs(24 * 60 * 60)).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("`{text}` is outside the allowed 1m–24h"))
     }
 }
 
@@ -995,6 +1063,55 @@ mod tests {
             let error = Config::load_with_env(&ServeArgs::default(), env(&[zero]))
                 .expect_err("a zero limit is refused");
             assert!(error.is(&registry::INVALID_ARGUMENT), "{}", zero.0);
+        }
+    }
+
+    #[test]
+    fn the_relay_is_off_by_default_and_needs_its_secret() {
+        let config = Config::load_with_env(&ServeArgs::default(), env(&[])).expect("defaults");
+        assert!(config.relay.urls.is_empty());
+        assert_eq!(config.relay.secret, None);
+        assert_eq!(
+            config.relay.credential_lifetime,
+            Duration::from_secs(4 * 3600)
+        );
+        let (_dir, path) = file(
+            "[relay]\nurls = [\"turn:127.0.0.1:3478?transport=udp\", \"turns:relay.test:5349\"]\nsecret = \"s3\"\ncredential_lifetime = \"10m\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("file");
+        assert_eq!(
+            config.relay.urls,
+            ["turn:127.0.0.1:3478?transport=udp", "turns:relay.test:5349"]
+        );
+        assert_eq!(config.relay.credential_lifetime, Duration::from_secs(600));
+        let config = Config::load_with_env(
+            &args,
+            env(&[(
+                "APPEL_RELAY_URLS",
+                "stun:127.0.0.1:3478, turn:127.0.0.1:3479",
+            )]),
+        )
+        .expect("environment");
+        assert_eq!(
+            config.relay.urls,
+            ["stun:127.0.0.1:3478", "turn:127.0.0.1:3479"]
+        );
+        for bad in [
+            vec![("APPEL_RELAY_URLS", "turn:127.0.0.1:3478")],
+            vec![
+                ("APPEL_RELAY_URLS", "http://relay.test"),
+                ("APPEL_RELAY_SECRET", "s"),
+            ],
+            vec![("APPEL_RELAY_CREDENTIAL_LIFETIME", "30s")],
+            vec![("APPEL_RELAY_CREDENTIAL_LIFETIME", "25h")],
+        ] {
+            let error =
+                Config::load_with_env(&ServeArgs::default(), env(&bad)).expect_err("refused");
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{bad:?}");
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod config_docs;
 pub mod http;
 pub mod push;
+pub mod relay;
 mod runtime;
 mod server;
 pub mod shutdown;

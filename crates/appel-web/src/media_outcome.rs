@@ -7,7 +7,9 @@ use appel_codes::{registry, CallingError};
 pub enum MediaEvent<'a> {
     /// `iceConnectionState` became `failed`.
     IceFailed,
-    /// `iceConnectionState` became `disconnected` and stayed so past the recovery window.
+    /// `iceConnectionState` became `disconnected` and stayed so past the recovery window. Chromium
+    /// also passes through `disconnected` while its first checks go unanswered, so this is a setup
+    /// failure when media never connected.
     IceLostNotRecovered,
     /// Applying the peer's offer or answer failed (`setRemoteDescription` rejected).
     DescriptionRejected(&'a str),
@@ -24,8 +26,12 @@ pub fn media_end_error(event: MediaEvent<'_>, had_connected: bool) -> CallingErr
         MediaEvent::IceFailed => {
             CallingError::new(&registry::MEDIA_SETUP_FAILED).with_raw_cause("ICE state failed")
         }
-        MediaEvent::IceLostNotRecovered => CallingError::new(&registry::MEDIA_CONNECTION_LOST)
-            .with_raw_cause("ICE state disconnected"),
+        MediaEvent::IceLostNotRecovered if had_connected => {
+            CallingError::new(&registry::MEDIA_CONNECTION_LOST)
+                .with_raw_cause("ICE state disconnected")
+        }
+        MediaEvent::IceLostNotRecovered => CallingError::new(&registry::MEDIA_SETUP_FAILED)
+            .with_raw_cause("ICE state disconnected before media ever connected"),
         MediaEvent::DescriptionRejected(why) => {
             CallingError::new(&registry::MEDIA_OFFER_INVALID).with_raw_cause(why.to_string())
         }
@@ -44,6 +50,8 @@ mod tests {
         assert!(media_end_error(MediaEvent::IceFailed, true).is(&registry::MEDIA_CONNECTION_LOST));
         assert!(media_end_error(MediaEvent::IceLostNotRecovered, true)
             .is(&registry::MEDIA_CONNECTION_LOST));
+        assert!(media_end_error(MediaEvent::IceLostNotRecovered, false)
+            .is(&registry::MEDIA_SETUP_FAILED));
         let bad = media_end_error(MediaEvent::DescriptionRejected("bad sdp"), false);
         assert!(bad.is(&registry::MEDIA_OFFER_INVALID));
         assert_eq!(bad.raw_cause(), Some("bad sdp"));

@@ -7,6 +7,7 @@ pub mod limits;
 pub mod listener;
 pub mod openapi;
 pub mod problem;
+pub mod relay;
 pub mod rooms;
 pub mod routes;
 pub mod web;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/calls", get(routes::list_calls))
         .route("/calls/{id}", get(routes::get_call))
         .route("/signaling", get(crate::signaling::upgrade))
+        .route("/relay/credentials", get(relay::credentials))
         .route("/rooms", post(rooms::create_room).get(rooms::list_rooms))
         .route(
             "/rooms/{id}",

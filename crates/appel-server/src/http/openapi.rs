@@ -25,6 +25,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/calls"),
     ("get", "/calls/{id}"),
     ("get", "/signaling"),
+    ("get", "/relay/credentials"),
     ("post", "/rooms"),
     ("get", "/rooms"),
     ("get", "/rooms/{id}"),
@@ -235,6 +236,15 @@ pub fn document() -> Value {
                     "404": problem("404/900104: no such call")
                 }
             }},
+            "/relay/credentials": { "get": {
+                "summary": "Short-lived media relay (TURN) credentials and ICE server urls for the caller's calls (docs/relay.md)",
+                "description": "username = `<expiry unix time>:<identity>`, credential = base64(HMAC-SHA1(relay.secret, username)), checked by the relay itself. Without a configured relay, iceServers is empty.",
+                "security": user_token,
+                "responses": {
+                    "200": ok("The ICE servers to use", "RelayCredentials"),
+                    "401": problem("401/10009: missing, forged, expired or revoked user token")
+                }
+            }},
             "/signaling": { "get": {
                 "summary": "WebSocket signaling (JSON frames; see docs/protocol.md). The first frame must be hello; refusals are error frames with fatal: true",
                 "responses": {
@@ -325,6 +335,23 @@ pub fn document() -> Value {
                     "properties": {
                         "token": { "type": "string", "description": "An HS256 JWT with the claims identity, scopes, iat, exp, jti and gen (the identity's token generation); docs/tokens.md" },
                         "expiresOn": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "RelayCredentials": {
+                    "type": "object",
+                    "required": ["iceServers", "ttl"],
+                    "properties": {
+                        "iceServers": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["urls", "username", "credential"],
+                            "properties": {
+                                "urls": { "type": "array", "items": { "type": "string" } },
+                                "username": { "type": "string" },
+                                "credential": { "type": "string" }
+                            }
+                        }},
+                        "ttl": { "type": "integer", "description": "Seconds the credentials stay valid" },
+                        "expiresAt": { "type": "integer", "description": "Unix seconds" }
                     }
                 },
                 "Validation": {

@@ -76,10 +76,10 @@ impl CallClient {
     /// Signs an identity in: `options` = `{serverUrl, endpointId?, requestTimeoutMs?,
     /// iceTransportPolicy?, allowedCandidateAddresses?, reconnect?: {graceMs?, initialBackoffMs?,
     /// maxBackoffMs?}, tokenRefresher?, refreshProactively?, refreshLeadMs?, tokenFetchTimeoutMs?,
-    /// callEstablishmentMs?}`. Resolves to a `CallAgent`; rejects with 40114 (unreachable), 40115
-    /// (handshake refused), 40101 (no welcome in time), 40228 (this client already has an agent for
-    /// the identity), 400/900900 (an option of the wrong kind) or the server's own refusal
-    /// (401/10009…).
+    /// callEstablishmentMs?, useRelay?, mediaRecoveryMs?}` (the relay options: docs/relay.md).
+    /// Resolves to a `CallAgent`; rejects with 40114 (unreachable), 40115 (handshake refused),
+    /// 40101 (no welcome in time), 40228 (this client already has an agent for the identity),
+    /// 400/900900 (an option of the wrong kind) or the server's own refusal (401/10009…).
     #[wasm_bindgen(js_name = createCallAgent)]
     pub fn create_call_agent(&self, token: String, options: JsValue) -> Promise {
         let (promise, resolve, reject) = js::deferred();
@@ -112,6 +112,8 @@ pub(crate) struct AgentOptions {
     pub request_timeout_ms: i32,
     pub relay_only: bool,
     pub allowed_addresses: Vec<String>,
+    /// Relay credentials and media timers (`useRelay`, `mediaRecoveryMs`).
+    pub network: super::network::NetworkOptions,
 }
 
 /// The options that shape the signaling session (the native SDK's `reconnect`, `timeouts` and
@@ -353,16 +355,26 @@ impl AgentInner {
         } else {
             Vec::new()
         };
+        let request_timeout_ms = js::member(options, "requestTimeoutMs")
+            .as_f64()
+            .map(|ms| ms as i32)
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS);
+        let relay_only = js::member(options, "iceTransportPolicy")
+            .as_string()
+            .as_deref()
+            == Some("relay");
+        let network = super::network::NetworkOptions::read(
+            options,
+            &server_url,
+            &token,
+            relay_only,
+            request_timeout_ms,
+        );
         let options = AgentOptions {
-            request_timeout_ms: js::member(options, "requestTimeoutMs")
-                .as_f64()
-                .map(|ms| ms as i32)
-                .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS),
-            relay_only: js::member(options, "iceTransportPolicy")
-                .as_string()
-                .as_deref()
-                == Some("relay"),
+            request_timeout_ms,
+            relay_only,
             allowed_addresses,
+            network,
         };
         let agent = Rc::new(AgentInner {
             client,
@@ -761,6 +773,10 @@ impl AgentInner {
                 }
                 (result, _) => result,
             };
+            // The relay credentials request signs with the newest token too.
+            if let Ok(token) = &result {
+                agent.options.network.set_token(token);
+            }
             agent.with_core(|core| core.token_fetched(now, result, expires));
             agent.pump();
         };
@@ -1104,6 +1120,9 @@ impl CallAgent {
         let started = call.clone();
         wasm_bindgen_futures::spawn_local(async move {
             started.prepare_local_media(video).await;
+            if let Err(error) = started.prepare_relay(agent.options.relay_only).await {
+                started.end_with_error(&error);
+            }
             if started.has_ended() {
                 return;
             }
@@ -1121,6 +1140,7 @@ impl CallAgent {
     /// took it.
     #[wasm_bindgen(js_name = refreshToken)]
     pub fn refresh_token(&self, token: String) -> Promise {
+        self.inner.options.network.set_token(&token);
         let inner = &self.inner;
         let timeout = inner.request_timeout();
         let expires = token_expiry_ms(&token);

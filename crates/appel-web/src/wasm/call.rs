@@ -55,6 +55,8 @@ pub(crate) struct CallInner {
     pub(crate) remote_stream: MediaStream,
     pub(crate) remote_video: Cell<bool>,
     pub(crate) peer: RefCell<Option<Rc<Peer>>>,
+    /// The relay credentials fetched for this call (wasm/network.rs), if the page asked for them.
+    pub(crate) relay: RefCell<Option<appel_client::relay::RelayCredentials>>,
     muted: Cell<bool>,
     /// A `startVideo` waits for its camera: a second one is refused like when video runs.
     video_starting: Cell<bool>,
@@ -80,6 +82,7 @@ impl CallInner {
             remote_stream: MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into()),
             remote_video: Cell::new(false),
             peer: RefCell::new(None),
+            relay: RefCell::new(None),
             muted: Cell::new(false),
             video_starting: Cell::new(false),
         });
@@ -820,7 +823,16 @@ impl IncomingCall {
                 return Err(error);
             }
             agent.forget_incoming(&incoming.id);
-            call.open_peer(incoming.from_participant.clone(), true);
+            match call.prepare_relay(agent.options.relay_only).await {
+                Ok(()) => {
+                    call.open_peer(incoming.from_participant.clone(), true);
+                }
+                Err(error) => {
+                    // Ended once the page holds the call and its handlers, not before.
+                    let ending = call.clone();
+                    js::after(0, move || ending.end_with_error(&error));
+                }
+            }
             Ok(Call::wrap(call).into())
         })
     }

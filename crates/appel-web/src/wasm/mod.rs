@@ -5,6 +5,7 @@ mod call;
 mod devices;
 mod js;
 mod local_stream;
+mod network;
 mod peer;
 
 #[allow(unused_imports)]

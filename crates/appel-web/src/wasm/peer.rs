@@ -21,9 +21,6 @@ use super::call::CallInner;
 use super::js;
 use crate::media_outcome::{media_end_error, MediaEvent};
 
-/// How long ICE may stay `disconnected` before the call counts as lost (3101).
-const RECOVERY_WINDOW_MS: i32 = 5_000;
-
 /// One peer connection towards the other participant.
 pub(crate) struct Peer {
     call: Weak<CallInner>,
@@ -36,6 +33,8 @@ pub(crate) struct Peer {
     usable_candidates: Cell<u32>,
     connected_once: Cell<bool>,
     closed: Cell<bool>,
+    /// How long ICE may stay `disconnected` before the call counts as lost (3101).
+    recovery_window_ms: i32,
 }
 
 fn media_error(call: &Weak<CallInner>, event: MediaEvent<'_>, had_connected: bool) {
@@ -57,7 +56,8 @@ impl Peer {
         offerer: bool,
     ) -> Result<Rc<Peer>, CallingError> {
         let config = RtcConfiguration::new();
-        config.set_ice_servers(&js_sys::Array::new());
+        // The relay fetched before the call's media (wasm/network.rs); none when not asked for.
+        config.set_ice_servers(&super::network::ice_servers(call.relay.borrow().as_ref()));
         if options.relay_only {
             config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
         }
@@ -78,6 +78,7 @@ impl Peer {
             usable_candidates: Cell::new(0),
             connected_once: Cell::new(false),
             closed: Cell::new(false),
+            recovery_window_ms: options.network.recovery_window_ms,
         });
         peer.wire(call);
         if offerer {
@@ -147,13 +148,18 @@ impl Peer {
                     }
                     RtcIceConnectionState::Disconnected => {
                         let weak = Rc::downgrade(&peer);
-                        js::after(RECOVERY_WINDOW_MS, move || {
+                        js::after(peer.recovery_window_ms, move || {
                             let Some(peer) = weak.upgrade() else { return };
                             if !peer.closed.get()
                                 && peer.pc.ice_connection_state()
                                     == RtcIceConnectionState::Disconnected
                             {
-                                media_error(&peer.call, MediaEvent::IceLostNotRecovered, true);
+                                let had_connected = peer.connected_once.get();
+                                media_error(
+                                    &peer.call,
+                                    MediaEvent::IceLostNotRecovered,
+                                    had_connected,
+                                );
                             }
                         });
                     }
