@@ -45,18 +45,19 @@ export async function startServer(env = {}) {
 }
 
 export async function launch({ fakeDevices = true, deny = false } = {}) {
-  const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection',
-    deny ? '--use-fake-ui-for-media-stream=deny' : '--use-fake-ui-for-media-stream'];
-  if (fakeDevices) args.push('--use-fake-device-for-media-stream');
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  return launchWith({ fakeDevices, deny });
 }
 
 /** A new page of its own context, signed in as `name`; answers the page and its identity. */
 export async function signIn(browser, server, name) {
+  return signInAt(browser, server, name, 'loopbackOnly=1');
+}
+
+/** As `signIn`, with the web app's query string given (`relayOnly=1&relay=1`, `mediaRecoveryMs=…`). */
+export async function signInAt(browser, server, name, query) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
   const page = await context.newPage();
-  await page.goto(`${server.url}/?loopbackOnly=1`);
+  await page.goto(`${server.url}/?${query}`);
   await page.waitForSelector('body[data-ready="true"]');
   await page.fill('#name', name);
   await page.click('#signin-button');
@@ -169,15 +170,3 @@ export async function readOutcomes(page) {
   });
 }
 
-/** As `signIn`, with the web app's query string given (`relayOnly=1&relay=1`, `mediaRecoveryMs=…`). */
-export async function signInAt(browser, server, name, query) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/?${query}`);
-  await page.waitForSelector('body[data-ready="true"]');
-  await page.fill('#name', name);
-  await page.click('#signin-button');
-  await page.waitForSelector('body[data-screen="home"]');
-  const identity = await page.evaluate(() => window.appel.state.me.identity);
-  return { page, identity };
-}

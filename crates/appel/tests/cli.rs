@@ -227,17 +227,8 @@ fn every_setting_is_discoverable_from_the_command_line() {
 fn a_port_already_in_use_is_its_own_entry_with_advice() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = taken.local_addr().expect("address").to_string();
-    let data = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_appel"))
-        .args(["serve", "--listen", &address, "--data"])
-        .arg(data.path())
-        .env("LANG", "C.UTF-8")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .output()
-        .expect("appel serve runs");
-    assert_eq!(out.status.code(), Some(1));
-    let text = stderr(&out);
+    let (code, text) = serve_on(&address, &[]);
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("900119/409"), "{text}");
     assert!(text.contains(&address), "the address is named: {text}");
     assert!(text.contains("ss -ltnp"), "the advice is printed: {text}");

@@ -32,6 +32,20 @@ impl FromRequestParts<AppState> for AccessKey {
     }
 }
 
+/// A signed-in user: the request's bearer token passed the same check as the signaling handshake
+/// (else 401/10009, the access key included, which is not a user token).
+pub struct SignedIn(pub crate::tokens::Claims);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token =
+            bearer(parts).ok_or_else(|| crate::tokens::unauthenticated("no bearer token"))?;
+        Ok(SignedIn(state.authenticate(token).await?))
+    }
+}
+
 /// The bearer token of the request, if it has one.
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;

@@ -8,16 +8,15 @@ use appel_codes::{registry, CallingError};
 use appel_controller::Presence;
 use appel_protocol::IdentityId;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams};
+use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams, SignedIn};
 use super::limits::{self, MAX_NAME_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::{rfc3339, IdentityCursor, IdentityEntry};
-use crate::tokens;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -192,12 +191,7 @@ pub async fn get_identity(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<IdentityView>> {
-    let entry = state
-        .store()
-        .identity(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    view(&state, entry).await
+    view(&state, &id).await
 }
 
 /// `PATCH /identities/{id} {displayName}`: a null name removes it.
@@ -211,15 +205,16 @@ pub async fn rename_identity(
     if !state.store().rename_identity(&id, name).await? {
         return Err(not_found(&id));
     }
-    let entry = state
-        .store()
-        .identity(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    view(&state, entry).await
+    view(&state, &id).await
 }
 
-async fn view(state: &AppState, entry: IdentityEntry) -> ApiResult<Json<IdentityView>> {
+/// The live identity `id` with its presence, or 404/900101.
+async fn view(state: &AppState, id: &str) -> ApiResult<Json<IdentityView>> {
+    let entry = state
+        .store()
+        .identity(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let presence = state
         .runtime()
         .presence(vec![IdentityId::new(entry.id.clone())])
@@ -238,18 +233,10 @@ async fn view(state: &AppState, entry: IdentityEntry) -> ApiResult<Json<Identity
 /// people of this server with their presence, so an application can offer "call Bob" instead of
 /// an id. Identities without a display name are not listed. Off with `directory.people = false`.
 pub async fn people(
+    _: SignedIn,
     State(state): State<AppState>,
-    headers: HeaderMap,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<IdentityPage>> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| tokens::unauthenticated("no bearer token"))?;
-    state.authenticate(token).await?;
     if !state.config().directory.people {
         return Err(CallingError::new(&registry::PEOPLE_DIRECTORY_DISABLED)
             .with_context("directory.people = false")

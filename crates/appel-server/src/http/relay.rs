@@ -8,20 +8,17 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 
-use super::extract::bearer;
+use super::extract::SignedIn;
 use super::problem::ApiError;
 use crate::relay::{self, RelayCredentials};
 use crate::state::AppState;
-use crate::tokens;
 
 /// Only a valid user token gets credentials (else 401/10009, like the signaling handshake): the
 /// relay forwards anything for whoever holds them, so they are never handed to an anonymous page.
 pub async fn credentials(
+    SignedIn(claims): SignedIn,
     State(state): State<AppState>,
-    request: axum::http::request::Parts,
 ) -> Result<impl IntoResponse, ApiError> {
-    let token = bearer(&request).ok_or_else(|| tokens::unauthenticated("no bearer token"))?;
-    let claims = state.authenticate(token).await?;
     let answer: RelayCredentials =
         relay::issue(&state.config().relay, &claims.identity, SystemTime::now());
     let mut headers = HeaderMap::new();

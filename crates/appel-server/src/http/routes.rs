@@ -5,16 +5,16 @@ use std::time::{Duration, SystemTime};
 
 use appel_codes::{registry, CallingError, ResultCategory};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams};
+use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams, SignedIn};
 use super::limits::{self, MAX_SCOPES, MAX_SCOPE_CHARS, MAX_TIME_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::{rfc3339, unix_ms, CallFilter, CallPage, CallRecord, IdentityState};
-use crate::tokens::{self, MAX_LIFETIME, MIN_LIFETIME, VOIP_SCOPE};
+use crate::tokens::{MAX_LIFETIME, MIN_LIFETIME, VOIP_SCOPE};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -172,18 +172,7 @@ pub struct Validation {
 }
 
 /// `GET /validate`: the same check the signaling handshake makes, readable from a browser.
-pub async fn validate(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Validation>> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| tokens::unauthenticated("no bearer token"))?;
-    let claims = state.authenticate(token).await?;
+pub async fn validate(SignedIn(claims): SignedIn) -> ApiResult<Json<Validation>> {
     Ok(Json(Validation {
         identity: claims.identity.clone(),
         expires_on: rfc3339(unix_ms(claims.expires_at())),
