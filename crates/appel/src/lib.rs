@@ -1,5 +1,7 @@
 //! The `appel` command line's building blocks, kept in a library so tests reach them directly.
 
+pub mod access;
+pub mod admin;
 pub mod agent;
 pub mod bench;
 pub mod catalog;

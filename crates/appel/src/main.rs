@@ -45,6 +45,91 @@ enum Command {
     Man,
     /// The server's settings: `appel config example` prints a file with every key and default.
     Config(ConfigArgs),
+    /// People who can call: create, name, list (with presence), delete. Needs the access key.
+    Identities(IdentitiesArgs),
+    /// User tokens: issue one for an identity (for an SDK or `appel agent`), or revoke them all.
+    Token(TokenArgs),
+}
+
+/// Where the server is and its access key. Each falls back to the environment, then to a profile
+/// file (APPEL_PROFILE, default ~/.config/appel/profile.toml: `server = "…"`, `access_key = "…"`),
+/// then to a local `appel serve`'s defaults (http://127.0.0.1:8080 and ./appel-data/access-key).
+#[derive(Args)]
+struct ServerFlags {
+    /// The server: http://host:port.
+    #[arg(long, env = "APPEL_SERVER", global = true)]
+    server: Option<String>,
+    /// The server's access key.
+    #[arg(long, env = "APPEL_ACCESS_KEY", global = true, hide_env_values = true)]
+    access_key: Option<String>,
+    /// Print JSON for scripts instead of text for people.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct IdentitiesArgs {
+    #[command(flatten)]
+    server: ServerFlags,
+    #[command(subcommand)]
+    action: IdentitiesAction,
+}
+
+#[derive(Subcommand)]
+enum IdentitiesAction {
+    /// Create an identity: `appel identities create --name Bob` prints its id.
+    Create {
+        /// Its display name (1–128 characters).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List identities by name, with presence (offline, online, inCall).
+    List {
+        /// Only names starting with this (case and accents ignored).
+        #[arg(long)]
+        name: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+    },
+    /// Give an identity a new display name.
+    Rename {
+        /// The identity.
+        id: String,
+        /// The new name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete an identity; its connections are closed with 401/10009.
+    Delete {
+        /// The identity.
+        id: String,
+    },
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    server: ServerFlags,
+    #[command(subcommand)]
+    action: TokenAction,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Issue a user token: `TOKEN=$(appel token issue ID)`.
+    Issue {
+        /// The identity.
+        id: String,
+        /// Lifetime in minutes (60–1440; default: the server's tokens.default_lifetime).
+        #[arg(long)]
+        minutes: Option<u32>,
+    },
+    /// Revoke every token of an identity issued so far.
+    Revoke {
+        /// The identity.
+        id: String,
+    },
 }
 
 #[derive(Args)]
@@ -70,17 +155,18 @@ enum ConfigAction {
 
 #[derive(Args)]
 struct AgentArgs {
-    /// The server: http://host:port (or ws://…).
-    #[arg(long)]
-    server: String,
+    /// The server: http://host:port (or ws://…) [default: the profile's, else http://127.0.0.1:8080].
+    #[arg(long, env = "APPEL_SERVER")]
+    server: Option<String>,
     /// The identity to sign in as.
     #[arg(long)]
     identity: String,
     /// A user token of that identity.
     #[arg(long, env = "APPEL_TOKEN", conflicts_with = "access_key")]
     token: Option<String>,
-    /// The server's access key, to issue a token for the identity.
-    #[arg(long, env = "APPEL_ACCESS_KEY")]
+    /// The server's access key, to issue a token for the identity [default: the profile's, else
+    /// ./appel-data/access-key].
+    #[arg(long, env = "APPEL_ACCESS_KEY", hide_env_values = true)]
     access_key: Option<String>,
     /// Answer every incoming call at once.
     #[arg(long)]
@@ -285,6 +371,32 @@ fn main() -> ExitCode {
             print_bytes("completions", &script)
         }
         Command::Config(args) => run_config(args),
+        Command::Identities(args) => run_admin("identities", args.server, |access, json| {
+            Box::pin(async move {
+                match args.action {
+                    IdentitiesAction::Create { name } => {
+                        appel::admin::create(&access, name.as_deref(), json).await
+                    }
+                    IdentitiesAction::List { name, limit } => {
+                        appel::admin::list(&access, name.as_deref(), limit, json).await
+                    }
+                    IdentitiesAction::Rename { id, name } => {
+                        appel::admin::rename(&access, &id, &name).await
+                    }
+                    IdentitiesAction::Delete { id } => appel::admin::delete(&access, &id).await,
+                }
+            })
+        }),
+        Command::Token(args) => run_admin("token", args.server, |access, json| {
+            Box::pin(async move {
+                match args.action {
+                    TokenAction::Issue { id, minutes } => {
+                        appel::admin::issue(&access, &id, minutes, json).await
+                    }
+                    TokenAction::Revoke { id } => appel::admin::revoke(&access, &id).await,
+                }
+            })
+        }),
         Command::Man => {
             // Generated from the same definitions as `--help`, so the page cannot drift from it.
             let mut page = Vec::new();
@@ -296,6 +408,38 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The work of an admin command, given the server access and `--json`: its text for stdout.
+type AdminFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, CallingError>>>>;
+
+/// Finds the server and key, runs `work`, prints its text, or the error with its advice (exit 1).
+fn run_admin(
+    command: &str,
+    flags: ServerFlags,
+    work: impl FnOnce(appel::access::ServerAccess, bool) -> AdminFuture,
+) -> ExitCode {
+    let locale = locale(None);
+    let fail = |error: CallingError| {
+        eprintln!("appel {command}: {}", error.describe(locale));
+        eprintln!("{}", error.advice(locale));
+        ExitCode::from(1)
+    };
+    let access = match appel::access::resolve(flags.server, flags.access_key, &|name| {
+        std::env::var(name).ok()
+    }) {
+        Ok(access) => access,
+        Err(error) => return fail(error),
+    };
+    let runtime = match runtime(command) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(work(access, flags.json)) {
+        Ok(text) => print_bytes(command, format!("{text}\n").as_bytes()),
+        Err(error) => fail(error),
     }
 }
 
@@ -362,11 +506,29 @@ fn runtime(command: &str) -> Result<tokio::runtime::Runtime, ExitCode> {
 
 fn run_agent(args: AgentArgs) -> ExitCode {
     let locale = locale(args.lang);
+    // With a token, only the server is needed; without one, the key issues it (found as the admin
+    // commands find it).
+    let env = |name: &str| std::env::var(name).ok();
+    let (server, access_key) = match &args.token {
+        Some(_) => (
+            args.server
+                .unwrap_or_else(|| appel::access::DEFAULT_SERVER.to_string()),
+            None,
+        ),
+        None => match appel::access::resolve(args.server, args.access_key, &env) {
+            Ok(access) => (access.server, Some(access.access_key)),
+            Err(error) => {
+                eprintln!("appel agent: {}", error.describe(locale));
+                eprintln!("{}", error.advice(locale));
+                return ExitCode::from(1);
+            }
+        },
+    };
     let settings = AgentSettings {
-        server: args.server,
+        server,
         identity: args.identity,
         token: args.token,
-        access_key: args.access_key,
+        access_key,
         auto_accept: args.auto_accept,
         call: args.call,
         locale,

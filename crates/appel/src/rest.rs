@@ -1,4 +1,4 @@
-//! The few REST calls the command line makes with the access key: create identities, issue tokens.
+//! The REST calls the command line makes with the access key: identities, tokens.
 
 use appel_codes::{registry, CallingError};
 use serde::Deserialize;
@@ -11,14 +11,38 @@ pub struct RestClient {
     access_key: String,
 }
 
-#[derive(Deserialize)]
-struct Created {
-    id: String,
+/// An identity as the server shows it (`GET /identities`).
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// Its id.
+    pub id: String,
+    /// Its display name, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// `offline`, `online` or `inCall`.
+    pub presence: String,
 }
 
-#[derive(Deserialize)]
-struct Issued {
-    token: String,
+/// One page of identities; `next` leads to the following one.
+#[derive(Clone, Debug, Deserialize)]
+pub struct IdentityPage {
+    /// The identities of this page.
+    pub identities: Vec<Identity>,
+    /// The `after` of the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// A user token and its expiry.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedToken {
+    /// The token.
+    pub token: String,
+    /// When it expires (RFC 3339).
+    pub expires_on: String,
 }
 
 /// `http://host:port` from `http(s)://host:port[/path]` or `ws(s)://…`.
@@ -55,59 +79,159 @@ impl RestClient {
 
     /// `POST /identities`: a new identity's id.
     pub async fn create_identity(&self) -> Result<String, CallingError> {
-        let created: Created = self
-            .post(&format!("{}/identities", self.base), "{}")
-            .await?;
-        Ok(created.id)
+        Ok(self.create_named_identity(None).await?.id)
+    }
+
+    /// `POST /identities {displayName}`: a new identity, named when `name` is given.
+    pub async fn create_named_identity(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Identity, CallingError> {
+        let body = match name {
+            Some(name) => serde_json::json!({ "displayName": name }),
+            None => serde_json::json!({}),
+        };
+        self.send(reqwest::Method::POST, "/identities", Some(body))
+            .await
+    }
+
+    /// `GET /identities?name=&after=&limit=`: one page of live identities.
+    pub async fn identities(
+        &self,
+        name: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<IdentityPage, CallingError> {
+        let mut path = format!("/identities?limit={limit}");
+        for (key, value) in [("name", name), ("after", after)] {
+            if let Some(value) = value {
+                path.push_str(&format!("&{key}={}", encode(value)));
+            }
+        }
+        self.send(reqwest::Method::GET, &path, None).await
+    }
+
+    /// `PATCH /identities/{id} {displayName}`.
+    pub async fn rename_identity(&self, id: &str, name: &str) -> Result<Identity, CallingError> {
+        let body = serde_json::json!({ "displayName": name });
+        self.send(
+            reqwest::Method::PATCH,
+            &format!("/identities/{}", encode(id)),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `DELETE /identities/{id}`.
+    pub async fn delete_identity(&self, id: &str) -> Result<(), CallingError> {
+        self.send_for_status(
+            reqwest::Method::DELETE,
+            &format!("/identities/{}", encode(id)),
+        )
+        .await
+    }
+
+    /// `DELETE /identities/{id}/tokens`: every token issued so far stops working.
+    pub async fn revoke_tokens(&self, id: &str) -> Result<(), CallingError> {
+        self.send_for_status(
+            reqwest::Method::DELETE,
+            &format!("/identities/{}/tokens", encode(id)),
+        )
+        .await
     }
 
     /// `POST /identities/{id}/token`: a user token of that identity.
     pub async fn issue_token(&self, identity: &str) -> Result<String, CallingError> {
-        let issued: Issued = self
-            .post(&format!("{}/identities/{identity}/token", self.base), "{}")
-            .await?;
-        Ok(issued.token)
+        Ok(self.issue_token_for(identity, None).await?.token)
     }
 
-    async fn post<T: serde::de::DeserializeOwned>(
+    /// `POST /identities/{id}/token {expiresInMinutes}`: a user token and its expiry.
+    pub async fn issue_token_for(
         &self,
-        url: &str,
-        body: &str,
+        identity: &str,
+        minutes: Option<u32>,
+    ) -> Result<IssuedToken, CallingError> {
+        let body = match minutes {
+            Some(minutes) => serde_json::json!({ "expiresInMinutes": minutes }),
+            None => serde_json::json!({}),
+        };
+        self.send(
+            reqwest::Method::POST,
+            &format!("/identities/{}/token", encode(identity)),
+            Some(body),
+        )
+        .await
+    }
+
+    async fn send_for_status(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<(), CallingError> {
+        self.exchange(method, path, None).await.map(|_| ())
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
     ) -> Result<T, CallingError> {
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(&self.access_key)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| {
-                CallingError::new(&registry::SIGNALING_UNREACHABLE)
-                    .with_context(format!("POST {url}"))
-                    .with_raw_cause(e.to_string())
-            })?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| {
-            CallingError::new(&registry::SIGNALING_UNREACHABLE)
-                .with_context(format!("POST {url}"))
-                .with_raw_cause(e.to_string())
-        })?;
-        if !status.is_success() {
-            // Problem documents carry code and subCode: the server's own entry names the cause.
-            return Err(match serde_json::from_str::<CallingError>(&text) {
-                Ok(error) => error.with_context(format!("POST {url}")),
-                Err(_) => CallingError::new(&registry::INTERNAL_SERVER_ERROR)
-                    .with_context(format!("POST {url} answered {status}"))
-                    .with_raw_cause(text),
-            });
-        }
+        let what = format!("{method} {path}");
+        let text = self.exchange(method, path, body).await?;
         serde_json::from_str(&text).map_err(|e| {
             CallingError::new(&registry::INTERNAL_SERVER_ERROR)
-                .with_context(format!("POST {url}: unreadable answer"))
+                .with_context(format!("{what}: unreadable answer"))
                 .with_raw_cause(e.to_string())
         })
     }
+
+    /// Sends one request with the access key and answers the body of a 2xx; anything else is the
+    /// server's own problem document as an error (its code and subCode name the cause).
+    async fn exchange(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<String, CallingError> {
+        let what = format!("{method} {}{path}", self.base);
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.access_key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let unreachable = |e: reqwest::Error| {
+            CallingError::new(&registry::SIGNALING_UNREACHABLE)
+                .with_context(what.clone())
+                .with_raw_cause(e.to_string())
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let text = response.text().await.map_err(unreachable)?;
+        if !status.is_success() {
+            return Err(match serde_json::from_str::<CallingError>(&text) {
+                Ok(error) => error.with_context(what),
+                Err(_) => CallingError::new(&registry::INTERNAL_SERVER_ERROR)
+                    .with_context(format!("{what} answered {status}"))
+                    .with_raw_cause(text),
+            });
+        }
+        Ok(text)
+    }
+}
+
+/// `text` percent-encoded for a path segment or a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
