@@ -111,6 +111,17 @@ impl RestClient {
         self.send(reqwest::Method::GET, &path, None).await
     }
 
+    /// `GET /people?name=`: named people whose name starts with `name`, for a client whose key is
+    /// a user token.
+    pub async fn people(&self, name: &str) -> Result<IdentityPage, CallingError> {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/people?limit=20&name={}", encode(name)),
+            None,
+        )
+        .await
+    }
+
     /// `PATCH /identities/{id} {displayName}`.
     pub async fn rename_identity(&self, id: &str, name: &str) -> Result<Identity, CallingError> {
         let body = serde_json::json!({ "displayName": name });
@@ -220,6 +231,19 @@ impl RestClient {
         }
         Ok(text)
     }
+}
+
+/// The one identity of `page` named `name` exactly (case and accents aside, as the server
+/// compares names); `None` when none or several are.
+pub fn named(page: &IdentityPage, name: &str) -> Option<String> {
+    let key = appel_server::store::name_key(name.trim());
+    let mut matches = page.identities.iter().filter(|i| {
+        i.display_name
+            .as_deref()
+            .is_some_and(|n| appel_server::store::name_key(n) == key)
+    });
+    let first = matches.next()?;
+    matches.next().is_none().then(|| first.id.clone())
 }
 
 /// `text` percent-encoded for a path segment or a query value.

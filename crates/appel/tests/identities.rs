@@ -224,3 +224,100 @@ async fn the_server_and_key_come_from_a_profile_or_a_local_servers_data_folder()
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sign_in_and_call_by_name() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let env = [
+        ("APPEL_SERVER", url.as_str()),
+        ("APPEL_ACCESS_KEY", ACCESS_KEY),
+    ];
+    for name in ["Zoé", "Yann"] {
+        let out = appel(dir.path(), &["identities", "create", "--name", name], &env).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    // Zoé answers; Yann calls "zoe" (any case, no accent) and hangs up once connected.
+    let callee = spawn_agent(
+        dir.path(),
+        &["agent", "--identity", "Zoé", "--auto-accept"],
+        &env,
+        "",
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let caller = spawn_agent(
+        dir.path(),
+        &["agent", "--identity", "Yann"],
+        &env,
+        "call zoe\n",
+    );
+    let caller_out = tokio::task::spawn_blocking(move || wait_for(caller, "state Connected"))
+        .await
+        .expect("caller");
+    assert!(caller_out.contains("state Connected"), "{caller_out}");
+    let callee_out = tokio::task::spawn_blocking(move || wait_for(callee, "state Connected"))
+        .await
+        .expect("callee");
+    assert!(callee_out.contains("incoming call"), "{callee_out}");
+}
+
+/// `appel agent` with stdin fed `input`, then held open.
+fn spawn_agent(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> std::process::Child {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_appel"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("LANG", "C.UTF-8")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("appel agent starts");
+    if let Some(stdin) = child.stdin.as_mut() {
+        stdin.write_all(input.as_bytes()).expect("input");
+    }
+    child
+}
+
+/// Reads the agent's output until a line contains `wanted` (or 15 s pass), then stops it.
+fn wait_for(mut child: std::process::Child, wanted: &str) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut all = String::new();
+    while let Ok(line) =
+        seen.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        all.push_str(&line);
+        all.push('\n');
+        if line.contains(wanted) {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    all
+}

@@ -116,9 +116,23 @@ pub fn parse_command(line: &str, locale: Locale) -> Result<Option<AgentCommand>,
 struct Session {
     current: Mutex<Option<Call>>,
     ringing: Mutex<Option<IncomingCall>>,
+    /// The server's directory, read with this agent's own token (`GET /people`).
+    people: Option<RestClient>,
 }
 
 impl Session {
+    /// Whom `call X` means: the one person named X when the directory knows exactly one, else X
+    /// taken as an identity id.
+    async fn callee(&self, target: &str) -> String {
+        let Some(people) = &self.people else {
+            return target.to_string();
+        };
+        match people.people(target).await {
+            Ok(page) => crate::rest::named(&page, target).unwrap_or_else(|| target.to_string()),
+            Err(_) => target.to_string(),
+        }
+    }
+
     fn current(&self) -> Option<Call> {
         self.current.lock().ok().and_then(|c| c.clone())
     }
@@ -139,9 +153,12 @@ pub async fn run(settings: AgentSettings) -> Result<(), CallingError> {
     let token = match (&settings.token, &settings.access_key) {
         (Some(token), _) => token.clone(),
         (None, Some(key)) => {
-            RestClient::new(&settings.server, key)?
-                .issue_token(&settings.identity)
-                .await?
+            let rest = RestClient::new(&settings.server, key)?;
+            // `--identity Bob`: a display name stands for the one identity that bears it.
+            let page = rest.identities(Some(&settings.identity), None, 20).await?;
+            let identity = crate::rest::named(&page, &settings.identity)
+                .unwrap_or_else(|| settings.identity.clone());
+            rest.issue_token(&identity).await?
         }
         (None, None) => {
             return Err(CallingError::new(&registry::INVALID_ARGUMENT)
@@ -151,17 +168,21 @@ pub async fn run(settings: AgentSettings) -> Result<(), CallingError> {
     let client = CallClient::new(CallClientOptions::default());
     let agent = client
         .create_call_agent(
-            TokenCredential::new(token),
+            TokenCredential::new(token.clone()),
             CallAgentOptions::new(&settings.server),
         )
         .await?;
     let w = words(settings.locale);
     say!("{} {}", w.signed_in, agent.identity());
-    let session = Arc::new(Session::default());
+    let session = Arc::new(Session {
+        people: RestClient::new(&settings.server, &token).ok(),
+        ..Session::default()
+    });
     watch_connection(&agent, settings.locale);
     watch_incoming(&agent, &session, settings.auto_accept, settings.locale);
     if let Some(target) = &settings.call {
-        start_call(&agent, &session, target, settings.locale);
+        let target = session.callee(target).await;
+        start_call(&agent, &session, &target, settings.locale);
     }
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -191,6 +212,7 @@ async fn execute(agent: &CallAgent, session: &Arc<Session>, command: AgentComman
     };
     let outcome = match command {
         AgentCommand::Call(target) => {
+            let target = session.callee(&target).await;
             start_call(agent, session, &target, locale);
             Ok(())
         }
