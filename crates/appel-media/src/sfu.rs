@@ -15,7 +15,9 @@ use str0m::{Candidate, Event, Input, Output, RtcConfig};
 use crate::participant::{OutState, Participant, Slot, TrackIn, TrackOut};
 use crate::{MediaConfig, MediaError, MediaEvent, ParticipantKey, Transmit};
 
-/// What one participant's output means for the others.
+/// What one participant's output means for the others. Short-lived (built and consumed in one
+/// `run`), so the media frame is not boxed.
+#[allow(clippy::large_enum_variant)]
 enum Propagate {
     /// It publishes a new track.
     TrackOpen { mid: Mid, kind: MediaKind },
@@ -304,7 +306,7 @@ impl Sfu {
                 due.push(*slot);
             }
         }
-        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        failed.sort_by_key(|(slot, _)| *slot);
         for (slot, event) in failed {
             self.remove(slot, Some(event));
         }
