@@ -554,6 +554,9 @@ impl Core {
                 self.schedule.known(now, Some(expires_at));
                 self.start_refresh();
             }
+            // Sent only to endpoints that sent `mediaOffer`, which this core does not yet:
+            // native media through the media server is a later step (docs/architecture.md).
+            ServerFrame::MediaAnswer { .. } | ServerFrame::MediaOffer { .. } => {}
         }
     }
 

@@ -29,6 +29,9 @@ pub(crate) struct Leg {
     /// Its media flows (a callee's `mediaReady`; the caller's once a callee is ready).
     pub(crate) media_ready: bool,
     pub(crate) held: bool,
+    /// It asked for a media server connection (`mediaOffer`): the media server must forget it
+    /// when the leg ends.
+    pub(crate) media_server: bool,
     /// The call state last sent to its endpoint.
     pub(crate) shown: CallState,
 }
@@ -39,6 +42,7 @@ impl Leg {
             endpoint,
             media_ready: false,
             held: false,
+            media_server: false,
             shown: CallState::None,
         }
     }

@@ -51,6 +51,13 @@ pub struct Timers {
     pub push_wait: Duration,
     /// How long before a token expires the server tells the client to refresh it.
     pub token_refresh_ahead: Duration,
+    /// From a participant's `mediaOffer` to its connected ICE + DTLS session with the media server
+    /// before it is removed with 410/301004.
+    pub media_setup: Duration,
+    /// How long a participant connected to the media server may send nothing at all (media, RTCP,
+    /// ICE consent checks, which browsers send every few seconds) before it is removed with
+    /// 410/301005.
+    pub media_loss: Duration,
 }
 
 impl Default for Timers {
@@ -65,6 +72,8 @@ impl Default for Timers {
             delivery_ack: Duration::from_secs(5),
             push_wait: Duration::from_secs(30),
             token_refresh_ahead: Duration::from_secs(10 * 60),
+            media_setup: Duration::from_secs(10),
+            media_loss: Duration::from_secs(10),
         }
     }
 }
@@ -192,6 +201,30 @@ impl Default for Records {
     }
 }
 
+/// The media server embedded in `appel serve` (docs/architecture.md, "The media plane").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Media {
+    /// Whether `appel serve` runs it. Without it, `mediaOffer` gets 503/900700.
+    pub enabled: bool,
+    /// The address its one UDP socket binds to, every participant's datagrams multiplexed on it.
+    /// Default 127.0.0.1 port 0: a free port, which every SDP answer names, so no client needs to
+    /// know it in advance; give a fixed one (`media.udp_port`) to open it in a firewall.
+    pub bind: SocketAddr,
+    /// The address clients are told to send to (the ICE candidate of every answer); the bound
+    /// address when unset. Set it to the public address behind a NAT or a port mapping.
+    pub public_address: Option<SocketAddr>,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_address: None,
+        }
+    }
+}
+
 /// Push notices sent to offline endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Push {
@@ -314,6 +347,8 @@ pub struct Config {
     pub records: Records,
     /// Push notices.
     pub push: Push,
+    /// The media server.
+    pub media: Media,
     /// Webhook deliveries.
     pub webhooks: Webhooks,
     /// HTTP listener limits.
@@ -336,6 +371,7 @@ impl Default for Config {
             tokens: Tokens::default(),
             records: Records::default(),
             push: Push::default(),
+            media: Media::default(),
             webhooks: Webhooks::default(),
             http: Http::default(),
             dev: false,
@@ -390,6 +426,8 @@ static SETTINGS: &[Setting] = settings! {
     "timers.delivery_ack" => |c, v| c.timers.delivery_ack = duration(v)?;
     "timers.push_wait" => |c, v| c.timers.push_wait = duration(v)?;
     "timers.token_refresh_ahead" => |c, v| c.timers.token_refresh_ahead = duration(v)?;
+    "timers.media_setup" => |c, v| c.timers.media_setup = duration(v)?;
+    "timers.media_loss" => |c, v| c.timers.media_loss = duration(v)?;
     "signaling.heartbeat_interval" => |c, v| c.signaling.heartbeat_interval = duration(v)?;
     "signaling.max_frame_bytes" => |c, v| c.signaling.max_frame_bytes = count(v)?;
     "signaling.send_queue" => |c, v| c.signaling.send_queue = count(v)?;
@@ -410,6 +448,10 @@ static SETTINGS: &[Setting] = settings! {
     "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
     "records.durable" => |c, v| c.records.durable = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
+    "media.enabled" => |c, v| c.media.enabled = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "media.bind" => |c, v| c.media.bind = v.parse().map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:4478"))?;
+    "media.udp_port" => |c, v| c.media.bind.set_port(v.parse().map_err(|_| format!("`{v}` is not a port number"))?);
+    "media.public_address" => |c, v| c.media.public_address = Some(v.parse().map_err(|_| format!("`{v}` is not an address such as 203.0.113.7:4478"))?);
     "webhooks.url" => |c, v| c.webhooks.url = Some(non_empty(v)?);
     "webhooks.secret" => |c, v| c.webhooks.secret = Some(non_empty(v)?);
     "webhooks.request_timeout" => |c, v| c.webhooks.request_timeout = duration(v)?;

@@ -13,6 +13,7 @@
 pub mod access_key;
 pub mod config;
 pub mod http;
+mod media;
 pub mod push;
 mod runtime;
 mod server;

@@ -136,6 +136,14 @@ impl Controller {
                     screen_share,
                 },
             ),
+            ClientFrame::MediaOffer {
+                request_id,
+                call_id,
+                sdp,
+            } => self.media_offer(&endpoint, request_id, &call_id, sdp),
+            ClientFrame::MediaAnswer { call_id, sdp } => {
+                self.media_answer(&endpoint, &call_id, sdp)
+            }
         }
     }
 
