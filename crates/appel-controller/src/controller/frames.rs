@@ -587,7 +587,7 @@ impl Controller {
         self.put_call(call);
     }
 
-    fn media_ready(&mut self, endpoint: &EndpointKey, call_id: &CallId) {
+    pub(super) fn media_ready(&mut self, endpoint: &EndpointKey, call_id: &CallId) {
         let Some((mut call, index)) = self.take_joined(endpoint, None, call_id) else {
             return;
         };

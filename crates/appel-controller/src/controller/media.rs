@@ -14,7 +14,6 @@ use crate::action::Action;
 use crate::call::Call;
 use crate::endpoint::EndpointKey;
 use crate::input::MediaReport;
-use crate::records::TimelineKind;
 
 impl Controller {
     /// A one-to-one call stays peer to peer; a room's call, a joinable call and a call with more
@@ -136,11 +135,12 @@ impl Controller {
                     sdp,
                 },
             ),
-            MediaReport::Connected => self.timeline(
-                call_id,
-                TimelineKind::MediaReady,
-                format!("{} through the media server", call.participants[index].identity),
-            ),
+            MediaReport::Connected => {
+                // Its media flows: the same as its own `mediaReady` (the establishment timer
+                // stops), and the media server is the better witness.
+                self.put_call(call);
+                return self.media_ready(&endpoint, call_id);
+            }
             MediaReport::SetupFailed | MediaReport::Lost => {
                 let (entry, cause) = if report == MediaReport::SetupFailed {
                     (
