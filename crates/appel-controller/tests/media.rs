@@ -94,7 +94,14 @@ fn a_participant_joined_to_a_group_call_reaches_the_media_server_and_gets_its_an
         ServerFrame::MediaAnswer { request_id, sdp, .. } if *request_id == request && sdp == "answer"
     )));
     // A re-offer of the media server reaches bob, and bob's answer goes back to it.
-    report(&mut h, &call, &bob, MediaReport::Offer { sdp: "re-offer".into() });
+    report(
+        &mut h,
+        &call,
+        &bob,
+        MediaReport::Offer {
+            sdp: "re-offer".into(),
+        },
+    );
     assert!(h
         .frames("bob")
         .iter()
@@ -157,7 +164,9 @@ fn media_is_refused_without_a_media_server_in_a_one_to_one_call_twice_and_to_str
     let first = media_offer(&mut h, "bob", &call);
     joined_media(&h, first);
     let second = media_offer(&mut h, "bob", &call);
-    assert!(h.error("bob", second).is(&registry::MEDIA_ALREADY_CONNECTED));
+    assert!(h
+        .error("bob", second)
+        .is(&registry::MEDIA_ALREADY_CONNECTED));
     assert_eq!(
         h.media
             .iter()
@@ -175,7 +184,15 @@ fn a_refused_offer_leaves_room_for_a_corrected_one() {
     let request = media_offer(&mut h, "bob", &call);
     let (bob, _) = joined_media(&h, request);
     let error = CallingError::new(&registry::MEDIA_SDP_REFUSED).with_context("no m-line");
-    report(&mut h, &call, &bob, MediaReport::Refused { request_id: request, error });
+    report(
+        &mut h,
+        &call,
+        &bob,
+        MediaReport::Refused {
+            request_id: request,
+            error,
+        },
+    );
     assert!(h.error("bob", request).is(&registry::MEDIA_SDP_REFUSED));
     let again = media_offer(&mut h, "bob", &call);
     joined_media(&h, again);
@@ -213,7 +230,12 @@ fn loss_removes_the_participant_with_301005_and_a_late_report_about_it_is_ignore
     assert_eq!(h.left("carol", &call, "bob"), expected);
     h.clear();
     report(&mut h, &call, &bob, MediaReport::Lost);
-    report(&mut h, &call, &bob, MediaReport::Offer { sdp: "late".into() });
+    report(
+        &mut h,
+        &call,
+        &bob,
+        MediaReport::Offer { sdp: "late".into() },
+    );
     for who in ["alice", "bob", "carol"] {
         assert!(h.frames(who).is_empty(), "{who}: {:?}", h.frames(who));
     }
@@ -259,9 +281,12 @@ fn a_room_consumer_may_receive_but_its_tracks_are_not_forwarded() {
             id: "r1".into(),
             valid_from: h.now,
             valid_until: h.now + Duration::from_secs(3600),
-            roster: [("alice".into(), RoomRole::Presenter), ("carol".into(), RoomRole::Consumer)]
-                .into_iter()
-                .collect::<HashMap<_, _>>(),
+            roster: [
+                ("alice".into(), RoomRole::Presenter),
+                ("carol".into(), RoomRole::Consumer),
+            ]
+            .into_iter()
+            .collect::<HashMap<_, _>>(),
         },
     });
     let mut calls = Vec::new();
@@ -276,7 +301,9 @@ fn a_room_consumer_may_receive_but_its_tracks_are_not_forwarded() {
                 .iter()
                 .find_map(|f| match f {
                     ServerFrame::CallJoined {
-                        request_id, call_id, ..
+                        request_id,
+                        call_id,
+                        ..
                     } if *request_id == request => Some(call_id.clone()),
                     _ => None,
                 })

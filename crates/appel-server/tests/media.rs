@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use appel_codes::registry;
 use appel_protocol::{CallId, ClientFrame, ServerFrame};
-use support::media::{answer_offers, offer, MediaPeer};
 use support::client::assert_reason;
+use support::media::{answer_offers, offer, MediaPeer};
 use support::{Client, TestServer};
 
 const MEDIA_SETUP: Duration = Duration::from_millis(1500);
@@ -124,7 +124,14 @@ fn hears_everyone_else(peers: &[MediaPeer], at_least: usize) -> bool {
 fn describe(peers: &[MediaPeer]) -> String {
     peers
         .iter()
-        .map(|p| format!("{} connected={} got {:?}", p.name, p.is_connected(), p.counts()))
+        .map(|p| {
+            format!(
+                "{} connected={} got {:?}",
+                p.name,
+                p.is_connected(),
+                p.counts()
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -143,9 +150,10 @@ async fn three_native_clients_in_a_group_call_each_receive_the_two_others_audio_
     for client in &mut clients {
         let frames = client.drain().await;
         assert!(
-            !frames
-                .iter()
-                .any(|f| matches!(f, ServerFrame::ParticipantLeft { .. } | ServerFrame::CallEnded { .. })),
+            !frames.iter().any(|f| matches!(
+                f,
+                ServerFrame::ParticipantLeft { .. } | ServerFrame::CallEnded { .. }
+            )),
             "{frames:?}"
         );
     }
@@ -159,11 +167,17 @@ async fn a_participant_whose_media_never_connects_is_removed_with_301004_and_the
     // Carol's offer is answered, but her UDP is blocked before ICE can start.
     let (carol, sdp) = MediaPeer::new(&ids[2]).await;
     carol.cut();
-    let answer = offer(&mut clients[2], &call, sdp).await.expect("mediaOffer accepted");
+    let answer = offer(&mut clients[2], &call, sdp)
+        .await
+        .expect("mediaOffer accepted");
     carol.accept_answer(&answer);
     let started = tokio::time::Instant::now();
     let reason = clients[2].call_ended(&call).await;
-    assert_reason(reason, &registry::MEDIA_SERVER_UNREACHED_DURING_SETUP, "carol");
+    assert_reason(
+        reason,
+        &registry::MEDIA_SERVER_UNREACHED_DURING_SETUP,
+        "carol",
+    );
     assert!(started.elapsed() >= MEDIA_SETUP - Duration::from_millis(100));
     for (client, who) in clients.iter_mut().take(2).zip(["alice", "bob"]) {
         let identity = carol_identity(client, &call).await;
@@ -171,15 +185,19 @@ async fn a_participant_whose_media_never_connects_is_removed_with_301004_and_the
         assert_reason(seen, &registry::MEDIA_SERVER_UNREACHED_DURING_SETUP, who);
     }
     // The two others go on, hearing each other.
-    let heard = serve_until(&mut clients[..2], &peers, Duration::from_secs(20), |peers| {
-        hears_everyone_else(peers, 10)
-    })
+    let heard = serve_until(
+        &mut clients[..2],
+        &peers,
+        Duration::from_secs(20),
+        |peers| hears_everyone_else(peers, 10),
+    )
     .await;
     assert!(heard, "{}", describe(&peers));
 }
 
 #[tokio::test]
-async fn a_participant_whose_udp_is_cut_mid_call_is_removed_with_301005_while_its_signaling_lives() {
+async fn a_participant_whose_udp_is_cut_mid_call_is_removed_with_301005_while_its_signaling_lives()
+{
     let server = server().await;
     let (call, mut clients, ids) = group_call(&server, &["alice", "bob", "carol"]).await;
     let peers = connect_media(&call, &mut clients, &ids).await;
@@ -191,7 +209,10 @@ async fn a_participant_whose_udp_is_cut_mid_call_is_removed_with_301005_while_it
     peers[2].cut();
     let reason = clients[2].call_ended(&call).await;
     assert_reason(reason, &registry::MEDIA_SERVER_CONNECTION_LOST, "carol");
-    assert!(clients[2].still_served().await, "carol's signaling connection is kept");
+    assert!(
+        clients[2].still_served().await,
+        "carol's signaling connection is kept"
+    );
     for (client, who) in clients.iter_mut().take(2).zip(["alice", "bob"]) {
         let identity = carol_identity(client, &call).await;
         let seen = client.participant_left(&call, &identity).await;
@@ -232,7 +253,10 @@ async fn a_one_to_one_call_is_refused_the_media_server_and_strangers_are_refused
     bob.accept(&incoming).await.expect("accept");
     let (_peer, sdp) = MediaPeer::new("alice").await;
     let refused = offer(&mut alice, &call, sdp.clone()).await.unwrap_err();
-    assert_eq!(refused.name(), registry::MEDIA_SERVER_NOT_FOR_THIS_CALL.name);
+    assert_eq!(
+        refused.name(),
+        registry::MEDIA_SERVER_NOT_FOR_THIS_CALL.name
+    );
 
     // Someone outside a group call cannot push media into it by naming its id.
     let (group, _clients, _) = group_call(&server, &["dan", "erin"]).await;

@@ -127,7 +127,9 @@ async fn run(
         let deadline = sfu.poll_timeout();
         if deadline != armed {
             armed = deadline;
-            let at = deadline.map(tokio::time::Instant::from_std).unwrap_or_else(far);
+            let at = deadline
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(far);
             sleep.as_mut().reset(at);
         }
         tokio::select! {

@@ -147,7 +147,11 @@ async fn drive(
 }
 
 /// Sends `mediaOffer` for `call` and waits for the media server's answer (or the refusal).
-pub async fn offer(client: &mut Client, call: &CallId, sdp: String) -> Result<String, CallingError> {
+pub async fn offer(
+    client: &mut Client,
+    call: &CallId,
+    sdp: String,
+) -> Result<String, CallingError> {
     let request_id = client.request_id();
     client
         .send(ClientFrame::MediaOffer {
@@ -159,9 +163,7 @@ pub async fn offer(client: &mut Client, call: &CallId, sdp: String) -> Result<St
     client
         .wait_for("mediaAnswer or error", |f| match f {
             ServerFrame::MediaAnswer {
-                request_id: r,
-                sdp,
-                ..
+                request_id: r, sdp, ..
             } if *r == request_id => Some(Ok(sdp.clone())),
             ServerFrame::Error {
                 request_id: Some(r),
