@@ -55,20 +55,35 @@ async fn join(client: &mut Client, call: &CallId) -> String {
         .await
 }
 
-/// A group call of `names` (the first starts it, joinable, the others join by id): the call, the
-/// signaling clients and each one's participant id.
-async fn group_call(server: &TestServer, names: &[&str]) -> (CallId, Vec<Client>, Vec<String>) {
+/// A group call of `names` (the first starts it, joinable, the others join by id).
+struct Group {
+    call: CallId,
+    clients: Vec<Client>,
+    /// Each one's participant id.
+    ids: Vec<String>,
+    /// Each one's identity.
+    identities: Vec<String>,
+}
+
+async fn group_call(server: &TestServer, names: &[&str]) -> Group {
     let mut clients = Vec::new();
+    let mut identities = Vec::new();
     for name in names {
         let identity = server.create_identity().await;
         clients.push(server.connect(&identity, name).await);
+        identities.push(identity);
     }
     let (call, first) = clients[0].start_call_with(&[], true).await;
     let mut ids = vec![first.to_string()];
     for client in clients.iter_mut().skip(1) {
         ids.push(join(client, &call).await);
     }
-    (call, clients, ids)
+    Group {
+        call,
+        clients,
+        ids,
+        identities,
+    }
 }
 
 /// Connects each client's peer through the media server. A peer is named by its participant id,
@@ -139,7 +154,12 @@ fn describe(peers: &[MediaPeer]) -> String {
 #[tokio::test]
 async fn three_native_clients_in_a_group_call_each_receive_the_two_others_audio_and_video() {
     let server = server().await;
-    let (call, mut clients, ids) = group_call(&server, &["alice", "bob", "carol"]).await;
+    let Group {
+        call,
+        mut clients,
+        ids,
+        ..
+    } = group_call(&server, &["alice", "bob", "carol"]).await;
     let peers = connect_media(&call, &mut clients, &ids).await;
     let heard = serve_until(&mut clients, &peers, Duration::from_secs(20), |peers| {
         hears_everyone_else(peers, 25)
@@ -162,7 +182,12 @@ async fn three_native_clients_in_a_group_call_each_receive_the_two_others_audio_
 #[tokio::test]
 async fn a_participant_whose_media_never_connects_is_removed_with_301004_and_the_others_see_why() {
     let server = server().await;
-    let (call, mut clients, ids) = group_call(&server, &["alice", "bob", "carol"]).await;
+    let Group {
+        call,
+        mut clients,
+        ids,
+        identities,
+    } = group_call(&server, &["alice", "bob", "carol"]).await;
     let peers = connect_media(&call, &mut clients[..2], &ids[..2]).await;
     // Carol's offer is answered, but her UDP is blocked before ICE can start.
     let (carol, sdp) = MediaPeer::new(&ids[2]).await;
@@ -180,8 +205,7 @@ async fn a_participant_whose_media_never_connects_is_removed_with_301004_and_the
     );
     assert!(started.elapsed() >= MEDIA_SETUP - Duration::from_millis(100));
     for (client, who) in clients.iter_mut().take(2).zip(["alice", "bob"]) {
-        let identity = carol_identity(client, &call).await;
-        let seen = client.participant_left(&call, &identity).await;
+        let seen = client.participant_left(&call, &identities[2]).await;
         assert_reason(seen, &registry::MEDIA_SERVER_UNREACHED_DURING_SETUP, who);
     }
     // The two others go on, hearing each other.
@@ -199,7 +223,12 @@ async fn a_participant_whose_media_never_connects_is_removed_with_301004_and_the
 async fn a_participant_whose_udp_is_cut_mid_call_is_removed_with_301005_while_its_signaling_lives()
 {
     let server = server().await;
-    let (call, mut clients, ids) = group_call(&server, &["alice", "bob", "carol"]).await;
+    let Group {
+        call,
+        mut clients,
+        ids,
+        identities,
+    } = group_call(&server, &["alice", "bob", "carol"]).await;
     let peers = connect_media(&call, &mut clients, &ids).await;
     let heard = serve_until(&mut clients, &peers, Duration::from_secs(20), |peers| {
         hears_everyone_else(peers, 10)
@@ -214,31 +243,9 @@ async fn a_participant_whose_udp_is_cut_mid_call_is_removed_with_301005_while_it
         "carol's signaling connection is kept"
     );
     for (client, who) in clients.iter_mut().take(2).zip(["alice", "bob"]) {
-        let identity = carol_identity(client, &call).await;
-        let seen = client.participant_left(&call, &identity).await;
+        let seen = client.participant_left(&call, &identities[2]).await;
         assert_reason(seen, &registry::MEDIA_SERVER_CONNECTION_LOST, who);
     }
-}
-
-/// Carol's identity as the others know it: the last participant to join the call.
-async fn carol_identity(client: &mut Client, call: &CallId) -> String {
-    let frames = client.drain().await;
-    let identity = frames
-        .iter()
-        .filter_map(|f| match f {
-            ServerFrame::ParticipantUpdated {
-                call_id,
-                participant,
-            } if call_id == call => Some(participant.identity.to_string()),
-            ServerFrame::ParticipantLeft {
-                call_id, identity, ..
-            } if call_id == call => Some(identity.to_string()),
-            _ => None,
-        })
-        .last()
-        .expect("the others were told about carol");
-    client.restore_backlog(frames);
-    identity
 }
 
 #[tokio::test]
@@ -259,7 +266,7 @@ async fn a_one_to_one_call_is_refused_the_media_server_and_strangers_are_refused
     );
 
     // Someone outside a group call cannot push media into it by naming its id.
-    let (group, _clients, _) = group_call(&server, &["dan", "erin"]).await;
+    let group = group_call(&server, &["dan", "erin"]).await.call;
     let mallory_id = server.create_identity().await;
     let mut mallory = server.connect(&mallory_id, "mallory").await;
     let refused = offer(&mut mallory, &group, sdp.clone()).await.unwrap_err();
@@ -267,7 +274,11 @@ async fn a_one_to_one_call_is_refused_the_media_server_and_strangers_are_refused
 
     // Unreadable SDP changes nothing and says why: a good offer afterwards is accepted, and a
     // second one is refused rather than replacing the first connection.
-    let (own, mut members, _) = group_call(&server, &["fay", "gus"]).await;
+    let Group {
+        call: own,
+        clients: mut members,
+        ..
+    } = group_call(&server, &["fay", "gus"]).await;
     let refused = offer(&mut members[0], &own, "v=0 garbage".into())
         .await
         .unwrap_err();
