@@ -569,6 +569,9 @@ impl Config {
                 self.http.response_write_timeout,
             ),
             ("signaling.write_timeout", self.signaling.write_timeout),
+            // Zero would remove every participant the moment it sent its offer.
+            ("timers.media_setup", self.timers.media_setup),
+            ("timers.media_loss", self.timers.media_loss),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -812,6 +815,48 @@ mod tests {
         assert_eq!(config.limits.max_participants, 7);
         assert_eq!(config.data, PathBuf::from("/tmp/from-env"));
         assert_eq!(config.timers.establishment, Duration::from_secs(85));
+    }
+
+    #[test]
+    fn the_media_server_is_on_by_default_on_loopback_and_its_settings_come_from_file_or_env() {
+        let config = Config::default();
+        assert!(config.media.enabled);
+        assert!(config.media.bind.ip().is_loopback());
+        assert_eq!(config.media.bind.port(), 0);
+        assert_eq!(config.media.public_address, None);
+        assert_eq!(config.timers.media_setup, Duration::from_secs(10));
+        assert_eq!(config.timers.media_loss, Duration::from_secs(10));
+        let (_dir, path) = file(
+            "[media]\nudp_port = 4478\npublic_address = \"203.0.113.7:4478\"\n[timers]\nmedia_loss = \"4s\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(
+            &args,
+            env(&[
+                ("APPEL_TIMERS_MEDIA_SETUP", "3s"),
+                ("APPEL_MEDIA_ENABLED", "false"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.media.bind.to_string(), "127.0.0.1:4478");
+        assert_eq!(
+            config.media.public_address,
+            Some("203.0.113.7:4478".parse().unwrap())
+        );
+        assert_eq!(config.timers.media_loss, Duration::from_secs(4));
+        assert_eq!(config.timers.media_setup, Duration::from_secs(3));
+        assert!(!config.media.enabled);
+        for (name, value) in [
+            ("APPEL_MEDIA_UDP_PORT", "70000"),
+            ("APPEL_MEDIA_PUBLIC_ADDRESS", "somewhere"),
+            ("APPEL_TIMERS_MEDIA_LOSS", "0s"),
+        ] {
+            let refused = Config::load_with_env(&ServeArgs::default(), env(&[(name, value)]));
+            assert!(refused.is_err(), "{name}={value} was accepted");
+        }
     }
 
     #[test]
