@@ -58,6 +58,18 @@ pub enum Action {
         sdp: String,
         /// Whether its tracks may be forwarded (its room role may send media).
         publish: bool,
+        /// Whether its audio is held back from the start (see [`Action::MediaMute`]).
+        audio_muted: bool,
+    },
+    /// Stop (or resume) forwarding the participant's audio: its `mediaState` turned the microphone
+    /// off (or on), or the call-control API muted it.
+    MediaMute {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Held back when true.
+        muted: bool,
     },
     /// Give the media server the participant's answer to the server's last `mediaOffer`.
     MediaAnswer {

@@ -316,3 +316,58 @@ fn a_room_consumer_may_receive_but_its_tracks_are_not_forwarded() {
     assert!(joined_media(&h, presenter).1);
     assert!(!joined_media(&h, consumer).1);
 }
+
+fn media_state(h: &mut Harness, who: &str, call: &CallId, audio: bool) {
+    let call_id = call.clone();
+    let request = h.request(who, |request_id| ClientFrame::MediaState {
+        request_id,
+        call_id,
+        audio,
+        video: true,
+        screen_share: false,
+    });
+    assert!(h.acked(who, request));
+}
+
+fn mutes(h: &Harness, participant: &ParticipantId) -> Vec<bool> {
+    h.media
+        .iter()
+        .filter_map(|a| match a {
+            Action::MediaMute {
+                participant: p,
+                muted,
+                ..
+            } if p == participant => Some(*muted),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_microphone_turned_off_or_a_mute_from_the_backend_holds_the_audio_back_in_the_media_server() {
+    let mut h = with_media();
+    let call = group(&mut h);
+    // Declared before connecting: the media server starts with the audio held back.
+    media_state(&mut h, "carol", &call, false);
+    let request = media_offer(&mut h, "carol", &call);
+    assert!(matches!(
+        h.media.last(),
+        Some(Action::MediaJoin { request_id, audio_muted: true, .. }) if *request_id == request
+    ));
+
+    let request = media_offer(&mut h, "bob", &call);
+    let (bob, _) = joined_media(&h, request);
+    media_state(&mut h, "bob", &call, false);
+    media_state(&mut h, "bob", &call, true);
+    assert_eq!(mutes(&h, &bob), vec![true, false]);
+    h.control(appel_controller::Control::Mute {
+        call: call.clone(),
+        participant: bob.clone(),
+    })
+    .expect("mute");
+    assert_eq!(mutes(&h, &bob), vec![true, false, true]);
+    assert!(h
+        .frames("bob")
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Muted { .. })));
+}

@@ -85,6 +85,8 @@ pub(crate) struct Participant {
     pub(crate) rtc_timeout: Instant,
     /// `MediaFlowing` was reported.
     pub(crate) flowing: bool,
+    /// Its audio is not forwarded (it declared its microphone off, or the application muted it).
+    pub(crate) audio_muted: bool,
 }
 
 impl Participant {

@@ -100,13 +100,15 @@ impl Sfu {
 
     /// A participant joins `key.session` with its SDP offer and gets the SDP answer to send back.
     /// With `publish` false its own tracks are accepted but never forwarded (a role that may only
-    /// watch). The tracks others already publish come in a follow-up [`MediaEvent::Offer`].
+    /// watch); with `audio_muted` its audio is held back until [`Sfu::set_audio_muted`] says
+    /// otherwise. The tracks others already publish come in a follow-up [`MediaEvent::Offer`].
     pub fn join(
         &mut self,
         now: Instant,
         key: ParticipantKey,
         offer: &str,
         publish: bool,
+        audio_muted: bool,
     ) -> Result<String, MediaError> {
         let now = self.advance(now);
         if self.by_key.contains_key(&key) {
@@ -166,6 +168,7 @@ impl Sfu {
                 pending: None,
                 rtc_timeout: now,
                 flowing: false,
+                audio_muted,
             },
         );
         self.run(vec![slot]);
@@ -241,6 +244,22 @@ impl Sfu {
             return false;
         };
         self.remove(slot, None);
+        true
+    }
+
+    /// Stops (or resumes) forwarding the participant's audio: it turned its microphone off, or the
+    /// application muted it. What it sends meanwhile is dropped here, so a client that keeps
+    /// sending is not heard. `false` when it has no peer connection.
+    pub fn set_audio_muted(&mut self, now: Instant, key: &ParticipantKey, muted: bool) -> bool {
+        self.advance(now);
+        let Some(p) = self
+            .by_key
+            .get(key)
+            .and_then(|slot| self.participants.get_mut(slot))
+        else {
+            return false;
+        };
+        p.audio_muted = muted;
         true
     }
 
@@ -510,6 +529,15 @@ impl Sfu {
         // Simulcast layers are not chosen per subscriber yet: a layered stream is forwarded by
         // its top layer only ("h", as browsers name it), unlayered streams as they are.
         if data.rid.is_some_and(|rid| &*rid != "h") {
+            return;
+        }
+        let muted = self.participants.get(&origin).is_some_and(|p| {
+            p.audio_muted
+                && p.tracks_in
+                    .iter()
+                    .any(|t| t.mid == data.mid && t.kind == MediaKind::Audio)
+        });
+        if muted {
             return;
         }
         let Some(members) = self.sessions.get(session) else {

@@ -53,7 +53,7 @@ impl Net {
         let key = ParticipantKey::new(session, name);
         let answer = self
             .sfu
-            .join(self.now, key.clone(), &offer, publish)
+            .join(self.now, key.clone(), &offer, publish, false)
             .unwrap();
         client.accept_answer(&answer).unwrap();
         self.peers.push(Peer {
@@ -357,7 +357,7 @@ fn refused_commands_change_nothing() {
     let key = ParticipantKey::new("call-1", "alice");
     let (_, offer) = MediaClient::new(net.now, "127.0.0.1:42000".parse().unwrap(), true, false);
     assert_eq!(
-        net.sfu.join(net.now, key.clone(), &offer, true),
+        net.sfu.join(net.now, key.clone(), &offer, true, false),
         Err(MediaError::AlreadyJoined(key.clone()))
     );
     assert!(matches!(
@@ -365,7 +365,8 @@ fn refused_commands_change_nothing() {
             net.now,
             ParticipantKey::new("call-1", "bob"),
             "not sdp",
-            true
+            true,
+            false
         ),
         Err(MediaError::BadSdp(_))
     ));
@@ -408,4 +409,32 @@ fn leaving_withdraws_the_tracks_from_the_others_without_an_event() {
     ));
     assert_eq!(new.len(), 1, "{new:?}");
     assert_eq!(net.sfu.participant_count(), 1);
+}
+
+#[test]
+fn a_muted_participants_audio_is_held_back_and_its_video_is_not() {
+    let mut net = Net::new(Duration::from_secs(10), Duration::from_secs(10));
+    net.join("call-1", "alice", true);
+    net.join("call-1", "bob", true);
+    net.connect_all();
+    let bob = ParticipantKey::new("call-1", "bob");
+    assert!(net.sfu.set_audio_muted(net.now, &bob, true));
+    for round in 0..10 {
+        net.send_frames(round);
+        net.run_for(Duration::from_millis(30));
+    }
+    let (audio, video) = net.peers[0].client.counts()["bob"];
+    assert_eq!(audio, 0, "bob's audio got through while muted");
+    assert!(video >= 8, "bob's video stopped too: {video}");
+    // Bob hears alice all along.
+    assert!(net.peers[1].client.counts()["alice"].0 >= 8);
+    assert!(net.sfu.set_audio_muted(net.now, &bob, false));
+    for round in 10..20 {
+        net.send_frames(round);
+        net.run_for(Duration::from_millis(30));
+    }
+    assert!(net.peers[0].client.counts()["bob"].0 >= 8);
+    assert!(!net
+        .sfu
+        .set_audio_muted(net.now, &ParticipantKey::new("call-1", "ghost"), true));
 }

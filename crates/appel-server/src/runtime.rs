@@ -665,12 +665,23 @@ impl Runtime {
                     request_id,
                     sdp,
                     publish,
+                    audio_muted,
                 } => self.to_media(MediaCommand::Join {
                     call,
                     participant,
                     request_id,
                     sdp,
                     publish,
+                    audio_muted,
+                }),
+                Action::MediaMute {
+                    call,
+                    participant,
+                    muted,
+                } => self.to_media(MediaCommand::Mute {
+                    call,
+                    participant,
+                    muted,
                 }),
                 Action::MediaAnswer {
                     call,

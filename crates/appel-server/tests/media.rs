@@ -290,3 +290,42 @@ async fn a_one_to_one_call_is_refused_the_media_server_and_strangers_are_refused
     let refused = offer(&mut members[0], &own, good).await.unwrap_err();
     assert_eq!(refused.name(), registry::MEDIA_ALREADY_CONNECTED.name);
 }
+
+#[tokio::test]
+async fn a_participant_who_turns_its_microphone_off_is_not_heard_though_its_client_keeps_sending() {
+    let server = server().await;
+    let Group {
+        call,
+        mut clients,
+        ids,
+        ..
+    } = group_call(&server, &["alice", "bob"]).await;
+    let peers = connect_media(&call, &mut clients, &ids).await;
+    let heard = serve_until(&mut clients, &peers, Duration::from_secs(20), |peers| {
+        hears_everyone_else(peers, 10)
+    })
+    .await;
+    assert!(heard, "{}", describe(&peers));
+    // Bob declares his microphone off; his test peer goes on sending audio regardless.
+    let call_id = call.clone();
+    clients[1]
+        .request(|request_id| ClientFrame::MediaState {
+            request_id,
+            call_id,
+            audio: false,
+            video: true,
+            screen_share: false,
+        })
+        .await
+        .expect("mediaState acknowledged");
+    // Frames already on their way when the ack left may still land.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = peers[0].counts()[&ids[1]];
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let after = peers[0].counts()[&ids[1]];
+    assert_eq!(after.0, before.0, "bob's audio still reached alice");
+    assert!(
+        after.1 >= before.1 + 10,
+        "bob's video stopped too: {before:?} → {after:?}"
+    );
+}

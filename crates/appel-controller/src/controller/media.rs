@@ -55,8 +55,10 @@ impl Controller {
         let participant = &call.participants[index];
         let publish = participant.role.is_none_or(|role| role.may_send_media());
         let participant_id = participant.id.clone();
+        let mut audio_muted = false;
         if let Some(leg) = call.leg_mut(index) {
             leg.media_server = true;
+            audio_muted = leg.audio_muted;
         }
         self.out.push(Action::MediaJoin {
             call: call_id.clone(),
@@ -64,8 +66,26 @@ impl Controller {
             request_id,
             sdp,
             publish,
+            audio_muted,
         });
         self.put_call(call);
+    }
+
+    /// Records whether participant `index`'s audio is to be held back, and tells the media server
+    /// when it has a peer connection for it.
+    pub(super) fn set_audio_muted(&mut self, call: &mut Call, index: usize, muted: bool) {
+        let participant = call.participants[index].id.clone();
+        let Some(leg) = call.leg_mut(index) else {
+            return;
+        };
+        leg.audio_muted = muted;
+        if leg.media_server {
+            self.out.push(Action::MediaMute {
+                call: call.id.clone(),
+                participant,
+                muted,
+            });
+        }
     }
 
     /// `mediaAnswer`: the answer to the media server's last offer to this participant.

@@ -83,6 +83,7 @@ impl Harness {
                 Action::Record(event) => self.records.push(event),
                 media @ (Action::MediaJoin { .. }
                 | Action::MediaAnswer { .. }
+                | Action::MediaMute { .. }
                 | Action::MediaLeave { .. }) => self.media.push(media),
             }
         }

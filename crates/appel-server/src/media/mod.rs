@@ -28,6 +28,12 @@ pub(crate) enum Command {
         request_id: u64,
         sdp: String,
         publish: bool,
+        audio_muted: bool,
+    },
+    Mute {
+        call: CallId,
+        participant: ParticipantId,
+        muted: bool,
     },
     Answer {
         call: CallId,
@@ -176,8 +182,10 @@ fn handle(sfu: &mut Sfu, command: Command, reports: &mpsc::UnboundedSender<Repor
             request_id,
             sdp,
             publish,
+            audio_muted,
         } => {
-            let report = match sfu.join(now, key(&call, &participant), &sdp, publish) {
+            let joined = sfu.join(now, key(&call, &participant), &sdp, publish, audio_muted);
+            let report = match joined {
                 Ok(sdp) => MediaReport::Answered { request_id, sdp },
                 Err(e) => MediaReport::Refused {
                     request_id,
@@ -197,6 +205,13 @@ fn handle(sfu: &mut Sfu, command: Command, reports: &mpsc::UnboundedSender<Repor
                 let error = refusal(&e);
                 let _ = reports.send((call, participant, MediaReport::AnswerRefused { error }));
             }
+        }
+        Command::Mute {
+            call,
+            participant,
+            muted,
+        } => {
+            sfu.set_audio_muted(now, &key(&call, &participant), muted);
         }
         Command::Leave { call, participant } => {
             sfu.leave(now, &key(&call, &participant));
