@@ -290,7 +290,14 @@ impl Sfu {
                 .get(slot)
                 .is_some_and(|p| p.rtc.accepts(&input))
         });
+        // Only an ICE check can come from an address no participant used yet (RFC 7983: STUN
+        // starts with 0–3); anything else from a stranger is dropped without asking every peer
+        // connection, so junk costs the same however many participants there are.
+        let is_stun = bytes.first().is_some_and(|b| *b < 4);
         let slot = cached.or_else(|| {
+            if !is_stun {
+                return None;
+            }
             self.participants
                 .iter()
                 .find(|(_, p)| p.rtc.accepts(&input))
