@@ -246,6 +246,18 @@ async fn a_participant_whose_udp_is_cut_mid_call_is_removed_with_301005_while_it
         let seen = client.participant_left(&call, &identities[2]).await;
         assert_reason(seen, &registry::MEDIA_SERVER_CONNECTION_LOST, who);
     }
+    // 301005 is retryable: carol joins again, with a new peer connection, and is heard again.
+    let mut peers = peers;
+    let carol_again = join(&mut clients[2], &call).await;
+    let (peer, sdp) = MediaPeer::new(&carol_again).await;
+    let answer = offer(&mut clients[2], &call, sdp).await.expect("mediaOffer accepted");
+    peer.accept_answer(&answer);
+    peers[2] = peer;
+    let heard = serve_until(&mut clients, &peers, Duration::from_secs(20), |peers| {
+        hears_everyone_else(peers, 10)
+    })
+    .await;
+    assert!(heard, "after rejoining: {}", describe(&peers));
 }
 
 #[tokio::test]
