@@ -392,7 +392,8 @@ fn refused_commands_change_nothing() {
     // A binding request naming nobody's credentials is not taken for anyone's check either.
     let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
     stun.extend_from_slice(&[7; 12]);
-    net.sfu.receive(net.now, "127.0.0.1:9".parse().unwrap(), net.server, &stun);
+    net.sfu
+        .receive(net.now, "127.0.0.1:9".parse().unwrap(), net.server, &stun);
     assert_eq!(net.sfu.unmatched_datagrams(), 2);
     net.connect_all();
 }

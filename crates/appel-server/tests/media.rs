@@ -250,7 +250,9 @@ async fn a_participant_whose_udp_is_cut_mid_call_is_removed_with_301005_while_it
     let mut peers = peers;
     let carol_again = join(&mut clients[2], &call).await;
     let (peer, sdp) = MediaPeer::new(&carol_again).await;
-    let answer = offer(&mut clients[2], &call, sdp).await.expect("mediaOffer accepted");
+    let answer = offer(&mut clients[2], &call, sdp)
+        .await
+        .expect("mediaOffer accepted");
     peer.accept_answer(&answer);
     peers[2] = peer;
     let heard = serve_until(&mut clients, &peers, Duration::from_secs(20), |peers| {
