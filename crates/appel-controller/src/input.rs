@@ -133,6 +133,8 @@ pub enum MediaReport {
     AnswerRefused {
         /// Why.
         error: CallingError,
+        /// The media server closed its peer connection: it may send a new `mediaOffer`.
+        closed: bool,
     },
     /// The media server changes its peer connection: send it this SDP offer.
     Offer {

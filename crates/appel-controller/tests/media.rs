@@ -371,3 +371,40 @@ fn a_microphone_turned_off_or_a_mute_from_the_backend_holds_the_audio_back_in_th
         .iter()
         .any(|f| matches!(f, ServerFrame::Muted { .. })));
 }
+
+#[test]
+fn an_answer_the_media_server_closed_the_connection_over_lets_the_participant_start_over() {
+    let mut h = with_media();
+    let call = group(&mut h);
+    let request = media_offer(&mut h, "bob", &call);
+    let (bob, _) = joined_media(&h, request);
+    let error = CallingError::new(&registry::MEDIA_SDP_REFUSED);
+    // Unreadable: the connection stays, so a second offer is still refused.
+    report(
+        &mut h,
+        &call,
+        &bob,
+        MediaReport::AnswerRefused {
+            error: error.clone(),
+            closed: false,
+        },
+    );
+    let again = media_offer(&mut h, "bob", &call);
+    assert!(h.error("bob", again).is(&registry::MEDIA_ALREADY_CONNECTED));
+    // Not fitting the offer: the media server closed it, so a new offer is admitted.
+    report(
+        &mut h,
+        &call,
+        &bob,
+        MediaReport::AnswerRefused {
+            error,
+            closed: true,
+        },
+    );
+    assert!(h
+        .unsolicited_errors("bob")
+        .iter()
+        .all(|e| e.is(&registry::MEDIA_SDP_REFUSED)));
+    let fresh = media_offer(&mut h, "bob", &call);
+    joined_media(&h, fresh);
+}

@@ -108,7 +108,8 @@ pub struct Transmit {
     pub contents: Vec<u8>,
 }
 
-/// Why a command was refused. Nothing changed in the core when one is returned.
+/// Why a command was refused. Nothing changed in the core when one is returned, except for
+/// [`MediaError::AnswerRejected`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaError {
     /// The participant already has a peer connection; it must leave first.
@@ -119,6 +120,10 @@ pub enum MediaError {
     BadSdp(String),
     /// An answer arrived but no offer waits for one (or a newer offer replaced it).
     NoPendingOffer(ParticipantKey),
+    /// The answer did not fit the offer it answered. Unlike the other refusals this one changed
+    /// something: the participant's peer connection is closed (without an event) and it may join
+    /// again with a new offer.
+    AnswerRejected(ParticipantKey, String),
 }
 
 impl fmt::Display for MediaError {
@@ -129,6 +134,9 @@ impl fmt::Display for MediaError {
             MediaError::BadSdp(why) => write!(f, "SDP refused: {why}"),
             MediaError::NoPendingOffer(key) => {
                 write!(f, "no offer to {key} waits for an answer")
+            }
+            MediaError::AnswerRejected(key, why) => {
+                write!(f, "the answer of {key} does not fit the offer ({why}); its media connection is closed")
             }
         }
     }

@@ -175,7 +175,9 @@ impl Sfu {
         Ok(answer.to_sdp_string())
     }
 
-    /// The participant's SDP answer to the core's last [`MediaEvent::Offer`] to it.
+    /// The participant's SDP answer to the core's last [`MediaEvent::Offer`] to it. Unreadable
+    /// text changes nothing (the offer still waits); an answer that does not fit the offer closes
+    /// the participant's peer connection ([`MediaError::AnswerRejected`]).
     pub fn accept_answer(
         &mut self,
         now: Instant,
@@ -213,15 +215,11 @@ impl Sfu {
                     .retain(|t| !matches!(t.state, OutState::NegotiatingStop(_)));
             }
             Err(e) => {
-                // The offer is void: what it carried is offered again next time.
-                for track in &mut p.tracks_out {
-                    track.state = match track.state {
-                        OutState::Negotiating(_) => OutState::ToOpen,
-                        OutState::NegotiatingStop(mid) => OutState::ToStop(mid),
-                        other => other,
-                    };
-                }
-                return Err(MediaError::BadSdp(e.to_string()));
+                // The client applied the offer and answered something that does not fit it: the
+                // two sides no longer agree on the m-lines, and no later offer could fix that.
+                // The peer connection is closed so the participant can start over.
+                self.remove(slot, None);
+                return Err(MediaError::AnswerRejected(key.clone(), e.to_string()));
             }
         }
         let mut dirty = vec![slot];

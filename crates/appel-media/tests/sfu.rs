@@ -27,6 +27,9 @@ struct Net {
     peers: Vec<Peer>,
     now: Instant,
     events: Vec<MediaEvent>,
+    /// Offers to this participant are kept in `held` instead of being answered.
+    hold_offers_to: Option<ParticipantKey>,
+    held: Vec<String>,
 }
 
 impl Net {
@@ -42,6 +45,8 @@ impl Net {
             peers: Vec::new(),
             now,
             events: Vec::new(),
+            hold_offers_to: None,
+            held: Vec::new(),
         }
     }
 
@@ -93,9 +98,16 @@ impl Net {
             while let Some(event) = self.sfu.poll_event() {
                 moved = true;
                 if let MediaEvent::Offer { participant, sdp } = &event {
+                    if self.hold_offers_to.as_ref() == Some(participant) {
+                        self.held.push(sdp.clone());
+                        self.events.push(event);
+                        continue;
+                    }
+                    // The newest peer of that key: one that started over replaces the old.
                     let peer = self
                         .peers
                         .iter_mut()
+                        .rev()
                         .find(|p| &p.key == participant)
                         .unwrap();
                     let answer = peer.client.accept_offer(sdp).unwrap();
@@ -443,4 +455,47 @@ fn a_muted_participants_audio_is_held_back_and_its_video_is_not() {
     assert!(!net
         .sfu
         .set_audio_muted(net.now, &ParticipantKey::new("call-1", "ghost"), true));
+}
+
+#[test]
+fn an_answer_that_does_not_fit_closes_the_peer_connection_and_the_participant_may_start_over() {
+    let mut net = Net::new(Duration::from_secs(10), Duration::from_secs(10));
+    net.join("call-1", "alice", true);
+    net.join("call-1", "bob", true);
+    let bob = ParticipantKey::new("call-1", "bob");
+    net.hold_offers_to = Some(bob.clone());
+    // Carol arrives: bob is offered her tracks.
+    net.join("call-1", "carol", true);
+    net.connect_all();
+    let offer = net.held.pop().expect("carol's tracks were offered to bob");
+    // Unreadable: refused, nothing changes, the same offer still waits.
+    assert!(matches!(
+        net.sfu.accept_answer(net.now, &bob, "v=0\r\n"),
+        Err(MediaError::BadSdp(_))
+    ));
+    assert!(net.sfu.is_connected(&bob));
+    // Readable but not fitting the offer (an m-line missing): bob's connection is closed, and
+    // the others are offered the removal of his tracks.
+    let reply = net.peers[1].client.accept_offer(&offer).unwrap();
+    let cut_at = reply.rfind("m=").unwrap();
+    assert!(matches!(
+        net.sfu.accept_answer(net.now, &bob, &reply[..cut_at]),
+        Err(MediaError::AnswerRejected(..))
+    ));
+    assert!(!net.sfu.is_connected(&bob));
+    assert_eq!(net.sfu.participant_count(), 2);
+    // He starts over with a new peer connection and hears carol.
+    net.hold_offers_to = None;
+    net.peers[1].cut = true;
+    net.join("call-1", "bob", true);
+    net.run_for(Duration::from_secs(1));
+    for round in 0..10 {
+        net.send_frames(round);
+        net.run_for(Duration::from_millis(30));
+    }
+    let counts = net.peers[3].client.counts();
+    assert!(
+        counts.contains_key("carol") && counts.contains_key("alice"),
+        "{counts:?}"
+    );
 }

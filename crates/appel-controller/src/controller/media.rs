@@ -147,7 +147,14 @@ impl Controller {
                 }
                 self.send_error(&endpoint, Some(request_id), error);
             }
-            MediaReport::AnswerRefused { error } => self.send_error(&endpoint, None, error),
+            MediaReport::AnswerRefused { error, closed } => {
+                if closed {
+                    if let Some(leg) = call.leg_mut(index) {
+                        leg.media_server = false;
+                    }
+                }
+                self.send_error(&endpoint, None, error);
+            }
             MediaReport::Offer { sdp } => self.send(
                 &endpoint,
                 ServerFrame::MediaOffer {

@@ -110,7 +110,8 @@ fn refusal(error: &MediaError) -> CallingError {
         MediaError::AlreadyJoined(_) => &registry::MEDIA_ALREADY_CONNECTED,
         MediaError::UnknownParticipant(_)
         | MediaError::BadSdp(_)
-        | MediaError::NoPendingOffer(_) => &registry::MEDIA_SDP_REFUSED,
+        | MediaError::NoPendingOffer(_)
+        | MediaError::AnswerRejected(..) => &registry::MEDIA_SDP_REFUSED,
     };
     CallingError::new(entry).with_context(error.to_string())
 }
@@ -202,8 +203,10 @@ fn handle(sfu: &mut Sfu, command: Command, reports: &mpsc::UnboundedSender<Repor
             sdp,
         } => {
             if let Err(e) = sfu.accept_answer(now, &key(&call, &participant), &sdp) {
+                let closed = matches!(e, MediaError::AnswerRejected(..));
                 let error = refusal(&e);
-                let _ = reports.send((call, participant, MediaReport::AnswerRefused { error }));
+                let report = MediaReport::AnswerRefused { error, closed };
+                let _ = reports.send((call, participant, report));
             }
         }
         Command::Mute {
