@@ -326,8 +326,6 @@ export declare const Codes: {
   readonly PARTICIPANT_NOT_FOUND: { readonly code: 404; readonly subCode: 900506; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** No webhook subscription with that id exists on this server. */
   readonly WEBHOOK_SUBSCRIPTION_NOT_FOUND: { readonly code: 404; readonly subCode: 900507; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
-  /** The load tool only runs against a server on a loopback address of this machine. */
-  readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** This server runs without its media server, so group calls and rooms cannot carry audio or video through it. */
   readonly MEDIA_SERVER_DISABLED: { readonly code: 503; readonly subCode: 900700; readonly resultCategory: "UnexpectedServerError"; readonly scope: "sdk"; readonly retryable: false };
   /** A one-to-one call connects its two parties directly, not through the media server. */
@@ -336,6 +334,8 @@ export declare const Codes: {
   readonly MEDIA_ALREADY_CONNECTED: { readonly code: 409; readonly subCode: 900702; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The media server could not use the SDP it was sent (unreadable, no usable media line, or not the answer it waits for). */
   readonly MEDIA_SDP_REFUSED: { readonly code: 400; readonly subCode: 900703; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The load tool only runs against a server on a loopback address of this machine. */
+  readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** An argument is not valid. */
   readonly INVALID_ARGUMENT: { readonly code: 400; readonly subCode: 900900; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The call ended normally for a reason this version of Appel does not know. */

@@ -280,13 +280,6 @@ entries! {
             => "Listez les abonnements avec GET /webhooks et utilisez un identifiant actuel ; abonnez-vous de nouveau s'il a été supprimé.",
     }
 
-    BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
-        en: "The load tool only runs against a server on a loopback address of this machine."
-            => "Start the server on 127.0.0.1 (or another 127.x address) and point --server at it; never load a server you do not own.",
-        fr: "L'outil de charge ne s'exécute que contre un serveur sur une adresse de bouclage de cette machine."
-            => "Démarrez le serveur sur 127.0.0.1 (ou une autre adresse 127.x) et indiquez-la dans --server ; ne chargez jamais un serveur qui ne vous appartient pas.",
-    }
-
     MEDIA_SERVER_DISABLED = Sdk(503, Some(900700), UnexpectedServerError, retryable: false) {
         en: "This server runs without its media server, so group calls and rooms cannot carry audio or video through it."
             => "Ask the operator to enable the media server (media.enabled) or point the deployment at one.",
@@ -313,6 +306,13 @@ entries! {
             => "Send the offer or answer the browser or SDK produced, unchanged, and answer only the latest mediaOffer.",
         fr: "Le serveur média n'a pas pu utiliser le SDP reçu (illisible, sans ligne média utilisable, ou pas la réponse attendue)."
             => "Envoyez l'offre ou la réponse produite par le navigateur ou le SDK, sans la modifier, et ne répondez qu'au dernier mediaOffer.",
+    }
+
+    BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
+        en: "The load tool only runs against a server on a loopback address of this machine."
+            => "Start the server on 127.0.0.1 (or another 127.x address) and point --server at it; never load a server you do not own.",
+        fr: "L'outil de charge ne s'exécute que contre un serveur sur une adresse de bouclage de cette machine."
+            => "Démarrez le serveur sur 127.0.0.1 (ou une autre adresse 127.x) et indiquez-la dans --server ; ne chargez jamais un serveur qui ne vous appartient pas.",
     }
 
     INVALID_ARGUMENT = Sdk(400, Some(900900), ExpectedError, retryable: false) {
