@@ -343,3 +343,22 @@ async fn a_participant_who_turns_its_microphone_off_is_not_heard_though_its_clie
         "bob's video stopped too: {before:?} → {after:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_started_without_its_media_server_binds_no_udp_and_says_so() {
+    let server = TestServer::start_with(|config| config.media.enabled = false).await;
+    assert_eq!(server.server.media_addr(), None);
+    let Group {
+        call, mut clients, ..
+    } = group_call(&server, &["alice", "bob"]).await;
+    let (_peer, sdp) = MediaPeer::new("alice").await;
+    let refused = offer(&mut clients[0], &call, sdp).await.unwrap_err();
+    assert_eq!(refused.name(), registry::MEDIA_SERVER_DISABLED.name);
+    // The one that runs it announces a loopback UDP address with a real port.
+    let with_media = TestServer::start().await;
+    let addr = with_media
+        .server
+        .media_addr()
+        .expect("media server running");
+    assert!(addr.ip().is_loopback() && addr.port() != 0);
+}
