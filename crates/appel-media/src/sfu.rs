@@ -138,7 +138,7 @@ impl Sfu {
         // Everything the others already publish is offered to the newcomer.
         let mut tracks_out = Vec::new();
         for other in members.iter() {
-            let Some(publisher) = self.participants.get(other) else {
+            let Some(publisher) = self.participants.get(other).filter(|p| p.publish) else {
                 continue;
             };
             for track in &publisher.tracks_in {
@@ -172,6 +172,8 @@ impl Sfu {
             },
         );
         self.run(vec![slot]);
+        // A newcomer that publishes nothing touches no session, yet must get the others' tracks.
+        self.negotiate(slot);
         Ok(answer.to_sdp_string())
     }
 

@@ -52,9 +52,14 @@ impl Net {
 
     /// A client joins `session` through the core, as signaling would carry its offer.
     fn join(&mut self, session: &str, name: &str, publish: bool) -> usize {
+        self.join_with(session, name, publish, true)
+    }
+
+    /// As [`Net::join`]; without `tracks` the client offers nothing to send (receive only).
+    fn join_with(&mut self, session: &str, name: &str, publish: bool, tracks: bool) -> usize {
         let port = 41000 + self.peers.len() as u16;
         let local: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let (mut client, offer) = MediaClient::new(self.now, local, true, true);
+        let (mut client, offer) = MediaClient::new(self.now, local, tracks, tracks);
         let key = ParticipantKey::new(session, name);
         let answer = self
             .sfu
@@ -496,6 +501,36 @@ fn an_answer_that_does_not_fit_closes_the_peer_connection_and_the_participant_ma
     let counts = net.peers[3].client.counts();
     assert!(
         counts.contains_key("carol") && counts.contains_key("alice"),
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn a_receive_only_latecomer_gets_the_tracks_of_those_already_talking() {
+    let mut net = Net::new(Duration::from_secs(10), Duration::from_secs(10));
+    net.join("call-1", "alice", true);
+    net.join("call-1", "bob", true);
+    net.connect_all();
+    net.send_frames(0);
+    net.run_for(Duration::from_millis(100));
+    // Dan sends nothing at all: his offer has a single receive-only line.
+    let dan = net.join_with("call-1", "dan", true, false);
+    net.run_for(Duration::from_secs(1));
+    for round in 1..11 {
+        for i in 0..2 {
+            let name = net.peers[i].key.participant.clone();
+            let now = net.now;
+            net.peers[i]
+                .client
+                .send_audio(now, format!("a:{name}:{round}").as_bytes());
+        }
+        net.pump();
+        net.run_for(Duration::from_millis(30));
+    }
+    let counts = net.peers[dan].client.counts();
+    assert!(
+        counts.get("alice").is_some_and(|c| c.0 >= 8)
+            && counts.get("bob").is_some_and(|c| c.0 >= 8),
         "{counts:?}"
     );
 }
