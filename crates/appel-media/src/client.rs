@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
@@ -42,6 +42,8 @@ pub struct MediaClient {
     timeout: Instant,
     audio_frames: u64,
     video_frames: u64,
+    /// The video m-lines media arrived on, with their publisher.
+    receiving: Vec<(Mid, String)>,
 }
 
 impl MediaClient {
@@ -80,6 +82,7 @@ impl MediaClient {
             timeout: now,
             audio_frames: 0,
             video_frames: 0,
+            receiving: Vec::new(),
         };
         (client, offer.to_sdp_string())
     }
@@ -218,6 +221,30 @@ impl MediaClient {
         true
     }
 
+    /// Asks the media server for a keyframe of the video `from` publishes (what a decoder does
+    /// after a loss). `false` when no such video is received yet.
+    pub fn request_keyframe(&mut self, from: &str) -> bool {
+        let mid = self.received_video_mid(from);
+        let Some(mid) = mid else {
+            return false;
+        };
+        let Some(mut writer) = self.rtc.writer(mid) else {
+            return false;
+        };
+        let asked = writer
+            .request_keyframe(None, KeyframeRequestKind::Pli)
+            .is_ok();
+        self.drain();
+        asked
+    }
+
+    fn received_video_mid(&self, from: &str) -> Option<Mid> {
+        self.receiving
+            .iter()
+            .find(|(_, who)| who == from)
+            .map(|(mid, _)| *mid)
+    }
+
     /// Frames received per publisher: (audio, video) counts.
     pub fn counts(&self) -> BTreeMap<String, (usize, usize)> {
         let mut counts = BTreeMap::new();
@@ -249,6 +276,12 @@ impl MediaClient {
                     let Some(media) = self.rtc.media(data.mid) else {
                         continue;
                     };
+                    if media.kind() == MediaKind::Video
+                        && !self.receiving.iter().any(|(mid, _)| *mid == data.mid)
+                    {
+                        self.receiving
+                            .push((data.mid, media.stream_id().to_string()));
+                    }
                     self.received.push(Received {
                         from: media.stream_id().to_string(),
                         video: media.kind() == MediaKind::Video,

@@ -534,3 +534,39 @@ fn a_receive_only_latecomer_gets_the_tracks_of_those_already_talking() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn a_subscribers_own_keyframe_request_reaches_the_publisher_and_no_one_else() {
+    let mut net = Net::new(Duration::from_secs(10), Duration::from_secs(10));
+    net.join("call-1", "alice", true);
+    net.join("call-1", "bob", true);
+    net.join("call-1", "carol", true);
+    net.connect_all();
+    for round in 0..5 {
+        net.send_frames(round);
+        net.run_for(Duration::from_millis(30));
+    }
+    // Past the throttle window of the requests the subscriptions themselves caused.
+    net.run_for(Duration::from_millis(1100));
+    let before: Vec<u64> = net
+        .peers
+        .iter()
+        .map(|p| p.client.keyframe_requests())
+        .collect();
+    assert!(
+        net.peers[1].client.request_keyframe("alice"),
+        "bob receives no video of alice"
+    );
+    net.pump();
+    net.run_for(Duration::from_millis(100));
+    let after: Vec<u64> = net
+        .peers
+        .iter()
+        .map(|p| p.client.keyframe_requests())
+        .collect();
+    assert!(
+        after[0] > before[0],
+        "alice was not asked: {before:?} → {after:?}"
+    );
+    assert_eq!(after[2], before[2], "carol was asked for alice's keyframe");
+}
