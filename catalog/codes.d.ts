@@ -342,6 +342,14 @@ export declare const Codes: {
   readonly NO_MICROPHONE_FOUND: { readonly code: 412; readonly subCode: 900641; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The microphone exists but could not be started; another application may be holding it. */
   readonly MICROPHONE_UNAVAILABLE: { readonly code: 412; readonly subCode: 900642; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
+  /** This server runs without its media server, so group calls and rooms cannot carry audio or video through it. */
+  readonly MEDIA_SERVER_DISABLED: { readonly code: 503; readonly subCode: 900700; readonly resultCategory: "UnexpectedServerError"; readonly scope: "sdk"; readonly retryable: false };
+  /** A one-to-one call connects its two parties directly, not through the media server. */
+  readonly MEDIA_SERVER_NOT_FOR_THIS_CALL: { readonly code: 409; readonly subCode: 900701; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This participant already has a connection to the media server in this call. */
+  readonly MEDIA_ALREADY_CONNECTED: { readonly code: 409; readonly subCode: 900702; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The media server could not use the SDP it was sent (unreadable, no usable media line, or not the answer it waits for). */
+  readonly MEDIA_SDP_REFUSED: { readonly code: 400; readonly subCode: 900703; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
   /** The load tool only runs against a server on a loopback address of this machine. */
   readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** An argument is not valid. */

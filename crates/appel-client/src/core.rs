@@ -567,6 +567,9 @@ impl Core {
                 });
                 self.start_refresh();
             }
+            // Sent only to endpoints that sent `mediaOffer`, which this core does not yet:
+            // native media through the media server is a later step (docs/architecture.md).
+            ServerFrame::MediaAnswer { .. } | ServerFrame::MediaOffer { .. } => {}
         }
     }
 

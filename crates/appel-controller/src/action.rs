@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use appel_codes::CallingError;
-use appel_protocol::{CallId, IdentityId, ServerFrame};
+use appel_protocol::{CallId, IdentityId, ParticipantId, ServerFrame};
 
 use crate::endpoint::EndpointKey;
 use crate::records::RecordEvent;
@@ -45,6 +45,49 @@ pub enum Action {
     },
     /// Store a fact in the call records.
     Record(RecordEvent),
+    /// Give the media server this participant's SDP offer; report the answer (or the refusal) with
+    /// [`crate::Input::Media`], echoing `request_id`.
+    MediaJoin {
+        /// The call (the media server's session).
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+        /// The `mediaOffer` to answer.
+        request_id: u64,
+        /// Its SDP offer.
+        sdp: String,
+        /// Whether its tracks may be forwarded (its room role may send media).
+        publish: bool,
+        /// Whether its audio is held back from the start (see [`Action::MediaMute`]).
+        audio_muted: bool,
+    },
+    /// Stop (or resume) forwarding the participant's audio: its `mediaState` turned the microphone
+    /// off (or on), or the call-control API muted it.
+    MediaMute {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Held back when true.
+        muted: bool,
+    },
+    /// Give the media server the participant's answer to the server's last `mediaOffer`.
+    MediaAnswer {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Its SDP answer.
+        sdp: String,
+    },
+    /// The participant's leg ended: the media server closes its peer connection and withdraws its
+    /// tracks from the others.
+    MediaLeave {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+    },
 }
 
 /// The queue of actions, in the order they were decided.

@@ -29,6 +29,12 @@ pub(crate) struct Leg {
     /// Its media flows (a callee's `mediaReady`; the caller's once a callee is ready).
     pub(crate) media_ready: bool,
     pub(crate) held: bool,
+    /// It asked for a media server connection (`mediaOffer`): the media server must forget it
+    /// when the leg ends.
+    pub(crate) media_server: bool,
+    /// Its audio is not to be forwarded by the media server: its last `mediaState` had the
+    /// microphone off, or the call-control API muted it since.
+    pub(crate) audio_muted: bool,
     /// The call state last sent to its endpoint.
     pub(crate) shown: CallState,
 }
@@ -39,6 +45,8 @@ impl Leg {
             endpoint,
             media_ready: false,
             held: false,
+            media_server: false,
+            audio_muted: false,
             shown: CallState::None,
         }
     }

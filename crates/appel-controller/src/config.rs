@@ -41,6 +41,9 @@ pub struct ControllerConfig {
     /// which made the records writer write a 4 KiB page per index entry under load. The second
     /// half of the id is 128 bits from the seeded cryptographic generator.
     pub id_epoch_ms: u64,
+    /// Whether the shell runs a media server: without one, `mediaOffer` gets 503/900700
+    /// (`MEDIA_SERVER_DISABLED`). Default false (the controller alone has none).
+    pub media_server: bool,
 }
 
 impl Default for ControllerConfig {
@@ -55,6 +58,7 @@ impl Default for ControllerConfig {
             max_outgoing_calls_per_identity: 32,
             id_seed: [0; 32],
             id_epoch_ms: 0,
+            media_server: false,
         }
     }
 }

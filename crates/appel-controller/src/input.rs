@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use appel_codes::CallEndReason;
-use appel_protocol::{CallId, ClientFrame, IdentityId};
+use appel_codes::{CallEndReason, CallingError};
+use appel_protocol::{CallId, ClientFrame, IdentityId, ParticipantId};
 
 use crate::endpoint::EndpointKey;
 use crate::rooms::RoomSpec;
@@ -101,4 +101,51 @@ pub enum Input {
         /// The room's id.
         room: String,
     },
+    /// What the media server reports about a participant of `call`.
+    Media {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+        /// What happened.
+        report: MediaReport,
+    },
+}
+
+/// What the media server reports (see [`Input::Media`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum MediaReport {
+    /// Its `mediaOffer` (request `request_id`) was accepted with this SDP answer.
+    Answered {
+        /// The request to answer.
+        request_id: u64,
+        /// The SDP answer.
+        sdp: String,
+    },
+    /// Its `mediaOffer` (request `request_id`) was refused.
+    Refused {
+        /// The request to answer.
+        request_id: u64,
+        /// Why.
+        error: CallingError,
+    },
+    /// Its `mediaAnswer` was refused.
+    AnswerRefused {
+        /// Why.
+        error: CallingError,
+        /// The media server closed its peer connection: it may send a new `mediaOffer`.
+        closed: bool,
+    },
+    /// The media server changes its peer connection: send it this SDP offer.
+    Offer {
+        /// The SDP offer.
+        sdp: String,
+    },
+    /// ICE and DTLS completed.
+    Connected,
+    /// ICE + DTLS did not complete within the media setup timer: it is removed with 410/301004.
+    SetupFailed,
+    /// It sent nothing for longer than the media loss timer (or its peer connection failed): it
+    /// is removed with 410/301005.
+    Lost,
 }

@@ -61,7 +61,7 @@ pub use config::ControllerConfig;
 pub use control::{CallSnapshot, Control, ParticipantSnapshot, Presence};
 pub use controller::Controller;
 pub use endpoint::EndpointKey;
-pub use input::Input;
+pub use input::{Input, MediaReport};
 pub use records::{RecordEvent, TimelineKind};
 pub use rooms::{IdentityKind, RoomRole, RoomSpec};
 

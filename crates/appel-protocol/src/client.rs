@@ -177,6 +177,24 @@ pub enum ClientFrame {
         #[serde(default)]
         screen_share: bool,
     },
+    /// Connects this participant's media to the media server (a group call's or a room's): the
+    /// SDP offer of its one peer connection, with the tracks it publishes; answered by
+    /// `mediaAnswer` or `error`. Others' tracks then come in the server's `mediaOffer`s.
+    MediaOffer {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// The SDP offer.
+        sdp: String,
+    },
+    /// The answer to the server's `mediaOffer`.
+    MediaAnswer {
+        /// The call.
+        call_id: CallId,
+        /// The SDP answer.
+        sdp: String,
+    },
 }
 
 impl ClientFrame {
@@ -200,6 +218,8 @@ impl ClientFrame {
         "addParticipant",
         "removeParticipant",
         "mediaState",
+        "mediaOffer",
+        "mediaAnswer",
     ];
 
     /// The frame's `type` on the wire.
@@ -223,6 +243,8 @@ impl ClientFrame {
             ClientFrame::AddParticipant { .. } => "addParticipant",
             ClientFrame::RemoveParticipant { .. } => "removeParticipant",
             ClientFrame::MediaState { .. } => "mediaState",
+            ClientFrame::MediaOffer { .. } => "mediaOffer",
+            ClientFrame::MediaAnswer { .. } => "mediaAnswer",
         }
     }
 
@@ -240,13 +262,15 @@ impl ClientFrame {
             | ClientFrame::JoinRoom { request_id, .. }
             | ClientFrame::AddParticipant { request_id, .. }
             | ClientFrame::RemoveParticipant { request_id, .. }
-            | ClientFrame::MediaState { request_id, .. } => Some(*request_id),
+            | ClientFrame::MediaState { request_id, .. }
+            | ClientFrame::MediaOffer { request_id, .. } => Some(*request_id),
             ClientFrame::Hello { .. }
             | ClientFrame::Ping
             | ClientFrame::Pong
             | ClientFrame::AckIncoming { .. }
             | ClientFrame::MediaReady { .. }
-            | ClientFrame::Signal { .. } => None,
+            | ClientFrame::Signal { .. }
+            | ClientFrame::MediaAnswer { .. } => None,
         }
     }
 
@@ -264,7 +288,9 @@ impl ClientFrame {
             | ClientFrame::JoinCall { call_id, .. }
             | ClientFrame::AddParticipant { call_id, .. }
             | ClientFrame::RemoveParticipant { call_id, .. }
-            | ClientFrame::MediaState { call_id, .. } => Some(call_id),
+            | ClientFrame::MediaState { call_id, .. }
+            | ClientFrame::MediaOffer { call_id, .. }
+            | ClientFrame::MediaAnswer { call_id, .. } => Some(call_id),
             ClientFrame::JoinRoom { .. }
             | ClientFrame::Hello { .. }
             | ClientFrame::Ping

@@ -144,6 +144,23 @@ pub enum ServerFrame {
         /// The call.
         call_id: CallId,
     },
+    /// The media server's answer to this endpoint's `mediaOffer`.
+    MediaAnswer {
+        /// The `mediaOffer` this answers.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// The SDP answer.
+        sdp: String,
+    },
+    /// The media server changes this endpoint's peer connection (another participant's tracks
+    /// arrive or go); answer with `mediaAnswer`.
+    MediaOffer {
+        /// The call.
+        call_id: CallId,
+        /// The SDP offer.
+        sdp: String,
+    },
 }
 
 impl ServerFrame {
@@ -164,6 +181,8 @@ impl ServerFrame {
         "tokenExpiring",
         "callJoined",
         "muted",
+        "mediaAnswer",
+        "mediaOffer",
     ];
 
     /// The frame's `type` on the wire.
@@ -184,6 +203,8 @@ impl ServerFrame {
             ServerFrame::TokenExpiring { .. } => "tokenExpiring",
             ServerFrame::CallJoined { .. } => "callJoined",
             ServerFrame::Muted { .. } => "muted",
+            ServerFrame::MediaAnswer { .. } => "mediaAnswer",
+            ServerFrame::MediaOffer { .. } => "mediaOffer",
         }
     }
 

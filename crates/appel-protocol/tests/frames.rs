@@ -89,6 +89,15 @@ fn every_client_frame() -> Vec<ClientFrame> {
             video: false,
             screen_share: true,
         },
+        ClientFrame::MediaOffer {
+            request_id: 13,
+            call_id: "c1".into(),
+            sdp: "v=0\r\n".into(),
+        },
+        ClientFrame::MediaAnswer {
+            call_id: "c1".into(),
+            sdp: "v=0\r\n".into(),
+        },
     ]
 }
 
@@ -175,6 +184,15 @@ fn every_server_frame() -> Vec<ServerFrame> {
         },
         ServerFrame::Muted {
             call_id: "c1".into(),
+        },
+        ServerFrame::MediaAnswer {
+            request_id: 9,
+            call_id: "c1".into(),
+            sdp: "v=0\r\n".into(),
+        },
+        ServerFrame::MediaOffer {
+            call_id: "c1".into(),
+            sdp: "v=0\r\n".into(),
         },
     ]
 }

@@ -51,6 +51,13 @@ pub struct Timers {
     pub push_wait: Duration,
     /// How long before a token expires the server tells the client to refresh it.
     pub token_refresh_ahead: Duration,
+    /// From a participant's `mediaOffer` to its connected ICE + DTLS session with the media server
+    /// before it is removed with 410/301004.
+    pub media_setup: Duration,
+    /// How long a participant connected to the media server may send nothing at all (media, RTCP,
+    /// ICE consent checks, which browsers send every few seconds) before it is removed with
+    /// 410/301005.
+    pub media_loss: Duration,
 }
 
 impl Default for Timers {
@@ -65,6 +72,8 @@ impl Default for Timers {
             delivery_ack: Duration::from_secs(5),
             push_wait: Duration::from_secs(30),
             token_refresh_ahead: Duration::from_secs(10 * 60),
+            media_setup: Duration::from_secs(10),
+            media_loss: Duration::from_secs(10),
         }
     }
 }
@@ -192,6 +201,34 @@ impl Default for Records {
     }
 }
 
+/// The media server embedded in `appel serve` (docs/architecture.md, "The media plane").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Media {
+    /// Whether `appel serve` runs it. Without it, `mediaOffer` gets 503/900700.
+    pub enabled: bool,
+    /// The address its one UDP socket binds to, every participant's datagrams multiplexed on it.
+    /// Default 127.0.0.1 port 0: a free port, which every SDP answer names, so no client needs to
+    /// know it in advance; give a fixed one (`media.udp_port`) to open it in a firewall.
+    pub bind: SocketAddr,
+    /// The address clients are told to send to (the ICE candidate of every answer); the bound
+    /// address when unset. Set it to the public address behind a NAT or a port mapping.
+    pub public_address: Option<SocketAddr>,
+    /// Whether SDKs may send a custom media stream (a stream the page made, not a camera) as
+    /// video. Announced in the welcome; an SDK refuses it with 41073 when false.
+    pub custom_streams: bool,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_address: None,
+            custom_streams: true,
+        }
+    }
+}
+
 /// Push notices sent to offline endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Push {
@@ -203,22 +240,6 @@ impl Default for Push {
     fn default() -> Self {
         Push {
             request_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// What the SDKs may send as media.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Media {
-    /// Whether SDKs may send a custom media stream (a stream the page made, not a camera) as
-    /// video. Announced in the welcome; an SDK refuses it with 41073 when false.
-    pub custom_streams: bool,
-}
-
-impl Default for Media {
-    fn default() -> Self {
-        Media {
-            custom_streams: true,
         }
     }
 }
@@ -370,10 +391,10 @@ pub struct Config {
     pub records: Records,
     /// Push notices.
     pub push: Push,
+    /// The media server.
+    pub media: Media,
     /// Webhook deliveries.
     pub webhooks: Webhooks,
-    /// What the SDKs may send as media.
-    pub media: Media,
     /// HTTP listener limits.
     pub http: Http,
     /// What users may look up about each other.
@@ -398,8 +419,8 @@ impl Default for Config {
             tokens: Tokens::default(),
             records: Records::default(),
             push: Push::default(),
-            webhooks: Webhooks::default(),
             media: Media::default(),
+            webhooks: Webhooks::default(),
             http: Http::default(),
             directory: Directory::default(),
             relay: Relay::default(),
@@ -455,6 +476,8 @@ static SETTINGS: &[Setting] = settings! {
     "timers.delivery_ack" => |c, v| c.timers.delivery_ack = duration(v)?;
     "timers.push_wait" => |c, v| c.timers.push_wait = duration(v)?;
     "timers.token_refresh_ahead" => |c, v| c.timers.token_refresh_ahead = duration(v)?;
+    "timers.media_setup" => |c, v| c.timers.media_setup = duration(v)?;
+    "timers.media_loss" => |c, v| c.timers.media_loss = duration(v)?;
     "signaling.heartbeat_interval" => |c, v| c.signaling.heartbeat_interval = duration(v)?;
     "signaling.max_frame_bytes" => |c, v| c.signaling.max_frame_bytes = count(v)?;
     "signaling.send_queue" => |c, v| c.signaling.send_queue = count(v)?;
@@ -476,6 +499,10 @@ static SETTINGS: &[Setting] = settings! {
     "records.durable" => |c, v| c.records.durable = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "media.custom_streams" => |c, v| c.media.custom_streams = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
+    "media.enabled" => |c, v| c.media.enabled = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "media.bind" => |c, v| c.media.bind = v.parse().map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:4478"))?;
+    "media.udp_port" => |c, v| c.media.bind.set_port(v.parse().map_err(|_| format!("`{v}` is not a port number"))?);
+    "media.public_address" => |c, v| c.media.public_address = Some(v.parse().map_err(|_| format!("`{v}` is not an address such as 203.0.113.7:4478"))?);
     "webhooks.url" => |c, v| c.webhooks.url = Some(non_empty(v)?);
     "webhooks.secret" => |c, v| c.webhooks.secret = Some(non_empty(v)?);
     "webhooks.request_timeout" => |c, v| c.webhooks.request_timeout = duration(v)?;
@@ -597,6 +624,9 @@ impl Config {
                 self.http.response_write_timeout,
             ),
             ("signaling.write_timeout", self.signaling.write_timeout),
+            // Zero would remove every participant the moment it sent its offer.
+            ("timers.media_setup", self.timers.media_setup),
+            ("timers.media_loss", self.timers.media_loss),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -905,6 +935,48 @@ mod tests {
         assert_eq!(config.limits.max_participants, 7);
         assert_eq!(config.data, PathBuf::from("/tmp/from-env"));
         assert_eq!(config.timers.establishment, Duration::from_secs(85));
+    }
+
+    #[test]
+    fn the_media_server_is_on_by_default_on_loopback_and_its_settings_come_from_file_or_env() {
+        let config = Config::default();
+        assert!(config.media.enabled);
+        assert!(config.media.bind.ip().is_loopback());
+        assert_eq!(config.media.bind.port(), 0);
+        assert_eq!(config.media.public_address, None);
+        assert_eq!(config.timers.media_setup, Duration::from_secs(10));
+        assert_eq!(config.timers.media_loss, Duration::from_secs(10));
+        let (_dir, path) = file(
+            "[media]\nudp_port = 4478\npublic_address = \"203.0.113.7:4478\"\n[timers]\nmedia_loss = \"4s\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(
+            &args,
+            env(&[
+                ("APPEL_TIMERS_MEDIA_SETUP", "3s"),
+                ("APPEL_MEDIA_ENABLED", "false"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.media.bind.to_string(), "127.0.0.1:4478");
+        assert_eq!(
+            config.media.public_address,
+            Some("203.0.113.7:4478".parse().unwrap())
+        );
+        assert_eq!(config.timers.media_loss, Duration::from_secs(4));
+        assert_eq!(config.timers.media_setup, Duration::from_secs(3));
+        assert!(!config.media.enabled);
+        for (name, value) in [
+            ("APPEL_MEDIA_UDP_PORT", "70000"),
+            ("APPEL_MEDIA_PUBLIC_ADDRESS", "somewhere"),
+            ("APPEL_TIMERS_MEDIA_LOSS", "0s"),
+        ] {
+            let refused = Config::load_with_env(&ServeArgs::default(), env(&[(name, value)]));
+            assert!(refused.is_err(), "{name}={value} was accepted");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! batch holding that end is committed. Only the telling waits: the controller goes on with every
 //! other call, and the writer goes on batching.
 
+use crate::media::{Command as MediaCommand, MediaHandle, MediaShell};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -313,10 +314,14 @@ pub fn controller_config(config: &Config, id_seed: [u8; 32]) -> ControllerConfig
         max_outgoing_calls_per_identity: config.limits.max_outgoing_calls_per_identity,
         id_seed,
         id_epoch_ms: u64::try_from(crate::store::unix_ms(SystemTime::now())).unwrap_or(0),
+        media_server: config.media.enabled,
     }
 }
 
 /// Starts the controller task, telling the controller first which identities registered before.
+// Each argument is a distinct service the task owns; a struct bundling them would only move the
+// list to its one caller.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start(
     config: &Config,
     id_seed: [u8; 32],
@@ -325,7 +330,12 @@ pub(crate) fn start(
     store: Store,
     records: RecordWriter,
     webhooks: WebhookHub,
+    media: Option<MediaShell>,
 ) -> (RuntimeHandle, tokio::task::JoinHandle<()>) {
+    let (media, media_reports) = match media.map(MediaShell::start) {
+        Some((handle, reports)) => (Some(handle), Some(reports)),
+        None => (None, None),
+    };
     let (events, receiver) = mpsc::channel(EVENT_QUEUE);
     let mut runtime = Runtime {
         controller: Controller::new(controller_config(config, id_seed)),
@@ -346,6 +356,7 @@ pub(crate) fn start(
         held_for: HashMap::new(),
         next_mark: 1,
         unmarked: false,
+        media,
     };
     let now = Instant::now();
     for (identity, push_url) in registered {
@@ -362,7 +373,7 @@ pub(crate) fn start(
         runtime.controller.handle(now, Input::RoomUpserted { room });
     }
     runtime.drain();
-    let task = tokio::spawn(runtime.run(receiver));
+    let task = tokio::spawn(runtime.run(receiver, media_reports));
     (RuntimeHandle { events, webhooks }, task)
 }
 
@@ -393,6 +404,8 @@ struct Runtime {
     next_mark: u64,
     /// Frames carry `next_mark` but it was not sent to the writer yet.
     unmarked: bool,
+    /// The media server's task, when it runs.
+    media: Option<MediaHandle>,
 }
 
 /// A frame (or a closing) waiting for the commit of the records it reports.
@@ -405,7 +418,11 @@ struct Held {
 }
 
 impl Runtime {
-    async fn run(mut self, mut receiver: mpsc::Receiver<Event>) {
+    async fn run(
+        mut self,
+        mut receiver: mpsc::Receiver<Event>,
+        mut media_reports: Option<mpsc::UnboundedReceiver<crate::media::Report>>,
+    ) {
         let mut committed = self.records.committed();
         loop {
             let deadline = self.controller.poll_timeout();
@@ -426,6 +443,19 @@ impl Runtime {
                     None => return,
                 },
                 () = timer => self.controller.handle_timeout(Instant::now()),
+                report = async {
+                    match media_reports.as_mut() {
+                        Some(reports) => reports.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match report {
+                    Some((call, participant, report)) => self.controller.handle(
+                        Instant::now(),
+                        Input::Media { call, participant, report },
+                    ),
+                    // The media task stopped: nothing more will come from it.
+                    None => media_reports = None,
+                },
                 changed = committed.changed(), if !self.held.is_empty() => {
                     // A writer that stopped committed what it had: nothing is left to wait for.
                     let through = match changed {
@@ -655,6 +685,42 @@ impl Runtime {
                         }
                     });
                 }
+                Action::MediaJoin {
+                    call,
+                    participant,
+                    request_id,
+                    sdp,
+                    publish,
+                    audio_muted,
+                } => self.to_media(MediaCommand::Join {
+                    call,
+                    participant,
+                    request_id,
+                    sdp,
+                    publish,
+                    audio_muted,
+                }),
+                Action::MediaMute {
+                    call,
+                    participant,
+                    muted,
+                } => self.to_media(MediaCommand::Mute {
+                    call,
+                    participant,
+                    muted,
+                }),
+                Action::MediaAnswer {
+                    call,
+                    participant,
+                    sdp,
+                } => self.to_media(MediaCommand::Answer {
+                    call,
+                    participant,
+                    sdp,
+                }),
+                Action::MediaLeave { call, participant } => {
+                    self.to_media(MediaCommand::Leave { call, participant })
+                }
                 Action::Record(event) => {
                     let at = match &event {
                         RecordEvent::CallCreated { at, .. }
@@ -683,6 +749,15 @@ impl Runtime {
             self.records.mark(self.next_mark);
             self.next_mark += 1;
             self.unmarked = false;
+        }
+    }
+
+    /// The controller asks for media only when the server runs a media server
+    /// (`ControllerConfig::media_server`), so there is always a task to hand it to.
+    fn to_media(&self, command: MediaCommand) {
+        match &self.media {
+            Some(media) => media.send(command),
+            None => tracing::error!(?command, "a media command with no media server running"),
         }
     }
 

@@ -31,6 +31,7 @@ pub struct RunningServer {
     runtime_task: JoinHandle<()>,
     http_task: JoinHandle<()>,
     records: RecordWriter,
+    media_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -80,6 +81,14 @@ impl Server {
             subscriptions,
             records.outbox_signal(),
         );
+        let media = if config.media.enabled {
+            let shell = crate::media::MediaShell::bind(&config).await?;
+            tracing::info!(address = %shell.public_address(), "media server listening (UDP)");
+            Some(shell)
+        } else {
+            None
+        };
+        let media_addr = media.as_ref().map(|m| m.public_address());
         let (runtime, runtime_task) = runtime::start(
             &config,
             random_seed()?,
@@ -88,6 +97,7 @@ impl Server {
             store.clone(),
             records.clone(),
             webhooks,
+            media,
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -122,6 +132,7 @@ impl Server {
             runtime_task,
             http_task,
             records,
+            media_addr,
         })
     }
 }
@@ -133,6 +144,11 @@ impl RunningServer {
     }
 
     /// The access key in use.
+    /// The UDP address the media server announces, when it runs.
+    pub fn media_addr(&self) -> Option<SocketAddr> {
+        self.media_addr
+    }
+
     pub fn access_key(&self) -> &str {
         &self.access_key
     }

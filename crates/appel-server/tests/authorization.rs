@@ -175,6 +175,11 @@ async fn an_outsider_cannot_signal_hang_up_or_remove_in_someone_elses_call() {
             video: true,
             screen_share: true,
         }),
+        Box::new(|request_id| ClientFrame::MediaOffer {
+            request_id,
+            call_id: call.clone(),
+            sdp: "v=0 forged offer".into(),
+        }),
         Box::new(|request_id| ClientFrame::Accept {
             request_id,
             call_id: call.clone(),
@@ -209,6 +214,10 @@ async fn an_outsider_cannot_signal_hang_up_or_remove_in_someone_elses_call() {
         },
         ClientFrame::AckIncoming {
             call_id: call.clone(),
+        },
+        ClientFrame::MediaAnswer {
+            call_id: call.clone(),
+            sdp: "v=0 forged answer".into(),
         },
     ] {
         c.mallory.send(frame).await;

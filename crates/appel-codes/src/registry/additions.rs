@@ -336,6 +336,34 @@ entries! {
             => "Fermez les autres applications qui utilisent le micro, vérifiez-le dans les paramètres du système, puis relancez ou acceptez l'appel.",
     }
 
+    MEDIA_SERVER_DISABLED = Sdk(503, Some(900700), UnexpectedServerError, retryable: false) {
+        en: "This server runs without its media server, so group calls and rooms cannot carry audio or video through it."
+            => "Ask the operator to enable the media server (media.enabled) or point the deployment at one.",
+        fr: "Ce serveur fonctionne sans son serveur média ; les appels de groupe et les salles ne peuvent pas y faire passer l'audio ni la vidéo."
+            => "Demandez à l'exploitant d'activer le serveur média (media.enabled) ou de raccorder le déploiement à l'un d'eux.",
+    }
+
+    MEDIA_SERVER_NOT_FOR_THIS_CALL = Sdk(409, Some(900701), ExpectedError, retryable: false) {
+        en: "A one-to-one call connects its two parties directly, not through the media server."
+            => "Send the SDP to the other party with signal frames; use mediaOffer only in group calls and rooms.",
+        fr: "Un appel à deux relie ses deux participants directement, sans passer par le serveur média."
+            => "Envoyez le SDP à l'autre participant avec des trames signal ; n'utilisez mediaOffer que dans les appels de groupe et les salles.",
+    }
+
+    MEDIA_ALREADY_CONNECTED = Sdk(409, Some(900702), ExpectedError, retryable: false) {
+        en: "This participant already has a connection to the media server in this call."
+            => "Keep using the existing peer connection; answer the server's mediaOffer frames to receive new tracks.",
+        fr: "Ce participant a déjà une connexion au serveur média dans cet appel."
+            => "Continuez d'utiliser la connexion existante ; répondez aux trames mediaOffer du serveur pour recevoir les nouvelles pistes.",
+    }
+
+    MEDIA_SDP_REFUSED = Sdk(400, Some(900703), UnexpectedClientError, retryable: false) {
+        en: "The media server could not use the SDP it was sent (unreadable, no usable media line, or not the answer it waits for)."
+            => "Send the offer or answer the browser or SDK produced, unchanged, and answer only the latest mediaOffer.",
+        fr: "Le serveur média n'a pas pu utiliser le SDP reçu (illisible, sans ligne média utilisable, ou pas la réponse attendue)."
+            => "Envoyez l'offre ou la réponse produite par le navigateur ou le SDK, sans la modifier, et ne répondez qu'au dernier mediaOffer.",
+    }
+
     BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
         en: "The load tool only runs against a server on a loopback address of this machine."
             => "Start the server on 127.0.0.1 (or another 127.x address) and point --server at it; never load a server you do not own.",

@@ -136,6 +136,14 @@ impl Controller {
                     screen_share,
                 },
             ),
+            ClientFrame::MediaOffer {
+                request_id,
+                call_id,
+                sdp,
+            } => self.media_offer(&endpoint, request_id, &call_id, sdp),
+            ClientFrame::MediaAnswer { call_id, sdp } => {
+                self.media_answer(&endpoint, &call_id, sdp)
+            }
         }
     }
 
@@ -579,7 +587,7 @@ impl Controller {
         self.put_call(call);
     }
 
-    fn media_ready(&mut self, endpoint: &EndpointKey, call_id: &CallId) {
+    pub(super) fn media_ready(&mut self, endpoint: &EndpointKey, call_id: &CallId) {
         let Some((mut call, index)) = self.take_joined(endpoint, None, call_id) else {
             return;
         };

@@ -414,7 +414,7 @@ impl Controller {
         call_id: &CallId,
         claim: MediaClaim,
     ) {
-        let Some((call, index)) = self.take_joined(endpoint, Some(request_id), call_id) else {
+        let Some((mut call, index)) = self.take_joined(endpoint, Some(request_id), call_id) else {
             return;
         };
         let verdict = match call.participants[index].role {
@@ -422,7 +422,10 @@ impl Controller {
             None => Ok(()),
         };
         match verdict {
-            Ok(()) => self.send(endpoint, ServerFrame::Ack { request_id }),
+            Ok(()) => {
+                self.set_audio_muted(&mut call, index, !claim.audio);
+                self.send(endpoint, ServerFrame::Ack { request_id })
+            }
             Err(error) => self.send_error(endpoint, Some(request_id), error),
         }
         self.put_call(call);
@@ -536,12 +539,15 @@ impl Controller {
                 }
             }
             Control::Mute { participant, .. } => {
-                let endpoint = call
-                    .index_of(&participant)
+                let index = call.index_of(&participant);
+                let endpoint = index
                     .and_then(|i| call.leg(i))
                     .map(|leg| leg.endpoint.clone());
-                match endpoint {
-                    Some(endpoint) => {
+                match (endpoint, index) {
+                    (Some(endpoint), Some(index)) => {
+                        // Enforced, not only asked of the SDK: a client that goes on sending is
+                        // not heard through the media server.
+                        self.set_audio_muted(&mut call, index, true);
                         self.send(
                             &endpoint,
                             ServerFrame::Muted {
@@ -551,7 +557,7 @@ impl Controller {
                         self.timeline(&call_id, TimelineKind::Muted, participant.to_string());
                         Ok(())
                     }
-                    None => Err(CallingError::new(&registry::PARTICIPANT_NOT_FOUND)
+                    _ => Err(CallingError::new(&registry::PARTICIPANT_NOT_FOUND)
                         .with_context(format!("participant {participant} in call {call_id}"))),
                 }
             }

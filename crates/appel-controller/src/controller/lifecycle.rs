@@ -271,6 +271,12 @@ impl Controller {
         if let Some(known) = self.directory.endpoints.get_mut(&leg.endpoint) {
             known.legs.remove(&call.id);
         }
+        if leg.media_server {
+            self.out.push(Action::MediaLeave {
+                call: call.id.clone(),
+                participant: participant_id.clone(),
+            });
+        }
         if tell_self {
             self.send(
                 &leg.endpoint,

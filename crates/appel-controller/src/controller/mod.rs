@@ -4,6 +4,7 @@ mod connections;
 mod frames;
 mod group;
 mod lifecycle;
+mod media;
 mod timeouts;
 
 use std::collections::HashMap;
@@ -100,6 +101,11 @@ impl Controller {
             }
             Input::RoomUpserted { room } => self.room_upserted(room),
             Input::RoomDeleted { room } => self.room_deleted(&room),
+            Input::Media {
+                call,
+                participant,
+                report,
+            } => self.media_report(&call, &participant, report),
         }
     }
 

@@ -26,6 +26,8 @@ pub struct Harness {
     pub pushes: Vec<(IdentityId, String, CallId)>,
     pub closes: Vec<(EndpointKey, CallingError)>,
     pub registered: Vec<IdentityId>,
+    /// What the controller asked of the media server, in order.
+    pub media: Vec<Action>,
     next_request: u64,
 }
 
@@ -47,6 +49,7 @@ impl Harness {
             pushes: Vec::new(),
             closes: Vec::new(),
             registered: Vec::new(),
+            media: Vec::new(),
             next_request: 1,
         }
     }
@@ -78,6 +81,10 @@ impl Harness {
                 } => self.pushes.push((identity, url, call)),
                 Action::MarkRegistered { identity } => self.registered.push(identity),
                 Action::Record(event) => self.records.push(event),
+                media @ (Action::MediaJoin { .. }
+                | Action::MediaAnswer { .. }
+                | Action::MediaMute { .. }
+                | Action::MediaLeave { .. }) => self.media.push(media),
             }
         }
     }

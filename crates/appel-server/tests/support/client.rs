@@ -394,6 +394,12 @@ impl Client {
         true
     }
 
+    /// Puts frames back in front of the backlog, in their order (a helper took what it handles).
+    pub fn restore_backlog(&mut self, mut frames: Vec<ServerFrame>) {
+        frames.append(&mut self.backlog);
+        self.backlog = frames;
+    }
+
     /// The frames read while waiting for others, taken out of the backlog.
     pub fn take_backlog(&mut self) -> Vec<ServerFrame> {
         std::mem::take(&mut self.backlog)

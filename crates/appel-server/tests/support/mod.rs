@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod media;
 pub mod raw;
 
 use std::path::Path;
