@@ -21,12 +21,13 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Serialize;
 
+pub use appel_protocol::federated::{
+    federated_identity, parse_federated_identity, FEDERATED_PREFIX,
+};
+
 use crate::config;
 use crate::store::StoredIssuer;
 use crate::tokens::{numeric_date, unauthenticated, Claims, VOIP_SCOPE};
-
-/// What every federated identity id starts with.
-pub const FEDERATED_PREFIX: &str = "federated:";
 
 /// The algorithms an identity provider may sign with: asymmetric ones only.
 const ACCEPTED: &[Algorithm] = &[
@@ -49,53 +50,6 @@ const MAX_ISSUER_BYTES: usize = 512;
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// How long one fetch from an issuer may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The identity id of `subject` at `issuer`: `federated:<issuer>:<subject>`, both parts
-/// percent-encoded (every byte but `A–Z a–z 0–9 - . _ ~`), so the id holds exactly two colons and
-/// reads back to one issuer and one subject whatever they contain.
-pub fn federated_identity(issuer: &str, subject: &str) -> String {
-    format!("{FEDERATED_PREFIX}{}:{}", encode(issuer), encode(subject))
-}
-
-/// The issuer and subject of a federated identity id; `None` for any other id.
-pub fn parse_federated_identity(id: &str) -> Option<(String, String)> {
-    let rest = id.strip_prefix(FEDERATED_PREFIX)?;
-    let (issuer, subject) = rest.split_once(':')?;
-    Some((decode(issuer)?, decode(subject)?))
-}
-
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-fn decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b':' => return None,
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
 
 /// Checks an issuer URL as written in the config or a REST body: an absolute https URL, or plain
 /// http on a loopback host (a provider on the same machine, or a test's); no query or fragment.
@@ -355,13 +309,14 @@ impl Federation {
         validation.set_audience(&[&issuer.view.audience]);
         validation.set_issuer(&[&issuer.view.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
-            .map_err(|e| match e.kind() {
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     unauthenticated("token expired")
                 }
                 _ => unauthenticated(format!("token rejected: {e}")),
-            })?;
+            },
+        )?;
         let claims = data.claims;
         let subject = claims
             .get(&issuer.view.user_claim)
@@ -557,8 +512,12 @@ fn fits(jwk: &Jwk, alg: Algorithm) -> bool {
             | Algorithm::PS384
             | Algorithm::PS512,
         ) => true,
-        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => ec.curve == EllipticCurve::P256,
-        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES384) => ec.curve == EllipticCurve::P384,
+        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
+            ec.curve == EllipticCurve::P256
+        }
+        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES384) => {
+            ec.curve == EllipticCurve::P384
+        }
         (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA) => true,
         _ => false,
     }
@@ -571,8 +530,8 @@ pub fn parse_key_set(text: &str) -> Result<Vec<Jwk>, String> {
     struct Raw {
         keys: Vec<serde_json::Value>,
     }
-    let raw: Raw =
-        serde_json::from_str(text).map_err(|e| format!("not a JWK set ({{\"keys\": [...]}}): {e}"))?;
+    let raw: Raw = serde_json::from_str(text)
+        .map_err(|e| format!("not a JWK set ({{\"keys\": [...]}}): {e}"))?;
     Ok(raw
         .keys
         .into_iter()
@@ -616,26 +575,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identity_ids_read_back_to_their_issuer_and_subject() {
-        let cases = [
-            ("https://idp.example/realms/acme", "alice"),
-            ("http://127.0.0.1:9/x", "a:b%c d/é"),
-            ("https://idp.example:8443/", "federated:https://x:y"),
-        ];
-        for (issuer, subject) in cases {
-            let id = federated_identity(issuer, subject);
-            assert_eq!(id.matches(':').count(), 2, "{id}");
-            assert_eq!(
-                parse_federated_identity(&id),
-                Some((issuer.to_string(), subject.to_string()))
-            );
-        }
-        assert_eq!(parse_federated_identity("4f1c-native"), None);
-        assert_eq!(parse_federated_identity("federated:a:b:c"), None);
-        assert_eq!(parse_federated_identity("federated:a%zz:b"), None);
-    }
-
-    #[test]
     fn issuer_urls_are_https_or_loopback_http() {
         assert!(check_issuer_url("https://idp.example/realms/acme").is_ok());
         assert!(check_issuer_url("http://127.0.0.1:8080/").is_ok());
@@ -649,7 +588,10 @@ mod tests {
 
     #[test]
     fn cache_control_gives_the_key_set_lifetime() {
-        assert_eq!(cache_lifetime("public, max-age=300"), Duration::from_secs(300));
+        assert_eq!(
+            cache_lifetime("public, max-age=300"),
+            Duration::from_secs(300)
+        );
         assert_eq!(cache_lifetime("no-store"), Duration::ZERO);
         assert_eq!(cache_lifetime("public"), Duration::MAX);
     }

@@ -111,11 +111,11 @@ pub async fn remove(
     PathParams(id): PathParams<String>,
 ) -> ApiResult<StatusCode> {
     match state.federation().by_id(&id) {
-        Some(view) if view.source == "config" => Err(CallingError::new(
-            &registry::FEDERATION_ISSUER_FROM_CONFIG,
-        )
-        .with_context(format!("issuer {}", view.issuer))
-        .into()),
+        Some(view) if view.source == "config" => {
+            Err(CallingError::new(&registry::FEDERATION_ISSUER_FROM_CONFIG)
+                .with_context(format!("issuer {}", view.issuer))
+                .into())
+        }
         Some(_) => {
             state.store().delete_federation_issuer(&id).await?;
             state.federation().remove(&id);
