@@ -1141,6 +1141,46 @@ mod tests {
     }
 
     #[test]
+    fn federation_is_off_by_default_and_a_keycloak_section_reads() {
+        let config = Config::load_with_env(&ServeArgs::default(), env(&[])).expect("defaults");
+        assert!(config.federation.issuers.is_empty());
+        assert!(config.federation.calling && !config.federation.rooms);
+        assert_eq!(config.federation.user_claim, "sub");
+        let (_dir, path) = file(
+            "[federation]\nissuers = [\"https://sso.example.org/realms/acme\", \"http://127.0.0.1:8081/realms/dev\"]\naudience = \"appel\"\nuser_claim = \"preferred_username\"\nrooms = true\njwks_min_refresh = \"1m\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("file");
+        assert_eq!(
+            config.federation.issuers,
+            [
+                "https://sso.example.org/realms/acme",
+                "http://127.0.0.1:8081/realms/dev"
+            ]
+        );
+        assert_eq!(config.federation.audience.as_deref(), Some("appel"));
+        assert_eq!(config.federation.user_claim, "preferred_username");
+        assert!(config.federation.rooms);
+        assert_eq!(config.federation.jwks_min_refresh, Duration::from_secs(60));
+        for bad in [
+            vec![("APPEL_FEDERATION_ISSUERS", "https://sso.example.org/")],
+            vec![
+                ("APPEL_FEDERATION_ISSUERS", "http://sso.example.org/"),
+                ("APPEL_FEDERATION_AUDIENCE", "appel"),
+            ],
+            vec![("APPEL_FEDERATION_JWKS_MAX_AGE", "2d")],
+            vec![("APPEL_FEDERATION_CALLING", "maybe")],
+        ] {
+            let error =
+                Config::load_with_env(&ServeArgs::default(), env(&bad)).expect_err("refused");
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn the_relay_is_off_by_default_and_needs_its_secret() {
         let config = Config::load_with_env(&ServeArgs::default(), env(&[])).expect("defaults");
         assert!(config.relay.urls.is_empty());

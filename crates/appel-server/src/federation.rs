@@ -26,6 +26,7 @@ pub use appel_protocol::federated::{
 };
 
 use crate::config;
+use crate::http::limits::MAX_ID_CHARS;
 use crate::store::StoredIssuer;
 use crate::tokens::{numeric_date, unauthenticated, Claims, VOIP_SCOPE};
 
@@ -42,8 +43,6 @@ const ACCEPTED: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
-/// Longest user name (the user claim's value) accepted, in bytes.
-const MAX_SUBJECT_BYTES: usize = 255;
 /// Longest issuer URL accepted, in bytes.
 const MAX_ISSUER_BYTES: usize = 512;
 /// Largest discovery document or key set read, in bytes.
@@ -328,15 +327,23 @@ impl Federation {
                     issuer.view.user_claim
                 ))
             })?;
-        if subject.len() > MAX_SUBJECT_BYTES || subject.chars().any(char::is_control) {
+        if subject.chars().any(char::is_control) {
             return Err(unauthenticated(
-                "token rejected: the user claim is too long or holds control characters",
+                "token rejected: the user claim holds control characters",
             ));
+        }
+        let identity = federated_identity(&issuer.view.issuer, subject);
+        // Identity ids go into rosters, call records and REST paths, all bounded by this length.
+        if identity.len() > MAX_ID_CHARS {
+            return Err(unauthenticated(format!(
+                "token rejected: the federated identity would be {} characters, over {MAX_ID_CHARS}",
+                identity.len()
+            )));
         }
         let number = |name: &str| claims.get(name).and_then(|v| v.as_f64());
         let exp = number("exp").unwrap_or(0.0);
         Ok(Claims {
-            identity: federated_identity(&issuer.view.issuer, subject),
+            identity,
             scopes: vec![VOIP_SCOPE.to_string()],
             iat: number("iat").unwrap_or_else(|| numeric_date(SystemTime::now())),
             nbf: number("nbf"),
