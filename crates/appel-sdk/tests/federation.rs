@@ -8,6 +8,7 @@
 mod issuer;
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use appel_codes::registry;
@@ -138,10 +139,40 @@ async fn a_federated_user_signs_in_with_rs256_and_es256_and_its_id_names_issuer_
     es.dispose().await;
 }
 
+/// A webhook receiver on loopback: every body it was sent.
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let bodies = Arc::clone(&bodies);
+            move |body: String| async move {
+                bodies.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, bodies)
+}
+
 #[tokio::test]
 async fn native_and_federated_users_call_each_other_with_every_one_to_one_outcome() {
     let idp = Issuer::start().await;
     let server = server_trusting(&idp, |_| {}).await;
+    let (hook, events) = webhook_receiver().await;
+    let (status, body) = rest(
+        &server,
+        reqwest::Method::POST,
+        "/webhooks",
+        Some(json!({ "url": hook })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     let (native_id, native) = server.agent().await;
     let fed = federated(&server, idp.token("dana", AUDIENCE)).await;
     let fed_id = fed.identity().clone();
@@ -219,6 +250,27 @@ async fn native_and_federated_users_call_each_other_with_every_one_to_one_outcom
     assert_eq!(status, 200, "{record}");
     assert_eq!(record["caller"], native_id.as_str());
     assert_eq!(record["targets"], json!([fed_id.as_str()]));
+    let response = server
+        .http
+        .get(format!("{}/calls", server.url()))
+        .query(&[("identity", fed_id.as_str())])
+        .bearer_auth(server.server.access_key())
+        .send()
+        .await
+        .expect("calls");
+    let page: Value = response.json().await.expect("a page");
+    assert_eq!(page["calls"].as_array().map(Vec::len), Some(6), "{page}");
+    // And the webhooks carry it too.
+    within("a webhook naming the federated user", async {
+        loop {
+            let quoted = serde_json::to_string(fed_id.as_str()).unwrap();
+            if events.lock().unwrap().iter().any(|e| e.contains(&quoted)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     native.dispose().await;
     fed.dispose().await;
 }

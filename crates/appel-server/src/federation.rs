@@ -123,7 +123,29 @@ pub struct IssuerView {
 struct Issuer {
     view: IssuerView,
     static_keys: Option<Vec<Jwk>>,
-    cache: tokio::sync::Mutex<KeyCache>,
+    cache: RwLock<KeyCache>,
+    /// Held while the keys are fetched, so that concurrent misses make one fetch.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl Issuer {
+    fn cache(&self) -> std::sync::RwLockReadGuard<'_, KeyCache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cache_mut(&self) -> std::sync::RwLockWriteGuard<'_, KeyCache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key from a cached set that is still fresh.
+    fn cached(&self, kid: Option<&str>, alg: Algorithm, now: Instant) -> Option<Jwk> {
+        let cache = self.cache();
+        if cache.fresh_until.is_some_and(|until| now < until) {
+            pick(&cache.keys, kid, alg)
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Default)]
@@ -203,7 +225,8 @@ impl Federation {
         let issuer = Arc::new(Issuer {
             view,
             static_keys,
-            cache: tokio::sync::Mutex::default(),
+            cache: RwLock::default(),
+            fetching: tokio::sync::Mutex::default(),
         });
         self.write().insert(issuer.view.issuer.clone(), issuer);
     }
@@ -359,7 +382,8 @@ impl Federation {
 
     /// The key that checks a token of `issuer` signed with `alg` under `kid`: from the static
     /// set, or from the cache, refreshed when it is stale or lacks the key, never more often
-    /// than once per `min_refresh` (the lock makes concurrent misses wait for one fetch).
+    /// than once per `min_refresh`. Tokens whose key is cached and fresh never wait for a fetch;
+    /// the others wait for the one fetch in progress rather than start their own.
     async fn key_for(
         &self,
         issuer: &Issuer,
@@ -369,21 +393,23 @@ impl Federation {
         if let Some(keys) = &issuer.static_keys {
             return pick(keys, kid, alg).ok_or_else(|| no_key(kid, None));
         }
-        let mut cache = issuer.cache.lock().await;
-        let now = Instant::now();
-        let fresh = cache.fresh_until.is_some_and(|until| now < until);
-        let found = pick(&cache.keys, kid, alg);
-        if fresh && found.is_some() {
-            return found.ok_or_else(|| no_key(kid, None));
+        if let Some(key) = issuer.cached(kid, alg, Instant::now()) {
+            return Ok(key);
         }
-        let may_fetch = cache
-            .last_fetch
-            .is_none_or(|at| now.duration_since(at) >= self.min_refresh);
+        let _fetching = issuer.fetching.lock().await;
+        let now = Instant::now();
+        // Another token may have had the set fetched while this one waited.
+        if let Some(key) = issuer.cached(kid, alg, now) {
+            return Ok(key);
+        }
+        let last_fetch = issuer.cache().last_fetch;
+        let may_fetch = last_fetch.is_none_or(|at| now.duration_since(at) >= self.min_refresh);
         let mut failure = None;
         if may_fetch {
-            cache.last_fetch = Some(now);
+            issuer.cache_mut().last_fetch = Some(now);
             match self.fetch_keys(&issuer.view.issuer).await {
                 Ok((keys, max_age)) => {
+                    let mut cache = issuer.cache_mut();
                     cache.keys = keys;
                     cache.fresh_until = Some(now + max_age);
                 }
@@ -392,10 +418,12 @@ impl Federation {
                     failure = Some(why);
                 }
             }
-        } else if found.is_none() {
+        } else {
             failure = Some("keys fetched too recently to fetch again".to_string());
         }
-        pick(&cache.keys, kid, alg).ok_or_else(|| no_key(kid, failure))
+        // A stale set still serves when no fresh one could be had: the provider being
+        // unreachable does not sign its users out.
+        pick(&issuer.cache().keys, kid, alg).ok_or_else(|| no_key(kid, failure))
     }
 
     /// The issuer's discovery document, then the key set its `jwks_uri` names, with how long the
