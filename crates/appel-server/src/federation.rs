@@ -622,6 +622,41 @@ mod tests {
     }
 
     #[test]
+    fn a_key_fits_only_its_own_family_curve_use_and_alg() {
+        let set = parse_key_set(
+            &serde_json::json!({ "keys": [
+                { "kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB" },
+                { "kty": "RSA", "kid": "r384", "alg": "RS384", "n": "AQAB", "e": "AQAB" },
+                { "kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB" },
+                { "kty": "EC", "kid": "p256", "crv": "P-256", "x": "AQAB", "y": "AQAB" },
+                { "kty": "oct", "kid": "secret", "k": "c2VjcmV0" },
+                { "kty": "unknown-kind", "kid": "odd" }
+            ] })
+            .to_string(),
+        )
+        .expect("a set");
+        // The symmetric key and the unknown kind are dropped at reading.
+        assert_eq!(set.len(), 4);
+        let kid = |k: Option<Jwk>| k.and_then(|k| k.common.key_id);
+        assert_eq!(
+            kid(pick(&set, Some("r"), Algorithm::RS256)),
+            Some("r".into())
+        );
+        assert_eq!(
+            kid(pick(&set, Some("r"), Algorithm::PS256)),
+            Some("r".into())
+        );
+        assert_eq!(kid(pick(&set, Some("r"), Algorithm::ES256)), None);
+        assert_eq!(kid(pick(&set, Some("r384"), Algorithm::RS256)), None);
+        assert_eq!(kid(pick(&set, Some("enc"), Algorithm::RS256)), None);
+        assert_eq!(kid(pick(&set, Some("p256"), Algorithm::ES384)), None);
+        assert_eq!(kid(pick(&set, Some("secret"), Algorithm::HS256)), None);
+        // Without a kid, only an unambiguous key serves.
+        assert_eq!(kid(pick(&set, None, Algorithm::ES256)), Some("p256".into()));
+        assert_eq!(kid(pick(&set, None, Algorithm::RS384)), None);
+    }
+
+    #[test]
     fn cache_control_gives_the_key_set_lifetime() {
         assert_eq!(
             cache_lifetime("public, max-age=300"),
