@@ -30,9 +30,17 @@ function nameOf(identity) {
   return user ? user.name : identity;
 }
 
+// A token of an identity provider names its issuer (`iss`); Appel's own tokens do not
+// (docs/identities.md). Unreadable tokens go to the server as Appel tokens, which decides.
+function issuerOf(token) {
+  try { return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).iss; } catch (_) { return undefined; }
+}
+
 async function signInWith(token, name) {
   state.client = new CallClient({});
-  const agent = await state.client.createCallAgent(token, agentOptions());
+  const agent = issuerOf(token)
+    ? await state.client.createFederatedCallAgent(token, agentOptions())
+    : await state.client.createCallAgent(token, agentOptions());
   state.agent = agent;
   state.me = { identity: agent.identity, name: name || agent.identity };
   $('me').textContent = `${state.me.name} (${agent.identity})`;

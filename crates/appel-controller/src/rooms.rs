@@ -36,14 +36,16 @@ impl RoomRole {
     }
 }
 
-/// What kind of identity an id names. Only users may join rooms (403/5830 otherwise).
+/// What kind of identity an id names. Phone numbers never join rooms (403/5830); a federated
+/// user joins one only when its issuer's policy allows rooms, which the server checks before the
+/// frame reaches the controller (docs/identities.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdentityKind {
     /// An Appel user created through the identities API.
     User,
     /// A telephone number in E.164 form (`+33…`), as a PSTN leg presents itself.
     PhoneNumber,
-    /// A user of a trusted external issuer (`fed:` prefix).
+    /// A user of a trusted external issuer (`federated:<issuer>:<subject>`, docs/identities.md).
     Federated,
 }
 
@@ -54,7 +56,7 @@ impl IdentityKind {
         let id = identity.as_str();
         if id.starts_with('+') {
             IdentityKind::PhoneNumber
-        } else if id.starts_with("fed:") {
+        } else if id.starts_with("federated:") {
             IdentityKind::Federated
         } else {
             IdentityKind::User

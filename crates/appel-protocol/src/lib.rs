@@ -21,6 +21,7 @@
 //! The crate depends only on serde and the catalogue, so it builds for `wasm32-unknown-unknown`.
 
 mod client;
+pub mod federated;
 mod ids;
 mod parse;
 mod server;

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::agent::{AgentShared, CallAgent};
 use crate::credential::{FetchUse, TokenCredential};
+use crate::federated::FederatedCallAgent;
 use crate::jwt;
 use crate::link::AgentLink;
 use crate::options::{CallAgentOptions, CallClientOptions};
@@ -69,16 +70,50 @@ impl CallClient {
         credential: TokenCredential,
         options: CallAgentOptions,
     ) -> Result<CallAgent, CallingError> {
+        self.create_agent(credential, options, Kind::Native).await
+    }
+
+    /// Signs in a user of an identity provider the server trusts (docs/identities.md) with a
+    /// token that provider issued, and returns its agent. The agent's identity is
+    /// `federated:<issuer>:<subject>` ([`federated_identity`](crate::federated_identity)).
+    ///
+    /// Errors: those of [`CallClient::create_call_agent`] (401/10009 when the server does not
+    /// trust the provider or the token fails its checks), except that a second agent for the same
+    /// federated identity in this client is 40230; 400/900900 when the token is not one of an
+    /// identity provider (it names no issuer).
+    pub async fn create_federated_call_agent(
+        &self,
+        credential: TokenCredential,
+        options: CallAgentOptions,
+    ) -> Result<FederatedCallAgent, CallingError> {
+        let agent = self
+            .create_agent(credential, options, Kind::Federated)
+            .await?;
+        FederatedCallAgent::new(agent)
+    }
+
+    async fn create_agent(
+        &self,
+        credential: TokenCredential,
+        options: CallAgentOptions,
+        kind: Kind,
+    ) -> Result<CallAgent, CallingError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(CallingError::new(&registry::CALL_AGENT_INTERNAL_FAILURE)
-                .with_context("create_call_agent")
+                .with_context(kind.entry_point())
                 .with_raw_cause("not running inside a Tokio runtime"));
         }
         let url = transport::signaling_url(&options.server_url)?;
         let timeouts = options.timeouts.clone();
         let token = credential.current_or_fetch(timeouts.token_fetch).await?;
-        if let Some(identity) = jwt::claims(&token).identity {
-            self.check_free(&identity)?;
+        let claims = jwt::claims(&token);
+        if kind == Kind::Federated && claims.issuer.is_none() {
+            return Err(CallingError::new(&registry::INVALID_ARGUMENT).with_context(
+                "create_federated_call_agent: the token names no issuer (iss); an Appel token goes to create_call_agent",
+            ));
+        }
+        if let Some(identity) = claims.identity {
+            self.check_free(&identity, kind)?;
         }
         let endpoint_id = EndpointId::new(
             options
@@ -95,7 +130,7 @@ impl CallClient {
             resume: false,
         };
         let welcome = transport::handshake(&mut socket, hello, timeouts.registration).await?;
-        let registration = match self.register(welcome.identity.as_str()) {
+        let registration = match self.register(welcome.identity.as_str(), kind) {
             Ok(registration) => registration,
             Err(error) => {
                 let _ = tokio::time::timeout(Duration::from_millis(500), socket.close(None)).await;
@@ -144,24 +179,24 @@ impl CallClient {
         Ok(CallAgent::new(shared, link, finished))
     }
 
-    fn check_free(&self, identity: &str) -> Result<(), CallingError> {
+    fn check_free(&self, identity: &str, kind: Kind) -> Result<(), CallingError> {
         let identities = self
             .identities
             .lock()
             .map_err(|_| internal("the client's identity list"))?;
         if identities.contains(identity) {
-            return Err(already_exists(identity));
+            return Err(already_exists(identity, kind));
         }
         Ok(())
     }
 
-    fn register(&self, identity: &str) -> Result<Registration, CallingError> {
+    fn register(&self, identity: &str, kind: Kind) -> Result<Registration, CallingError> {
         let mut identities = self
             .identities
             .lock()
             .map_err(|_| internal("the client's identity list"))?;
         if !identities.insert(identity.to_string()) {
-            return Err(already_exists(identity));
+            return Err(already_exists(identity, kind));
         }
         Ok(Registration {
             identities: self.identities.clone(),
@@ -170,9 +205,28 @@ impl CallClient {
     }
 }
 
-fn already_exists(identity: &str) -> CallingError {
-    CallingError::new(&registry::CALL_AGENT_ALREADY_EXISTS)
-        .with_context(format!("identity {identity}"))
+/// Which entry point creates the agent: each names its own duplicate (40228, 40230).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Native,
+    Federated,
+}
+
+impl Kind {
+    fn entry_point(self) -> &'static str {
+        match self {
+            Kind::Native => "create_call_agent",
+            Kind::Federated => "create_federated_call_agent",
+        }
+    }
+}
+
+fn already_exists(identity: &str, kind: Kind) -> CallingError {
+    let entry = match kind {
+        Kind::Native => &registry::CALL_AGENT_ALREADY_EXISTS,
+        Kind::Federated => &registry::FEDERATED_CALL_AGENT_ALREADY_EXISTS,
+    };
+    CallingError::new(entry).with_context(format!("identity {identity}"))
 }
 
 /// 40216 for a session task that ended before it started, with what the task's end says.

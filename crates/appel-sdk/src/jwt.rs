@@ -11,6 +11,8 @@ pub(crate) struct TokenClaims {
     pub identity: Option<String>,
     /// When the token expires, when it says.
     pub expires_at: Option<SystemTime>,
+    /// The identity provider that issued it, when it says (Appel's own tokens do not).
+    pub issuer: Option<String>,
 }
 
 /// Reads the payload of a compact JWT. Anything that is not one gives empty claims: an opaque
@@ -28,19 +30,26 @@ pub(crate) fn claims(token: &str) -> TokenClaims {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return TokenClaims::default();
     };
-    let identity = value
-        .get("identity")
-        .or_else(|| value.get("sub"))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
+    let text = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    // A provider's token names its user in `sub` (by default): the identity the server gives it
+    // is the federated one, which the client's duplicate check must compare.
+    let identity = text("identity").or_else(|| match (text("iss"), text("sub")) {
+        (Some(issuer), Some(subject)) => Some(appel_protocol::federated::federated_identity(
+            &issuer, &subject,
+        )),
+        (None, subject) => subject,
+        (Some(_), None) => None,
+    });
     let expires_at = value
         .get("exp")
         .and_then(|v| v.as_f64())
         .filter(|exp| exp.is_finite() && *exp >= 0.0 && *exp < 1e12)
         .map(|exp| UNIX_EPOCH + Duration::from_secs_f64(exp));
+    let issuer = text("iss");
     TokenClaims {
         identity,
         expires_at,
+        issuer,
     }
 }
 

@@ -36,6 +36,7 @@ mod client;
 mod credential;
 mod errors;
 mod events;
+mod federated;
 mod incoming;
 mod jwt;
 mod link;
@@ -46,10 +47,12 @@ mod transport;
 
 pub use agent::{CallAgent, ConnectionState};
 pub use appel_client::relay::{IceServer, RelayCredentials};
+pub use appel_protocol::federated::{federated_identity, is_federated, parse_federated_identity};
 pub use call::{Call, CallDirection, CallEvent, RemoteParticipant};
 pub use client::CallClient;
 pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};
 pub use events::EventStream;
+pub use federated::FederatedCallAgent;
 pub use incoming::IncomingCall;
 pub use options::{
     AcceptOptions, CallAgentOptions, CallClientOptions, HangUpOptions, JoinCallOptions, MediaState,

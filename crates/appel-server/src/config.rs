@@ -349,6 +349,44 @@ impl Default for Relay {
     }
 }
 
+/// Identity providers whose tokens sign users in directly (docs/identities.md). Every issuer listed
+/// here shares the audience and policies below; issuers with their own policies are added over
+/// REST (`POST /federation/issuers`). None by default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Federation {
+    /// The issuers trusted (their `iss`, an https URL; plain http only on a loopback host); a
+    /// comma-separated string in the environment, a list or a string in the file.
+    pub issuers: Vec<String>,
+    /// The `aud` their tokens must carry; required with `issuers`.
+    pub audience: Option<String>,
+    /// The claim that names the user (`sub` by default).
+    pub user_claim: String,
+    /// Whether their users may start, join and answer calls (on by default).
+    pub calling: bool,
+    /// Whether their users may join rooms (off by default: rooms admit Appel users only).
+    pub rooms: bool,
+    /// Least time between two fetches of one issuer's keys, so tokens naming unknown keys cannot
+    /// make this server hammer the issuer: 30 s by default, at most 1 h.
+    pub jwks_min_refresh: Duration,
+    /// How long fetched keys are kept when the issuer's answer says nothing (no Cache-Control
+    /// max-age), and the most a max-age may say: 1 h by default, 1 min–24 h.
+    pub jwks_max_age: Duration,
+}
+
+impl Default for Federation {
+    fn default() -> Self {
+        Federation {
+            issuers: Vec::new(),
+            audience: None,
+            user_claim: "sub".to_string(),
+            calling: true,
+            rooms: false,
+            jwks_min_refresh: Duration::from_secs(30),
+            jwks_max_age: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
 /// hyper refuses a longer request target itself, with an empty answer; the setting stays below.
 pub const MAX_URI_BYTES_CEILING: usize = 65_534;
 
@@ -401,6 +439,8 @@ pub struct Config {
     pub directory: Directory,
     /// The media relay (TURN); none by default.
     pub relay: Relay,
+    /// Trusted identity providers; none by default.
+    pub federation: Federation,
     /// Development mode (`--dev`): `/dev/*` issues identities and tokens to anyone. Off by default.
     pub dev: bool,
     /// Folder of the built web app served at `/` (`web/dist`, built by `web/build.sh`).
@@ -424,6 +464,7 @@ impl Default for Config {
             http: Http::default(),
             directory: Directory::default(),
             relay: Relay::default(),
+            federation: Federation::default(),
             dev: false,
             web_dir: PathBuf::from("web/dist"),
         }
@@ -523,6 +564,13 @@ static SETTINGS: &[Setting] = settings! {
     "relay.urls" => |c, v| c.relay.urls = relay_urls(v)?;
     "relay.secret" => |c, v| c.relay.secret = Some(non_empty(v)?);
     "relay.credential_lifetime" => |c, v| c.relay.credential_lifetime = relay_lifetime(v)?;
+    "federation.issuers" => |c, v| c.federation.issuers = issuer_urls(v)?;
+    "federation.audience" => |c, v| c.federation.audience = Some(non_empty(v)?);
+    "federation.user_claim" => |c, v| c.federation.user_claim = non_empty(v)?;
+    "federation.calling" => |c, v| c.federation.calling = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "federation.rooms" => |c, v| c.federation.rooms = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "federation.jwks_min_refresh" => |c, v| c.federation.jwks_min_refresh = bounded(v, Duration::ZERO, Duration::from_secs(60 * 60))?;
+    "federation.jwks_max_age" => |c, v| c.federation.jwks_max_age = bounded(v, Duration::from_secs(60), Duration::from_secs(24 * 60 * 60))?;
     "dev" => |c, v| c.dev = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "web.dir" => |c, v| c.web_dir = PathBuf::from(v);
 };
@@ -693,6 +741,11 @@ impl Config {
                 "relay.urls is set but relay.secret is not: the relay could not check the credentials",
             ));
         }
+        if !self.federation.issuers.is_empty() && self.federation.audience.is_none() {
+            return Err(invalid(
+                "federation.issuers is set but federation.audience is not: every token must name this server as its audience",
+            ));
+        }
         Ok(())
     }
 }
@@ -779,6 +832,27 @@ fn relay_urls(text: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(urls)
+}
+
+fn issuer_urls(text: &str) -> Result<Vec<String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| crate::federation::check_issuer_url(u).map_err(|why| format!("`{u}`: {why}")))
+        .collect()
+}
+
+fn bounded(text: &str, least: Duration, most: Duration) -> Result<Duration, String> {
+    let value = duration(text)?;
+    if (least..=most).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "`{text}` is outside the allowed {}–{}",
+            humantime::format_duration(least),
+            humantime::format_duration(most)
+        ))
+    }
 }
 
 fn relay_lifetime(text: &str) -> Result<Duration, String> {
@@ -1135,6 +1209,46 @@ mod tests {
             let error = Config::load_with_env(&ServeArgs::default(), env(&[zero]))
                 .expect_err("a zero limit is refused");
             assert!(error.is(&registry::INVALID_ARGUMENT), "{}", zero.0);
+        }
+    }
+
+    #[test]
+    fn federation_is_off_by_default_and_a_keycloak_section_reads() {
+        let config = Config::load_with_env(&ServeArgs::default(), env(&[])).expect("defaults");
+        assert!(config.federation.issuers.is_empty());
+        assert!(config.federation.calling && !config.federation.rooms);
+        assert_eq!(config.federation.user_claim, "sub");
+        let (_dir, path) = file(
+            "[federation]\nissuers = [\"https://sso.example.org/realms/acme\", \"http://127.0.0.1:8081/realms/dev\"]\naudience = \"appel\"\nuser_claim = \"preferred_username\"\nrooms = true\njwks_min_refresh = \"1m\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("file");
+        assert_eq!(
+            config.federation.issuers,
+            [
+                "https://sso.example.org/realms/acme",
+                "http://127.0.0.1:8081/realms/dev"
+            ]
+        );
+        assert_eq!(config.federation.audience.as_deref(), Some("appel"));
+        assert_eq!(config.federation.user_claim, "preferred_username");
+        assert!(config.federation.rooms);
+        assert_eq!(config.federation.jwks_min_refresh, Duration::from_secs(60));
+        for bad in [
+            vec![("APPEL_FEDERATION_ISSUERS", "https://sso.example.org/")],
+            vec![
+                ("APPEL_FEDERATION_ISSUERS", "http://sso.example.org/"),
+                ("APPEL_FEDERATION_AUDIENCE", "appel"),
+            ],
+            vec![("APPEL_FEDERATION_JWKS_MAX_AGE", "2d")],
+            vec![("APPEL_FEDERATION_CALLING", "maybe")],
+        ] {
+            let error =
+                Config::load_with_env(&ServeArgs::default(), env(&bad)).expect_err("refused");
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{bad:?}");
         }
     }
 

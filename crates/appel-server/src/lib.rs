@@ -13,6 +13,7 @@
 pub mod access_key;
 pub mod config;
 pub mod config_docs;
+pub mod federation;
 pub mod http;
 mod media;
 pub mod push;

@@ -105,6 +105,10 @@ impl Server {
         let addr = listener.local_addr().map_err(|e| {
             CallingError::new(&registry::INTERNAL_SERVER_ERROR).with_raw_cause(e.to_string())
         })?;
+        let federation = crate::federation::Federation::new(
+            &config.federation,
+            store.federation_issuers().await?,
+        )?;
         let shutdown = ShutdownSignal::new();
         let state = AppState::new(
             config,
@@ -113,6 +117,7 @@ impl Server {
             records.clone(),
             runtime.clone(),
             shutdown.clone(),
+            federation,
         );
         let router = crate::http::router(state.clone());
         let http_task = tokio::spawn(crate::http::listener::serve(

@@ -97,9 +97,10 @@ impl Controller {
                 &registry::ROOM_NOT_FOUND,
                 format!("room {room_id}"),
             )),
-            Some(_) if IdentityKind::of(&identity) != IdentityKind::User => Err(refusal(
+            // A federated user got here only if its issuer allows rooms (checked by the server).
+            Some(_) if IdentityKind::of(&identity) == IdentityKind::PhoneNumber => Err(refusal(
                 &registry::ROOM_USER_KIND_NOT_ALLOWED,
-                format!("{identity} is not an Appel user"),
+                format!("{identity} is a phone number, not a user"),
             )),
             Some(room) => match room.roster.get(&identity) {
                 None => Err(refusal(

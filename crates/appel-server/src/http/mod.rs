@@ -2,6 +2,7 @@
 
 pub mod call_control;
 pub mod extract;
+pub mod federation;
 pub mod identities;
 pub mod limits;
 pub mod listener;
@@ -85,6 +86,11 @@ pub fn router(state: AppState) -> Router {
             "/call-control/calls/{id}/hang-up",
             post(call_control::hang_up),
         )
+        .route(
+            "/federation/issuers",
+            post(federation::add).get(federation::list),
+        )
+        .route("/federation/issuers/{id}", delete(federation::remove))
         .route("/webhooks", post(webhooks::subscribe).get(webhooks::list))
         .route("/webhooks/{id}", delete(webhooks::unsubscribe))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))

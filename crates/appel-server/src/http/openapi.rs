@@ -53,6 +53,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/webhooks"),
     ("delete", "/webhooks/{id}"),
     ("get", "/webhooks/{id}/deliveries"),
+    ("post", "/federation/issuers"),
+    ("get", "/federation/issuers"),
+    ("delete", "/federation/issuers/{id}"),
 ];
 
 fn problem(description: &str) -> Value {
@@ -542,6 +545,15 @@ fn add_group_api(document: &mut Value) {
             "delete": { "summary": "Unsubscribe", "security": key, "parameters": [path_param("id", "Subscription id")],
                 "responses": { "204": { "description": "Removed" }, "401": key_problem, "404": no_hook } }
         },
+        "/federation/issuers": {
+            "post": { "summary": "Trust an identity provider (docs/identities.md): its tokens then sign users in as `federated:<issuer>:<subject>`. Keys come from its discovery document unless `jwks` is given", "security": key, "requestBody": body("IssuerRequest"),
+                "responses": { "201": ok("Trusted", "Issuer"), "400": bad, "401": key_problem, "409": problem("409/900661: already trusted") } },
+            "get": { "summary": "List the trusted identity providers (config file and API)", "security": key, "responses": { "200": ok("Providers", "IssuerList"), "401": key_problem } }
+        },
+        "/federation/issuers/{id}": {
+            "delete": { "summary": "Stop trusting a provider added through the API", "security": key, "parameters": [path_param("id", "Issuer id")],
+                "responses": { "204": { "description": "Removed" }, "401": key_problem, "404": problem("404/900660: no such provider"), "409": problem("409/900662: it comes from the config file") } }
+        },
         "/webhooks/{id}/deliveries": {
             "get": { "summary": "The latest delivery attempts, newest first", "security": key,
                 "parameters": [path_param("id", "Subscription id"), query("limit", "At most this many (1–1000, default 100)", json!({ "type": "integer" }))],
@@ -581,6 +593,17 @@ fn add_group_api(document: &mut Value) {
         "Delivery": { "type": "object", "required": ["subscriptionId", "eventId", "eventType", "attempt", "at", "delivered"], "properties": {
             "subscriptionId": { "type": "string" }, "eventId": { "type": "string" }, "eventType": { "type": "string" }, "attempt": { "type": "integer" },
             "at": { "type": "string", "format": "date-time" }, "status": { "type": "integer" }, "error": { "type": "string" }, "delivered": { "type": "boolean" } } },
+        "IssuerRequest": { "type": "object", "required": ["issuer", "audience"], "additionalProperties": false, "properties": {
+            "issuer": { "type": "string", "format": "uri", "maxLength": MAX_URL_CHARS, "description": "The `iss` of its tokens: https (http only on a loopback host)" },
+            "audience": { "type": "string", "minLength": 1, "maxLength": 256, "description": "The `aud` its tokens must carry" },
+            "userClaim": { "type": "string", "minLength": 1, "maxLength": 256, "description": "The claim naming the user. Default: sub" },
+            "calling": { "type": "boolean", "description": "Its users may start, join and answer calls (else 412/41056). Default: true" },
+            "rooms": { "type": "boolean", "description": "Its users may join rooms (else 403/5830). Default: false" },
+            "jwks": { "type": "object", "description": "A static JWK set (public signing keys); default: fetched from the discovery document" } } },
+        "Issuer": { "type": "object", "required": ["id", "issuer", "audience", "userClaim", "calling", "rooms", "keys", "source"], "properties": {
+            "id": { "type": "string" }, "issuer": { "type": "string" }, "audience": { "type": "string" }, "userClaim": { "type": "string" },
+            "calling": { "type": "boolean" }, "rooms": { "type": "boolean" }, "keys": { "enum": ["discovery", "static"] }, "source": { "enum": ["config", "api"] } } },
+        "IssuerList": { "type": "object", "required": ["issuers"], "properties": { "issuers": { "type": "array", "items": { "$ref": "#/components/schemas/Issuer" } } } },
         "DeliveryLog": { "type": "object", "required": ["deliveries"], "properties": { "deliveries": { "type": "array", "items": { "$ref": "#/components/schemas/Delivery" } } } }
     });
     for (target, additions) in [("paths", paths), ("schemas", schemas)] {

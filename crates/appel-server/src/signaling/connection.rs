@@ -362,6 +362,11 @@ impl Connection {
                 Box::pin(self.refresh_token(request_id, &token)).await
             }
             frame => {
+                if let Some(error) = self.refused_by_federation(&frame) {
+                    return self
+                        .send(&ServerFrame::error(request_id_of(text), error))
+                        .await;
+                }
                 if matches!(frame, ClientFrame::Signal { .. })
                     && !self.may_relay(text.len()).await?
                 {
@@ -373,6 +378,32 @@ impl Connection {
                     .await;
                 Ok(())
             }
+        }
+    }
+
+    /// The refusal a federated user's issuer policy gives this frame (docs/identities.md):
+    /// starting, joining or answering a call when its issuer has calling off (412/41056), joining
+    /// a room when it has rooms off (403/5830). Read at each frame, so a policy changed or an
+    /// issuer removed through the API counts at once.
+    fn refused_by_federation(&self, frame: &ClientFrame) -> Option<CallingError> {
+        let policy = self.state.federation().policy_of(&self.identity)?;
+        match frame {
+            ClientFrame::StartCall { .. }
+            | ClientFrame::JoinCall { .. }
+            | ClientFrame::Accept { .. }
+            | ClientFrame::AddParticipant { .. }
+                if !policy.calling =>
+            {
+                Some(
+                    CallingError::new(&registry::FEDERATED_CALLING_DISABLED)
+                        .with_context("calling is off for this user's identity provider"),
+                )
+            }
+            ClientFrame::JoinRoom { .. } if !policy.rooms => Some(
+                CallingError::new(&registry::ROOM_USER_KIND_NOT_ALLOWED)
+                    .with_context("rooms are off for this user's identity provider"),
+            ),
+            _ => None,
         }
     }
 

@@ -114,6 +114,18 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE identities ADD COLUMN display_name TEXT;
     ALTER TABLE identities ADD COLUMN name_key TEXT;
     CREATE INDEX identities_by_name ON identities(name_key, id) WHERE deleted_ms IS NULL;",
+    // Identity providers trusted over REST (docs/identities.md); those of the config file are
+    // not stored. `jwks` holds a static key set, NULL when the keys are fetched.
+    "CREATE TABLE federation_issuers (
+        id TEXT PRIMARY KEY,
+        issuer TEXT NOT NULL UNIQUE,
+        audience TEXT NOT NULL,
+        user_claim TEXT NOT NULL,
+        calling INTEGER NOT NULL,
+        rooms INTEGER NOT NULL,
+        jwks TEXT,
+        created_ms INTEGER NOT NULL
+    );",
 ];
 
 /// The version a fully migrated database has.

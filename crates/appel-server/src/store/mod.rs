@@ -5,6 +5,7 @@
 //! connection, so the call controller never waits for the disk.
 
 mod calls;
+mod federation;
 mod identities;
 pub mod migrations;
 pub mod records;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 pub use calls::{
     CallFilter, CallPage, CallRecord, EndReasonView, Interrupted, LegRecord, TimelineEntry,
 };
+pub use federation::StoredIssuer;
 pub use identities::{name_key, IdentityCursor, IdentityEntry, IdentityState};
 pub use records::{RecordOp, RecordWriter};
 pub use rooms::{Room, RoomChange, RoomUpdate};

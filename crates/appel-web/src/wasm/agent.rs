@@ -85,7 +85,28 @@ impl CallClient {
         let (promise, resolve, reject) = js::deferred();
         let handshake = Handshake { resolve, reject };
         if let Err((error, handshake)) =
-            AgentInner::connect(self.shared.clone(), token, &options, handshake)
+            AgentInner::connect(self.shared.clone(), token, &options, handshake, false)
+        {
+            let _ = handshake
+                .reject
+                .call1(&JsValue::UNDEFINED, &js::error_js(&error));
+        }
+        promise
+    }
+
+    /// Signs in a user of an identity provider the server trusts (docs/identities.md) with a
+    /// token that provider issued; `options` as for `createCallAgent`. Resolves to a `CallAgent`
+    /// whose `identity` is `federated:<issuer>:<subject>` and whose `issuer` and `subject` say
+    /// them; rejects as `createCallAgent` does, except that a second agent for the same federated
+    /// identity in this client is 409/40230, and a token the server signs in as a native
+    /// identity is 400/900900. Its provider's policy may refuse calls (412/41056) and rooms
+    /// (403/5830).
+    #[wasm_bindgen(js_name = createFederatedCallAgent)]
+    pub fn create_federated_call_agent(&self, token: String, options: JsValue) -> Promise {
+        let (promise, resolve, reject) = js::deferred();
+        let handshake = Handshake { resolve, reject };
+        if let Err((error, handshake)) =
+            AgentInner::connect(self.shared.clone(), token, &options, handshake, true)
         {
             let _ = handshake
                 .reject
@@ -176,6 +197,9 @@ pub(crate) struct AgentInner {
     self_ref: RefCell<Weak<AgentInner>>,
     /// Whether the server lets this agent send custom media streams (from the welcome).
     pub(crate) custom_streams: Cell<bool>,
+    /// Created by `createFederatedCallAgent`: its duplicate is 40230, and its identity must be
+    /// a federated one.
+    federated: bool,
 }
 
 fn signaling_url(server_url: &str) -> Option<String> {
@@ -328,6 +352,7 @@ impl AgentInner {
         token: String,
         options: &JsValue,
         handshake: Handshake,
+        federated: bool,
     ) -> Result<(), (CallingError, Handshake)> {
         let server_url = js::member(options, "serverUrl")
             .as_string()
@@ -397,6 +422,7 @@ impl AgentInner {
             handshake: RefCell::new(Some(handshake)),
             self_ref: RefCell::new(Weak::new()),
             custom_streams: Cell::new(true),
+            federated,
         });
         *agent.self_ref.borrow_mut() = Rc::downgrade(&agent);
         // The first connection is the shell's own, so that creation fails with the handshake's
@@ -620,10 +646,20 @@ impl AgentInner {
 
     /// The first `welcome`: the core starts, and the creation promise resolves.
     fn signed_in(&self, identity: String, token: String, welcome: Welcome) {
+        if self.federated && !appel_protocol::federated::is_federated(&identity) {
+            self.attempt_failed(CallingError::new(&registry::INVALID_ARGUMENT).with_context(
+                format!("createFederatedCallAgent: the server signed the token in as the native identity {identity}"),
+            ));
+            return;
+        }
         if !self.client.identities.borrow_mut().insert(identity.clone()) {
+            let entry = if self.federated {
+                &registry::FEDERATED_CALL_AGENT_ALREADY_EXISTS
+            } else {
+                &registry::CALL_AGENT_ALREADY_EXISTS
+            };
             self.attempt_failed(
-                CallingError::new(&registry::CALL_AGENT_ALREADY_EXISTS)
-                    .with_context(format!("identity {identity}")),
+                CallingError::new(entry).with_context(format!("identity {identity}")),
             );
             return;
         }
@@ -1082,6 +1118,21 @@ impl CallAgent {
     #[wasm_bindgen(getter)]
     pub fn identity(&self) -> String {
         self.inner.identity.borrow().clone().unwrap_or_default()
+    }
+
+    /// For a federated identity, its identity provider (the token's `iss`); `undefined` for an
+    /// Appel identity.
+    #[wasm_bindgen(getter)]
+    pub fn issuer(&self) -> Option<String> {
+        let identity = self.inner.identity.borrow().clone()?;
+        appel_protocol::federated::parse_federated_identity(&identity).map(|(issuer, _)| issuer)
+    }
+
+    /// For a federated identity, the user at its provider; `undefined` for an Appel identity.
+    #[wasm_bindgen(getter)]
+    pub fn subject(&self) -> Option<String> {
+        let identity = self.inner.identity.borrow().clone()?;
+        appel_protocol::federated::parse_federated_identity(&identity).map(|(_, subject)| subject)
     }
 
     /// `Connected`, `Reconnecting` (the connection dropped; calls last for the reconnect grace)
