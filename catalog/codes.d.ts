@@ -342,6 +342,12 @@ export declare const Codes: {
   readonly NO_MICROPHONE_FOUND: { readonly code: 412; readonly subCode: 900641; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The microphone exists but could not be started; another application may be holding it. */
   readonly MICROPHONE_UNAVAILABLE: { readonly code: 412; readonly subCode: 900642; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
+  /** No trusted identity provider with that id exists on this server. */
+  readonly FEDERATION_ISSUER_NOT_FOUND: { readonly code: 404; readonly subCode: 900660; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This identity provider is already trusted by this server. */
+  readonly FEDERATION_ISSUER_ALREADY_TRUSTED: { readonly code: 409; readonly subCode: 900661; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
+  /** This identity provider comes from the server's configuration and cannot be removed through the API. */
+  readonly FEDERATION_ISSUER_FROM_CONFIG: { readonly code: 409; readonly subCode: 900662; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** This server runs without its media server, so group calls and rooms cannot carry audio or video through it. */
   readonly MEDIA_SERVER_DISABLED: { readonly code: 503; readonly subCode: 900700; readonly resultCategory: "UnexpectedServerError"; readonly scope: "sdk"; readonly retryable: false };
   /** A one-to-one call connects its two parties directly, not through the media server. */
@@ -350,12 +356,6 @@ export declare const Codes: {
   readonly MEDIA_ALREADY_CONNECTED: { readonly code: 409; readonly subCode: 900702; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The media server could not use the SDP it was sent (unreadable, no usable media line, or not the answer it waits for). */
   readonly MEDIA_SDP_REFUSED: { readonly code: 400; readonly subCode: 900703; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
-  /** No trusted identity provider with that id exists on this server. */
-  readonly FEDERATION_ISSUER_NOT_FOUND: { readonly code: 404; readonly subCode: 900660; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
-  /** This identity provider is already trusted by this server. */
-  readonly FEDERATION_ISSUER_ALREADY_TRUSTED: { readonly code: 409; readonly subCode: 900661; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
-  /** This identity provider comes from the server's configuration and cannot be removed through the API. */
-  readonly FEDERATION_ISSUER_FROM_CONFIG: { readonly code: 409; readonly subCode: 900662; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The load tool only runs against a server on a loopback address of this machine. */
   readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** An argument is not valid. */

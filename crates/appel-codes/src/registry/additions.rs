@@ -336,6 +336,27 @@ entries! {
             => "Fermez les autres applications qui utilisent le micro, vérifiez-le dans les paramètres du système, puis relancez ou acceptez l'appel.",
     }
 
+    FEDERATION_ISSUER_NOT_FOUND = Sdk(404, Some(900660), ExpectedError, retryable: false) {
+        en: "No trusted identity provider with that id exists on this server."
+            => "List the trusted providers with GET /federation/issuers and use a current id; add the provider again if it was removed.",
+        fr: "Aucun fournisseur d'identité de confiance portant cet identifiant n'existe sur ce serveur."
+            => "Listez les fournisseurs de confiance avec GET /federation/issuers et utilisez un identifiant actuel ; ajoutez de nouveau le fournisseur s'il a été retiré.",
+    }
+
+    FEDERATION_ISSUER_ALREADY_TRUSTED = Sdk(409, Some(900661), ExpectedError, retryable: false) {
+        en: "This identity provider is already trusted by this server."
+            => "Keep the existing entry, or delete it first (DELETE /federation/issuers/{id}) and add it again with the new settings.",
+        fr: "Ce fournisseur d'identité est déjà reconnu par ce serveur."
+            => "Gardez l'entrée existante, ou supprimez-la d'abord (DELETE /federation/issuers/{id}) puis ajoutez-la de nouveau avec les nouveaux réglages.",
+    }
+
+    FEDERATION_ISSUER_FROM_CONFIG = Sdk(409, Some(900662), ExpectedError, retryable: false) {
+        en: "This identity provider comes from the server's configuration and cannot be removed through the API."
+            => "Remove it from federation.issuers in the configuration (or the APPEL_FEDERATION_ISSUERS variable) and restart the server.",
+        fr: "Ce fournisseur d'identité vient de la configuration du serveur et ne peut pas être retiré par l'API."
+            => "Retirez-le de federation.issuers dans la configuration (ou de la variable APPEL_FEDERATION_ISSUERS) puis redémarrez le serveur.",
+    }
+
     MEDIA_SERVER_DISABLED = Sdk(503, Some(900700), UnexpectedServerError, retryable: false) {
         en: "This server runs without its media server, so group calls and rooms cannot carry audio or video through it."
             => "Ask the operator to enable the media server (media.enabled) or point the deployment at one.",
@@ -362,27 +383,6 @@ entries! {
             => "Send the offer or answer the browser or SDK produced, unchanged, and answer only the latest mediaOffer.",
         fr: "Le serveur média n'a pas pu utiliser le SDP reçu (illisible, sans ligne média utilisable, ou pas la réponse attendue)."
             => "Envoyez l'offre ou la réponse produite par le navigateur ou le SDK, sans la modifier, et ne répondez qu'au dernier mediaOffer.",
-    }
-
-    FEDERATION_ISSUER_NOT_FOUND = Sdk(404, Some(900660), ExpectedError, retryable: false) {
-        en: "No trusted identity provider with that id exists on this server."
-            => "List the trusted providers with GET /federation/issuers and use a current id; add the provider again if it was removed.",
-        fr: "Aucun fournisseur d'identité de confiance portant cet identifiant n'existe sur ce serveur."
-            => "Listez les fournisseurs de confiance avec GET /federation/issuers et utilisez un identifiant actuel ; ajoutez de nouveau le fournisseur s'il a été retiré.",
-    }
-
-    FEDERATION_ISSUER_ALREADY_TRUSTED = Sdk(409, Some(900661), ExpectedError, retryable: false) {
-        en: "This identity provider is already trusted by this server."
-            => "Keep the existing entry, or delete it first (DELETE /federation/issuers/{id}) and add it again with the new settings.",
-        fr: "Ce fournisseur d'identité est déjà reconnu par ce serveur."
-            => "Gardez l'entrée existante, ou supprimez-la d'abord (DELETE /federation/issuers/{id}) puis ajoutez-la de nouveau avec les nouveaux réglages.",
-    }
-
-    FEDERATION_ISSUER_FROM_CONFIG = Sdk(409, Some(900662), ExpectedError, retryable: false) {
-        en: "This identity provider comes from the server's configuration and cannot be removed through the API."
-            => "Remove it from federation.issuers in the configuration (or the APPEL_FEDERATION_ISSUERS variable) and restart the server.",
-        fr: "Ce fournisseur d'identité vient de la configuration du serveur et ne peut pas être retiré par l'API."
-            => "Retirez-le de federation.issuers dans la configuration (ou de la variable APPEL_FEDERATION_ISSUERS) puis redémarrez le serveur.",
     }
 
     BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
