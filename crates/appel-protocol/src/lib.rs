@@ -21,12 +21,14 @@
 //! The crate depends only on serde and the catalogue, so it builds for `wasm32-unknown-unknown`.
 
 mod client;
+mod ended_by;
 mod ids;
 mod parse;
 mod server;
 mod state;
 
 pub use client::{ClientFrame, PushRegistration};
+pub use ended_by::{EndedBy, ServerCause};
 pub use ids::{CallId, EndpointId, IdentityId, ParticipantId};
 pub use parse::{parse_client_frame, parse_server_frame};
 pub use server::ServerFrame;

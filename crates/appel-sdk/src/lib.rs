@@ -46,6 +46,7 @@ mod transport;
 
 pub use agent::{CallAgent, ConnectionState};
 pub use appel_client::relay::{IceServer, RelayCredentials};
+pub use appel_client::Ender;
 pub use call::{Call, CallDirection, CallEvent, RemoteParticipant};
 pub use client::CallClient;
 pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};
@@ -58,5 +59,5 @@ pub use options::{
 
 pub use appel_codes::{CallEndReason, CallingError, Locale, ResultCategory};
 pub use appel_protocol::{
-    CallId, CallState, EndpointId, IdentityId, ParticipantId, ParticipantState,
+    CallId, CallState, EndpointId, IdentityId, ParticipantId, ParticipantState, ServerCause,
 };

@@ -140,12 +140,14 @@ impl EventFeed {
                 identity,
                 reason,
                 raw_cause,
+                ended_by,
                 ..
             } => {
                 let leg = serde_json::json!({
                     "participantId": participant,
                     "identity": identity,
                     "reason": reason_json(*reason),
+                    "endedBy": ended_by,
                 });
                 let feed = self.calls.entry(call.to_string()).or_default();
                 feed.sequence += 1;
@@ -157,12 +159,17 @@ impl EventFeed {
                 }
                 (call.to_string(), "ParticipantLeft", body, feed.sequence)
             }
-            RecordEvent::CallEnded { call, reason, .. } => {
+            RecordEvent::CallEnded {
+                call,
+                reason,
+                ended_by,
+                ..
+            } => {
                 let feed = self.calls.remove(call.as_str()).unwrap_or_default();
                 (
                     call.to_string(),
                     "CallEnded",
-                    serde_json::json!({ "callId": call, "reason": reason_json(*reason), "legs": feed.legs }),
+                    serde_json::json!({ "callId": call, "reason": reason_json(*reason), "endedBy": ended_by, "legs": feed.legs }),
                     feed.sequence + 1,
                 )
             }

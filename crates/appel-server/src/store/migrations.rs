@@ -114,6 +114,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE identities ADD COLUMN display_name TEXT;
     ALTER TABLE identities ADD COLUMN name_key TEXT;
     CREATE INDEX identities_by_name ON identities(name_key, id) WHERE deleted_ms IS NULL;",
+    // 6: who ended each leg and each call (JSON, as `callEnded.endedBy` carries it).
+    "ALTER TABLE legs ADD COLUMN ended_by TEXT;
+    ALTER TABLE calls ADD COLUMN ended_by TEXT;",
 ];
 
 /// The version a fully migrated database has.

@@ -35,6 +35,12 @@ export interface StartCallOptions {
   /** A group call that anyone who has its id may join; it may have no target (default false). */
   joinable?: boolean;
 }
+/** Who ended a call or a participant's leg (`Call.endedBy`, the `ended` and `stopped` events). */
+export type EndedBy =
+  | { kind: "this" }
+  | { kind: "participant"; participantId: string; identity: string }
+  | { kind: "callControl" }
+  | { kind: "server"; cause: "timer" | "unreachable" | "shutdown" };
 "#;
 
 /// Chooses the language of the messages and advice of every error and `explain` answer that
