@@ -39,12 +39,14 @@
 //! - Rows whose category sits on the next line (a line break inside the table) are read as one row.
 //! - Advice left empty by the document is written for every entry.
 
+mod end_user;
 mod error;
 mod lookup;
 mod model;
 mod reason;
 pub mod registry;
 
+pub use end_user::{end_user_text, end_user_texts, EndUserText, Viewer, NAME_PLACEHOLDER};
 pub use error::CallingError;
 pub use lookup::{
     by_name, by_subcode, class_fallback, exact, lookup, lookup_code, Match, Resolution,
