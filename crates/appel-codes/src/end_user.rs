@@ -171,10 +171,12 @@ pub fn end_user_texts(entry: &Entry) -> &'static [EndUserText] {
         "TARGET_OFFLINE" => texts! {
             Caller: "{name} is offline." / "{name} est hors ligne.";
             Other: "{name} is offline." / "{name} est hors ligne.";
+            Callee: "{name} called while you were offline." / "{name} a appelé pendant que vous étiez hors ligne.";
         },
         "TARGET_OFFLINE_AFTER_PUSH" => texts! {
             Caller: "{name} was notified but didn't come online in time." / "{name} a été prévenu mais ne s'est pas connecté à temps.";
             Other: "{name} was notified but didn't come online in time." / "{name} a été prévenu mais ne s'est pas connecté à temps.";
+            Callee: "{name} called, but you didn't come online in time." / "{name} a appelé, mais vous ne vous êtes pas connecté à temps.";
         },
         "TARGET_UNREACHABLE" => texts! {
             Caller: "{name} couldn't be reached." / "{name} n'a pas pu être joint.";

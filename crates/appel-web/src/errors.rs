@@ -108,7 +108,12 @@ fn end_user(entry: &appel_codes::Entry, locale: Locale) -> Value {
     }
     texts
         .iter()
-        .map(|t| (t.viewer.as_str().to_owned(), Value::from(t.text.get(locale))))
+        .map(|t| {
+            (
+                t.viewer.as_str().to_owned(),
+                Value::from(t.text.get(locale)),
+            )
+        })
         .collect::<serde_json::Map<_, _>>()
         .into()
 }

@@ -54,7 +54,10 @@ pub fn set_locale(tag: &str) -> String {
 }
 
 /// The catalogue entry a `(code, subCode)` pair resolves to, in `locale` (default: the current
-/// one): `{code, subCode, name, resultCategory, message, advice, retryable}`.
+/// one): `{code, subCode, name, resultCategory, message, advice, retryable, endUser}`, where
+/// `endUser` holds a call-end entry's texts for the person who sees the end, by point of view
+/// (`you`, `other`, `caller`, `callee`; `{name}` stands for the other party), and is `null` for
+/// other entries.
 #[wasm_bindgen]
 pub fn explain(code: u16, sub_code: u32, locale: Option<String>) -> JsValue {
     let locale = locale
