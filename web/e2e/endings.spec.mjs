@@ -132,7 +132,7 @@ describe('end screens in the viewer\'s words', () => {
       return item && item.dataset.presence;
     }, jack.identity);
     await iris.page.fill('#people-search', 'Ja');
-    await iris.page.waitForFunction(async (id) => document.querySelector(`#users li[data-identity="${id}"]`), jack.identity);
+    await iris.page.waitForFunction((id) => document.querySelector(`#users li[data-identity="${id}"]`), jack.identity);
     assert.equal(await presence(), 'online');
     await screenshot(iris.page, 'people.png');
     await jack.page.context().close();

@@ -110,7 +110,8 @@ function describeRecord(record, locale) {
   const other = others[0];
   const leftFirst = other && other.leftAt && mine && mine.leftAt && other.leftAt <= mine.leftAt ? other.identity : null;
   const view = viewpoint({ endedBy, outgoing, connected, otherIdentity, leftFirst });
-  const sentence = reason ? endSentence(explain(reason.code, reason.subCode, locale), view.viewer, nameOf(view.identity), locale) : '';
+  const told = view.viewer === 'other' && leftFirst === view.identity && other.endReason ? other.endReason : reason;
+  const sentence = told ? endSentence(explain(told.code, told.subCode, locale), view.viewer, nameOf(view.identity), locale) : '';
   const duration = connected && mine && mine.durationMs != null ? formatDuration(mine.durationMs) : '';
   return {
     when: new Date(record.createdAt).toLocaleString(locale === 'fr' ? 'fr-FR' : 'en-GB'),
@@ -180,7 +181,7 @@ function bindCall(call) {
     if (s === 'Connected' && seen.connectedAt === null) seen.connectedAt = Date.now();
   });
   // The participant whose leaving ends a 1:1 call is the one the end screen names.
-  call.on('remoteParticipantLeft', (p) => { if (!seen.leftFirst) seen.leftFirst = p.identity; });
+  call.on('remoteParticipantLeft', (p) => { if (!seen.leftFirst) seen.leftFirst = { identity: p.identity, reason: p.callEndReason }; });
   call.on('localVideoChanged', updateLocal);
   call.on('remoteStreamChanged', () => { remote.srcObject = call.remoteMediaStream; });
   call.on('videoFailed', (e) => { $('call-error').textContent = `${e.subCode} ${e.message}`; });
@@ -191,7 +192,8 @@ function bindCall(call) {
     otherIdentity: call.remoteIdentity,
     connected: seen.connectedAt !== null,
     durationMs: seen.connectedAt === null ? null : Date.now() - seen.connectedAt,
-    leftFirst: seen.leftFirst,
+    leftFirst: seen.leftFirst && seen.leftFirst.identity,
+    leftReason: seen.leftFirst && seen.leftFirst.reason,
     endedBy: reason.endedBy || call.endedBy,
   }));
   show('call');
@@ -214,7 +216,11 @@ function renderEnd() {
   const context = state.lastEnd || {};
   const endedBy = normalizeEndedBy(context.endedBy, state.me && state.me.identity);
   const view = viewpoint({ ...context, endedBy });
-  const sentence = endSentence(entry, view.viewer, nameOf(view.identity), locale);
+  // The other party's leaving ended the call: its own reason says why (the one left behind is
+  // told 0/0, docs/protocol.md).
+  const told = view.viewer === 'other' && context.leftReason && view.identity === context.leftFirst
+    ? explain(context.leftReason.code, context.leftReason.subCode, locale) : entry;
+  const sentence = endSentence(told, view.viewer, nameOf(view.identity), locale);
   const duration = context.connected && context.durationMs != null ? ` · ${formatDuration(context.durationMs)}` : '';
   $('ended-title').textContent = t(locale, 'callEnded');
   // "Bob hung up · 3 min 12 s": the sentence loses its full stop when the duration follows.
