@@ -158,6 +158,18 @@ describe('end screens in the viewer\'s words', () => {
     await screenshot(back.page, 'end-offline-callee-en.png');
   });
 
+  test('a caller who signed up after the callee\'s page loaded is named on the incoming and end screens', async () => {
+    const mona = await signIn(browser, server, 'Mona');
+    const zoe = await signIn(browser, server, 'Zoe');
+    await zoe.page.fill('#target', mona.identity);
+    await zoe.page.setChecked('#with-video', false);
+    await zoe.page.click('#call-button');
+    await ringing(mona);
+    await mona.page.waitForFunction(() => document.getElementById('caller').textContent === 'Zoe', null, { timeout: 5000 });
+    await zoe.page.click('#hangup');
+    await reads(mona, 'cancelled-late-name', /^Zoe hung up before you answered\.$/, /^Zoe a raccroché avant que vous répondiez\.$/);
+  });
+
   test('removed by the call-control API: the removed one and the other one each read their own words', async () => {
     const kate = await signIn(browser, server, 'Kate');
     const liam = await signIn(browser, server, 'Liam');

@@ -71,6 +71,18 @@ async function loadPeople() {
   return people.filter((p) => p.identity !== state.me.identity);
 }
 
+/** Learns the names of people not met yet (a caller who signed up after this page loaded). */
+async function learnNames() {
+  try {
+    const response = await fetch('/people?limit=200', { headers: { authorization: `Bearer ${state.token}` } });
+    if (response.ok) {
+      for (const p of (await response.json()).identities) if (p.displayName) state.names.set(p.id, p.displayName);
+      return;
+    }
+    for (const u of (await (await fetch('/dev/users')).json()).users) if (u.name) state.names.set(u.identity, u.name);
+  } catch (_) { /* names stay ids */ }
+}
+
 function renderPeople(people) {
   const locale = lang();
   const items = people.map((u) => {
@@ -248,6 +260,9 @@ function startCall(identity) {
 function onIncoming(incoming) {
   state.incoming = incoming;
   $('caller').textContent = nameOf(incoming.from);
+  if (!state.names.has(incoming.from)) {
+    learnNames().then(() => { if (state.incoming === incoming) $('caller').textContent = nameOf(incoming.from); });
+  }
   incoming.on('stopped', (reason) => {
     if (state.incoming === incoming) {
       showEnd(reason, { callId: incoming.id, outgoing: false, otherIdentity: incoming.from, connected: false, endedBy: reason.endedBy || incoming.endedBy });
