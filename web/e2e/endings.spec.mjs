@@ -177,6 +177,13 @@ describe('end screens in the viewer\'s words', () => {
     await callByName(kate, 'Liam');
     await ringing(liam);
     await answer(kate, liam, { video: false });
+    // In a call, every label follows the language too.
+    await kate.page.selectOption('#locale', 'fr');
+    assert.equal((await kate.page.textContent('#state')).trim(), 'en communication');
+    assert.equal((await kate.page.textContent('#hangup')).trim(), 'Raccrocher');
+    assert.equal((await kate.page.textContent('#mute')).trim(), 'Couper le micro');
+    await kate.page.selectOption('#locale', 'en');
+    assert.equal((await kate.page.textContent('#state')).trim(), 'connected');
     const callId = await kate.page.evaluate(() => window.appel.state.call.id);
     const auth = { authorization: 'Bearer e2e-key' };
     const snapshot = await (await fetch(`${server.url}/call-control/calls/${callId}`, { headers: auth })).json();

@@ -41,7 +41,7 @@ async function signInWith(token, name) {
   state.me = { identity: agent.identity, name: name || agent.identity };
   $('me').textContent = `${state.me.name} (${agent.identity})`;
   agent.on('incomingCall', onIncoming);
-  const connection = (s) => { document.body.dataset.connection = s; $('connection').textContent = s === 'Connected' ? '' : s; };
+  const connection = (s) => { document.body.dataset.connection = s; $('connection').textContent = t(lang(), `connection_${s}`); };
   connection(agent.connectionState);
   agent.on('connectionStateChanged', connection);
   show('home');
@@ -180,7 +180,7 @@ function bindCall(call) {
       if (state.call === call) $('peer').textContent = nameOf(call.remoteIdentity);
     }).catch(() => { /* without dev mode there is no directory */ });
   }
-  $('state').textContent = call.state;
+  $('state').textContent = t(lang(), `state_${call.state}`);
   $('call-error').textContent = '';
   const seen = { connectedAt: null, leftFirst: null };
   const remote = $('remote');
@@ -188,7 +188,7 @@ function bindCall(call) {
   const updateLocal = () => { $('local').srcObject = call.localVideoStream; $('video').classList.toggle('off', !call.isVideoOn); };
   updateLocal();
   call.on('stateChanged', (s) => {
-    $('state').textContent = s;
+    $('state').textContent = t(lang(), `state_${s}`);
     document.body.dataset.callState = s;
     if (s === 'Connected' && seen.connectedAt === null) seen.connectedAt = Date.now();
   });
@@ -308,6 +308,10 @@ $('locale').onchange = () => {
   setLocale(lang());
   translatePage(document, lang());
   renderEnd();
+  if (state.call) $('state').textContent = t(lang(), `state_${state.call.state}`);
+  if (state.agent) $('connection').textContent = t(lang(), `connection_${state.agent.connectionState}`);
+  if (state.call) $('mute').textContent = t(lang(), state.call.isMuted ? 'unmute' : 'mute');
+  if (state.call) $('hold').textContent = t(lang(), state.call.state === 'LocalHold' ? 'resume' : 'hold');
   if (state.me) { renderPeople(state.users.filter((u) => u.identity !== state.me.identity)); renderRecent(); }
 };
 let searching = null;
