@@ -158,16 +158,17 @@ describe('end screens in the viewer\'s words', () => {
     await screenshot(back.page, 'end-offline-callee-en.png');
   });
 
-  test('a caller who signed up after the callee\'s page loaded is named on the incoming and end screens', async () => {
+  test('a caller who signed up after the callee\'s page loaded is named on the incoming and end screens, as written', async () => {
     const mona = await signIn(browser, server, 'Mona');
-    const zoe = await signIn(browser, server, 'Zoe');
+    // A name with the characters of a replacement pattern is shown as written, never expanded.
+    const zoe = await signIn(browser, server, "Zoé $&$'");
     await zoe.page.fill('#target', mona.identity);
     await zoe.page.setChecked('#with-video', false);
     await zoe.page.click('#call-button');
     await ringing(mona);
-    await mona.page.waitForFunction(() => document.getElementById('caller').textContent === 'Zoe', null, { timeout: 5000 });
+    await mona.page.waitForFunction(() => document.getElementById('caller').textContent === "Zoé $&$'", null, { timeout: 5000 });
     await zoe.page.click('#hangup');
-    await reads(mona, null, /^Zoe hung up before you answered\.$/, /^Zoe a raccroché avant que vous répondiez\.$/);
+    await reads(mona, null, /^Zoé \$&\$' hung up before you answered\.$/, /^Zoé \$&\$' a raccroché avant que vous répondiez\.$/);
   });
 
   test('removed by the call-control API: the removed one and the other one each read their own words', async () => {

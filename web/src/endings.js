@@ -174,5 +174,6 @@ export function endSentence(entry, viewer, name, locale) {
   const texts = entry && entry.endUser;
   if (!texts) return t(locale, 'unknownEnd');
   const chosen = [viewer, ...FALLBACK[viewer]].map((v) => texts[v]).find(Boolean) || Object.values(texts)[0];
-  return chosen.replaceAll('{name}', name);
+  // A function, so that a name holding `$&` or `$'` is put in as written.
+  return chosen.replaceAll('{name}', () => name);
 }
