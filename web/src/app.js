@@ -2,10 +2,12 @@
 // call ended in English or French with the catalogue's advice. Everything goes through the
 // browser SDK (crates/appel-web compiled to wasm).
 import init, { CallClient, explain, setLocale } from '/app/pkg/appel_web.js';
+import { endSentence, formatDuration, normalizeEndedBy, t, translatePage, viewpoint } from '/app/endings.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const state = { client: null, agent: null, call: null, incoming: null, me: null, lastReason: null, users: [] };
+const state = { client: null, agent: null, call: null, incoming: null, me: null, lastReason: null, users: [], token: null, names: new Map(), lastEnd: null, records: [] };
+const lang = () => $('locale').value;
 
 function show(section) {
   for (const id of ['signin', 'home', 'incoming', 'call', 'ended']) $(id).hidden = id !== section;
@@ -26,6 +28,7 @@ function agentOptions() {
 }
 
 function nameOf(identity) {
+  if (state.names.has(identity)) return state.names.get(identity);
   const user = state.users.find((u) => u.identity === identity);
   return user ? user.name : identity;
 }
@@ -42,39 +45,137 @@ async function signInWith(token, name) {
     ? await state.client.createFederatedCallAgent(token, agentOptions())
     : await state.client.createCallAgent(token, agentOptions());
   state.agent = agent;
+  state.token = token;
   state.me = { identity: agent.identity, name: name || agent.identity };
   $('me').textContent = `${state.me.name} (${agent.identity})`;
   agent.on('incomingCall', onIncoming);
-  const connection = (s) => { document.body.dataset.connection = s; $('connection').textContent = s === 'Connected' ? '' : s; };
+  const connection = (s) => { document.body.dataset.connection = s; $('connection').textContent = t(lang(), `connection_${s}`); };
   connection(agent.connectionState);
   agent.on('connectionStateChanged', connection);
   show('home');
   refreshHome();
 }
 
-async function refreshHome() {
+/**
+ * The people one can call, with their presence: `GET /people` with this user's token (any server),
+ * else the development directory. Each is a button that calls them.
+ */
+async function loadPeople() {
+  const query = $('people-search').value.trim();
+  let people = null;
   try {
-    const users = await (await fetch('/dev/users')).json();
-    state.users = users.users;
-    $('users').replaceChildren(...users.users.filter((u) => u.identity !== state.me.identity).map((u) => {
-      const li = document.createElement('li');
-      const button = document.createElement('button');
-      button.textContent = `Call ${u.name}`;
-      button.dataset.identity = u.identity;
-      button.onclick = () => startCall(u.identity);
-      li.append(button);
-      return li;
-    }));
+    const response = await fetch(`/people?limit=50${query ? `&name=${encodeURIComponent(query)}` : ''}`, { headers: { authorization: `Bearer ${state.token}` } });
+    if (response.ok) people = (await response.json()).identities.map((p) => ({ identity: p.id, name: p.displayName || p.id, presence: p.presence }));
+  } catch (_) { /* fall back to the development directory */ }
+  if (!people) {
+    try {
+      const users = (await (await fetch('/dev/users')).json()).users;
+      const key = query.toLowerCase();
+      people = users.filter((u) => !key || (u.name || '').toLowerCase().startsWith(key));
+    } catch (_) { people = []; }
+  }
+  for (const p of people) if (p.name) state.names.set(p.identity, p.name);
+  state.users = people;
+  return people.filter((p) => p.identity !== state.me.identity);
+}
+
+/** Learns the names of people not met yet (a caller who signed up after this page loaded). */
+async function learnNames() {
+  try {
+    const response = await fetch('/people?limit=200', { headers: { authorization: `Bearer ${state.token}` } });
+    if (response.ok) {
+      for (const p of (await response.json()).identities) if (p.displayName) state.names.set(p.id, p.displayName);
+      return;
+    }
+    for (const u of (await (await fetch('/dev/users')).json()).users) if (u.name) state.names.set(u.identity, u.name);
+  } catch (_) { /* names stay ids */ }
+}
+
+function renderPeople(people) {
+  const locale = lang();
+  const items = people.map((u) => {
+    const li = document.createElement('li');
+    const button = document.createElement('button');
+    button.textContent = t(locale, 'callName', { name: u.name });
+    button.dataset.identity = u.identity;
+    button.onclick = () => startCall(u.identity);
+    const presence = document.createElement('span');
+    presence.className = `presence ${u.presence || 'offline'}`;
+    presence.dataset.presence = u.presence || 'offline';
+    presence.textContent = t(locale, u.presence || 'offline');
+    li.dataset.identity = u.identity;
+    li.append(button, presence);
+    return li;
+  });
+  if (items.length === 0) {
+    const li = document.createElement('li');
+    li.textContent = t(locale, 'nobody');
+    items.push(li);
+  }
+  $('users').replaceChildren(...items);
+}
+
+/** One call record as its viewer saw it: when, with whom, how long, and how it ended. */
+function describeRecord(record, locale) {
+  const me = state.me.identity;
+  const legs = record.legs || [];
+  const mine = legs.find((l) => l.identity === me);
+  const outgoing = record.caller === me;
+  const others = legs.filter((l) => l.identity !== me);
+  const otherIdentity = outgoing ? (record.targets || [])[0] || (others[0] || {}).identity : record.caller;
+  // Connected for this viewer: as caller, someone answered; as callee, this identity answered.
+  const connected = outgoing ? others.length > 0 : Boolean(mine);
+  const reason = (mine && mine.endReason) || record.endReason;
+  const endedBy = normalizeEndedBy((mine && mine.endedBy) || record.endedBy, me);
+  const other = others[0];
+  const leftFirst = other && other.leftAt && mine && mine.leftAt && other.leftAt <= mine.leftAt ? other.identity : null;
+  const view = viewpoint({ endedBy, outgoing, connected, otherIdentity, leftFirst });
+  const told = view.viewer === 'other' && leftFirst === view.identity && other.endReason ? other.endReason : reason;
+  const sentence = told ? endSentence(explain(told.code, told.subCode, locale), view.viewer, nameOf(view.identity), locale) : '';
+  const duration = connected && mine && mine.durationMs != null ? formatDuration(mine.durationMs) : '';
+  return {
+    when: new Date(record.createdAt).toLocaleString(locale === 'fr' ? 'fr-FR' : 'en-GB'),
+    direction: t(locale, outgoing ? 'outgoing' : 'incoming'),
+    other: nameOf(otherIdentity),
+    duration,
+    sentence,
+    code: reason ? `${reason.code}/${reason.subCode}` : '',
+  };
+}
+
+function renderRecent() {
+  const locale = lang();
+  const rows = state.records.slice(0, 10).map((record) => {
+    const seen = describeRecord(record, locale);
+    const li = document.createElement('li');
+    li.dataset.callId = record.id;
+    li.dataset.endReason = seen.code;
+    for (const [cls, text] of [['when', seen.when], ['direction', seen.direction], ['other', seen.other], ['duration', seen.duration], ['end', seen.sentence]]) {
+      if (!text) continue;
+      const span = document.createElement('span');
+      span.className = cls;
+      span.textContent = text;
+      li.append(span);
+    }
+    return li;
+  });
+  if (rows.length === 0) {
+    const li = document.createElement('li');
+    li.textContent = t(locale, 'noRecent');
+    rows.push(li);
+  }
+  $('recent').replaceChildren(...rows);
+}
+
+async function refreshHome() {
+  try { renderPeople(await loadPeople()); } catch (_) { /* no directory reachable */ }
+  try {
     const page = await (await fetch(`/dev/calls?identity=${encodeURIComponent(state.me.identity)}`)).json();
-    $('recent').replaceChildren(...(page.calls || page.items || []).slice(0, 10).map((record) => {
-      const li = document.createElement('li');
-      const leg = (record.participants || []).find((p) => p.identity === state.me.identity) || {};
-      const reason = leg.endReason || leg.callEndReason || record.endReason || {};
-      const text = reason.code !== undefined ? explain(reason.code, reason.subCode, $('locale').value).name : '';
-      li.textContent = `${record.startedAt || record.startTime || ''} — ${(record.participants || []).map((p) => nameOf(p.identity)).join(', ')} ${text}`;
-      return li;
-    }));
-  } catch (_) { /* without dev mode there is no directory nor records proxy */ }
+    state.records = page.calls || [];
+    // Name the people of past calls who are not in the directory page shown.
+    renderRecent();
+  } catch (_) { /* without dev mode there is no records proxy */ }
+  document.body.dataset.homeReady = String(Date.now());
 }
 
 function bindCall(call) {
@@ -87,23 +188,40 @@ function bindCall(call) {
       if (state.call === call) $('peer').textContent = nameOf(call.remoteIdentity);
     }).catch(() => { /* without dev mode there is no directory */ });
   }
-  $('state').textContent = call.state;
+  $('state').textContent = t(lang(), `state_${call.state}`);
   $('call-error').textContent = '';
+  const seen = { connectedAt: null, leftFirst: null };
   const remote = $('remote');
   remote.srcObject = call.remoteMediaStream;
   const updateLocal = () => { $('local').srcObject = call.localVideoStream; $('video').classList.toggle('off', !call.isVideoOn); };
   updateLocal();
-  call.on('stateChanged', (s) => { $('state').textContent = s; document.body.dataset.callState = s; });
+  call.on('stateChanged', (s) => {
+    $('state').textContent = t(lang(), `state_${s}`);
+    document.body.dataset.callState = s;
+    if (s === 'Connected' && seen.connectedAt === null) seen.connectedAt = Date.now();
+  });
+  // The participant whose leaving ends a 1:1 call is the one the end screen names.
+  call.on('remoteParticipantLeft', (p) => { if (!seen.leftFirst) seen.leftFirst = { identity: p.identity, reason: p.callEndReason }; });
   call.on('localVideoChanged', updateLocal);
   call.on('remoteStreamChanged', () => { remote.srcObject = call.remoteMediaStream; });
   call.on('videoFailed', (e) => { $('call-error').textContent = `${e.subCode} ${e.message}`; });
   call.on('error', (e) => { $('call-error').textContent = `${e.code}/${e.subCode} ${e.message}`; });
-  call.on('ended', (reason) => showEnd(reason));
+  call.on('ended', (reason) => showEnd(reason, {
+    callId: call.id,
+    outgoing: call.direction === 'Outgoing',
+    otherIdentity: call.remoteIdentity,
+    connected: seen.connectedAt !== null,
+    durationMs: seen.connectedAt === null ? null : Date.now() - seen.connectedAt,
+    leftFirst: seen.leftFirst && seen.leftFirst.identity,
+    leftReason: seen.leftFirst && seen.leftFirst.reason,
+    endedBy: reason.endedBy || call.endedBy,
+  }));
   show('call');
 }
 
-function showEnd(reason) {
+function showEnd(reason, context) {
   state.lastReason = reason;
+  state.lastEnd = context;
   state.call = null;
   state.incoming = null;
   renderEnd();
@@ -115,7 +233,21 @@ function renderEnd() {
   if (!reason) return;
   const locale = $('locale').value;
   const entry = explain(reason.code, reason.subCode, locale);
-  $('ended-title').textContent = locale === 'fr' ? 'Appel terminé' : 'Call ended';
+  const context = state.lastEnd || {};
+  const endedBy = normalizeEndedBy(context.endedBy, state.me && state.me.identity);
+  const view = viewpoint({ ...context, endedBy });
+  // The other party's leaving ended the call: its own reason says why (the one left behind is
+  // told 0/0, docs/protocol.md).
+  const told = view.viewer === 'other' && context.leftReason && view.identity === context.leftFirst
+    ? explain(context.leftReason.code, context.leftReason.subCode, locale) : entry;
+  const sentence = endSentence(told, view.viewer, nameOf(view.identity), locale);
+  const duration = context.connected && context.durationMs != null ? ` · ${formatDuration(context.durationMs)}` : '';
+  $('ended-title').textContent = t(locale, 'callEnded');
+  // "Bob hung up · 3 min 12 s": the sentence loses its full stop when the duration follows.
+  $('ended-summary').textContent = duration ? sentence.replace(/\.$/, '') + duration : sentence;
+  $('ended-call-id').textContent = context.callId || '—';
+  document.body.dataset.endViewer = view.viewer;
+  document.body.dataset.endedBy = endedBy ? endedBy.kind : '';
   $('ended-code').textContent = `${reason.code}/${reason.subCode}`;
   $('ended-name').textContent = entry.name;
   $('ended-message').textContent = entry.message;
@@ -136,7 +268,14 @@ function startCall(identity) {
 function onIncoming(incoming) {
   state.incoming = incoming;
   $('caller').textContent = nameOf(incoming.from);
-  incoming.on('stopped', (reason) => { if (state.incoming === incoming) showEnd(reason); });
+  if (!state.names.has(incoming.from)) {
+    learnNames().then(() => { if (state.incoming === incoming) $('caller').textContent = nameOf(incoming.from); });
+  }
+  incoming.on('stopped', (reason) => {
+    if (state.incoming === incoming) {
+      showEnd(reason, { callId: incoming.id, outgoing: false, otherIdentity: incoming.from, connected: false, endedBy: reason.endedBy || incoming.endedBy });
+    }
+  });
   show('incoming');
 }
 
@@ -149,7 +288,7 @@ $('signin-form').onsubmit = async (event) => {
   const name = $('name').value.trim();
   if (!name) return;
   const response = await fetch('/dev/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
-  if (!response.ok) { $('devnote').textContent = 'Development mode is off: sign in with a token issued by your backend.'; return; }
+  if (!response.ok) { $('devnote').textContent = t(lang(), 'devOff'); return; }
   const session = await response.json();
   try { await signInWith(session.token, session.name); } catch (e) { $('devnote').textContent = `${e.code}/${e.subCode} ${e.message}`; }
 };
@@ -164,18 +303,36 @@ $('reject').onclick = () => state.incoming.reject().catch(showError);
 $('hangup').onclick = () => state.call && state.call.hangUp({});
 $('mute').onclick = async () => {
   const call = state.call;
-  try { if (call.isMuted) await call.unmute(); else await call.mute(); $('mute').textContent = call.isMuted ? 'Unmute' : 'Mute'; } catch (e) { showError(e); }
+  try { if (call.isMuted) await call.unmute(); else await call.mute(); $('mute').textContent = t(lang(), call.isMuted ? 'unmute' : 'mute'); } catch (e) { showError(e); }
 };
 $('video').onclick = () => { const c = state.call; (c.isVideoOn ? c.stopVideo() : c.startVideo()).catch(showError); };
 $('hold').onclick = async () => {
   const c = state.call;
-  try { if (c.state === 'LocalHold') { await c.resume(); $('hold').textContent = 'Hold'; } else { await c.hold(); $('hold').textContent = 'Resume'; } } catch (e) { showError(e); }
+  try { if (c.state === 'LocalHold') { await c.resume(); $('hold').textContent = t(lang(), 'hold'); } else { await c.hold(); $('hold').textContent = t(lang(), 'resume'); } } catch (e) { showError(e); }
 };
 $('share').onclick = () => state.call.startScreenShare().catch(showError);
 $('back').onclick = () => { show('home'); refreshHome(); };
-$('locale').onchange = () => { setLocale($('locale').value); document.documentElement.lang = $('locale').value; renderEnd(); };
+$('locale').onchange = () => {
+  setLocale(lang());
+  translatePage(document, lang());
+  renderEnd();
+  if (state.call) $('state').textContent = t(lang(), `state_${state.call.state}`);
+  if (state.agent) $('connection').textContent = t(lang(), `connection_${state.agent.connectionState}`);
+  if (state.call) $('mute').textContent = t(lang(), state.call.isMuted ? 'unmute' : 'mute');
+  if (state.call) $('hold').textContent = t(lang(), state.call.state === 'LocalHold' ? 'resume' : 'hold');
+  if (state.me) { renderPeople(state.users.filter((u) => u.identity !== state.me.identity)); renderRecent(); }
+};
+let searching = null;
+$('people-search').oninput = () => {
+  clearTimeout(searching);
+  searching = setTimeout(() => loadPeople().then(renderPeople).catch(() => {}), 150);
+};
+// Presence changes while the home screen shows: look again now and then.
+setInterval(() => { if (document.body.dataset.screen === 'home' && state.me) loadPeople().then(renderPeople).catch(() => {}); }, 5000);
 
 await init();
+if (params.get('lang') === 'fr') { $('locale').value = 'fr'; setLocale('fr'); }
+translatePage(document, lang());
 window.appel = { state, explain };
 show('signin');
 document.body.dataset.ready = 'true';

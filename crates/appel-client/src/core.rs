@@ -10,6 +10,7 @@ use appel_protocol::{
     ParticipantState, PushRegistration, ResumedCall, ServerFrame, PROTOCOL_VERSION,
 };
 
+use crate::ender::Ender;
 use crate::reconnect::{Reconnect, ReconnectDue, ReconnectPolicy};
 use crate::time::{Instant, Now};
 use crate::token::{TokenDue, TokenPolicy, TokenSchedule};
@@ -127,6 +128,8 @@ pub enum Event {
         identity: IdentityId,
         /// Why its leg ended.
         reason: CallEndReason,
+        /// Who ended its leg, when the server said.
+        ended_by: Option<Ender>,
     },
     /// A relayed message from another participant.
     Signal {
@@ -158,6 +161,9 @@ pub enum Event {
         reason: CallEndReason,
         /// The protocol cause, when there is one.
         raw_cause: Option<String>,
+        /// Who ended it: [`Ender::This`] for an end decided here; `None` when the server did not
+        /// say (an older server).
+        ended_by: Option<Ender>,
     },
     /// A call rings on this endpoint.
     Incoming {
@@ -180,6 +186,8 @@ pub enum Event {
         reason: CallEndReason,
         /// The protocol cause, when there is one.
         raw_cause: Option<String>,
+        /// Who stopped it ([`Ender::This`] when answered or declined here), when known.
+        ended_by: Option<Ender>,
     },
     /// The server closed the connection for good with this error.
     Fatal(CallingError),
@@ -232,6 +240,8 @@ struct Request {
 
 struct CallEntry {
     id: Option<CallId>,
+    /// This endpoint's participant in the call, once the server named it.
+    participant: Option<ParticipantId>,
     establish_by: Option<Instant>,
     state: CallState,
     remotes: Vec<Remote>,
@@ -521,24 +531,31 @@ impl Core {
                 participant_id,
                 identity,
                 reason,
+                ended_by,
             } => {
                 if let Some(call) = self.by_id.get(&call_id).copied() {
-                    self.participant_left(call, participant_id, identity, reason);
+                    let own = self.calls.get(&call).and_then(|c| c.participant.clone());
+                    let ended_by = Ender::from_wire(ended_by, own.as_ref());
+                    self.participant_left(call, participant_id, identity, reason, ended_by);
                 }
             }
             ServerFrame::CallEnded {
                 call_id,
                 reason,
                 raw_cause,
+                ended_by,
             } => {
                 if let Some(call) = self.by_id.get(&call_id).copied() {
-                    self.end_call(call, reason, raw_cause.clone());
+                    let own = self.calls.get(&call).and_then(|c| c.participant.clone());
+                    let ender = Ender::from_wire(ended_by.clone(), own.as_ref());
+                    self.end_call_by(call, reason, raw_cause.clone(), ender);
                 }
-                if self.ringing.remove(&call_id).is_some() {
+                if let Some(own) = self.ringing.remove(&call_id) {
                     self.event(Event::IncomingStopped {
                         call_id,
                         reason,
                         raw_cause,
+                        ended_by: Ender::from_wire(ended_by, Some(&own)),
                     });
                 }
             }
@@ -722,6 +739,9 @@ impl Core {
                 .with_context(format!("call {call_id}")));
         }
         let call = self.new_call(Some(call_id.clone()), None);
+        if let Some(entry) = self.calls.get_mut(&call) {
+            entry.participant = self.ringing.get(call_id).cloned();
+        }
         let request_id = self.request_id();
         let frame = ClientFrame::Accept {
             request_id,
@@ -818,6 +838,7 @@ impl Core {
                 call_id: call_id.clone(),
                 reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
                 raw_cause: Some(raw_cause.to_owned()),
+                ended_by: Some(Ender::This),
             });
         }
     }
@@ -957,6 +978,7 @@ impl Core {
             call,
             CallEntry {
                 id,
+                participant: None,
                 establish_by,
                 state: CallState::Connecting,
                 remotes: Vec::new(),
@@ -1035,6 +1057,7 @@ impl Core {
         match self.calls.get_mut(&call) {
             Some(entry) => {
                 entry.id = Some(call_id.clone());
+                entry.participant = Some(participant_id.clone());
                 entry.establish_by = None;
                 self.by_id.insert(call_id.clone(), call);
                 self.event(Event::CallIdAssigned {
@@ -1195,6 +1218,7 @@ impl Core {
         participant_id: ParticipantId,
         identity: IdentityId,
         reason: CallEndReason,
+        ended_by: Option<Ender>,
     ) {
         let Some(entry) = self.calls.get_mut(&call) else {
             return;
@@ -1217,10 +1241,23 @@ impl Core {
             participant_id,
             identity,
             reason,
+            ended_by,
         });
     }
 
+    /// Ends `call` for a reason decided here (the application, this device's network or media, a
+    /// refused request): this participant ended it.
     fn end_call(&mut self, call: CallRef, reason: CallEndReason, raw_cause: Option<String>) {
+        self.end_call_by(call, reason, raw_cause, Some(Ender::This));
+    }
+
+    fn end_call_by(
+        &mut self,
+        call: CallRef,
+        reason: CallEndReason,
+        raw_cause: Option<String>,
+        ended_by: Option<Ender>,
+    ) {
         let Some(entry) = self.calls.remove(&call) else {
             return;
         };
@@ -1231,6 +1268,7 @@ impl Core {
             call,
             reason,
             raw_cause,
+            ended_by,
         });
     }
 
@@ -1245,6 +1283,7 @@ impl Core {
                 call_id,
                 reason,
                 raw_cause: raw_cause.clone(),
+                ended_by: Some(Ender::This),
             });
         }
     }

@@ -36,6 +36,7 @@
 //! cannot be read in a browser. Nothing here waits: tests drive every timer on a made-up clock.
 
 mod core;
+mod ender;
 mod errors;
 mod reconnect;
 pub mod relay;
@@ -46,6 +47,7 @@ pub use crate::core::{
     CallRef, Config, ConnectionState, Core, Event, NoAnswer, Output, Remote, Welcome,
     SILENT_INTERVALS,
 };
+pub use ender::Ender;
 pub use errors::{disposed, no_answer};
 pub use reconnect::{Reconnect, ReconnectDue, ReconnectPolicy};
 pub use time::{Instant, Now};

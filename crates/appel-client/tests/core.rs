@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use appel_client::{
-    no_answer, CallRef, Config, ConnectionState, Core, Event, Instant, NoAnswer, Now, Output,
-    ReconnectPolicy, TokenPolicy, Welcome,
+    no_answer, CallRef, Config, ConnectionState, Core, Ender, Event, Instant, NoAnswer, Now,
+    Output, ReconnectPolicy, TokenPolicy, Welcome,
 };
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_protocol::{
-    CallId, CallState, ClientFrame, EndpointId, IdentityId, ParticipantId, ResumedCall, ServerFrame,
+    CallId, CallState, ClientFrame, EndedBy, EndpointId, IdentityId, ParticipantId, ResumedCall,
+    ServerCause, ServerFrame,
 };
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -522,6 +523,7 @@ fn a_token_that_lapses_ends_every_call_with_495_4507_and_leaves_them() {
             call: c,
             reason: r,
             raw_cause,
+            ..
         }] => {
             assert_eq!(
                 (*c, *r),
@@ -644,13 +646,15 @@ fn an_incoming_call_is_acknowledged_told_once_and_stops_with_the_server_reason()
         call_id: CallId::new("r1"),
         reason: cancelled,
         raw_cause: None,
+        ended_by: None,
     });
     assert_eq!(
         events(&out),
         vec![Event::IncomingStopped {
             call_id: CallId::new("r1"),
             reason: cancelled,
-            raw_cause: None
+            raw_cause: None,
+            ended_by: None,
         }]
     );
     assert!(!rig.core.is_ringing(&CallId::new("r1")));
@@ -733,7 +737,8 @@ fn a_confirmed_reject_stops_the_ringing_with_0_0_and_a_stale_one_is_41007() {
             Event::IncomingStopped {
                 call_id: CallId::new("r1"),
                 reason: reason(&registry::CALL_ENDED_LOCALLY),
-                raw_cause: Some("rejected here".into())
+                raw_cause: Some("rejected here".into()),
+                ended_by: Some(Ender::This),
             },
             Event::Answered {
                 request_id,
@@ -829,6 +834,7 @@ fn repeated_states_and_participants_are_told_once_and_a_departure_once() {
             participant_id: ParticipantId::new("p-2"),
             identity: IdentityId::from("bob"),
             reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+            ended_by: None,
         }))
     };
     assert_eq!(left(&mut rig).len(), 1);
@@ -935,4 +941,67 @@ fn a_token_handed_over_by_the_application_is_confirmed_signs_the_next_hello_and_
         request_id: late,
         why: NoAnswer::Timeout
     }));
+}
+
+/// The server names the participant who ended a call; only the core knows which participant is
+/// this endpoint's own, so a page or app that compared identities would call a second device of
+/// the same person "you". The core tells "this participant" from "another one" by participant id.
+#[test]
+fn who_ended_a_call_is_told_from_this_endpoints_point_of_view() {
+    let mut rig = Rig::new(config(static_token()));
+    let first = rig.named_call("c1");
+    let ended = |rig: &mut Rig, call_id: &str, ended_by| {
+        events(&rig.frame(ServerFrame::CallEnded {
+            call_id: CallId::new(call_id),
+            reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+            raw_cause: None,
+            ended_by,
+        }))
+    };
+    // Same identity, another participant: another device of the same person hung up.
+    let by_other = ended(
+        &mut rig,
+        "c1",
+        Some(EndedBy::participant(
+            ParticipantId::new("p-9"),
+            IdentityId::from("alice"),
+        )),
+    );
+    assert!(matches!(
+        &by_other[..],
+        [Event::CallEnded { call, ended_by: Some(Ender::Participant { participant_id, identity }), .. }]
+            if *call == first && participant_id.as_str() == "p-9" && identity.as_str() == "alice"
+    ));
+    let second = rig.named_call("c2");
+    let by_self = ended(
+        &mut rig,
+        "c2",
+        Some(EndedBy::participant(
+            ParticipantId::new("p-1"),
+            IdentityId::from("alice"),
+        )),
+    );
+    assert!(matches!(
+        &by_self[..],
+        [Event::CallEnded { call, ended_by: Some(Ender::This), .. }] if *call == second
+    ));
+    let third = rig.named_call("c3");
+    let by_timer = ended(
+        &mut rig,
+        "c3",
+        Some(EndedBy::Server {
+            cause: ServerCause::Timer,
+        }),
+    );
+    assert!(matches!(
+        &by_timer[..],
+        [Event::CallEnded { call, ended_by: Some(Ender::Server(ServerCause::Timer)), .. }]
+            if *call == third
+    ));
+    // An older server says nothing: nobody is made up.
+    rig.named_call("c4");
+    assert!(matches!(
+        &ended(&mut rig, "c4", None)[..],
+        [Event::CallEnded { ended_by: None, .. }]
+    ));
 }

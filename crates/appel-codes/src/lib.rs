@@ -16,6 +16,12 @@
 //! assert!(!answer.entry.advice(Locale::Fr).is_empty());
 //! ```
 //!
+//! # End-user texts
+//! The message and advice are written for developers. [`end_user_texts`] gives, for every call-end
+//! entry, short texts for the person who sees the end, from each point of view it can be seen from
+//! ([`Viewer`]: the one who ended it, the other party, the caller, a callee), with `{name}` for the
+//! other party's name.
+//!
 //! # Lookup
 //! [`lookup`] resolves a `(code, subCode)` pair in this order: the exact pair; the subcode under any
 //! code; the code-only entry of the code; the generic entry of the code's class. It never fails, so an
@@ -39,12 +45,14 @@
 //! - Rows whose category sits on the next line (a line break inside the table) are read as one row.
 //! - Advice left empty by the document is written for every entry.
 
+mod end_user;
 mod error;
 mod lookup;
 mod model;
 mod reason;
 pub mod registry;
 
+pub use end_user::{end_user_text, end_user_texts, EndUserText, Viewer, NAME_PLACEHOLDER};
 pub use error::CallingError;
 pub use lookup::{
     by_name, by_subcode, class_fallback, exact, lookup, lookup_code, Match, Resolution,

@@ -231,7 +231,7 @@ impl PartialEq<Entry> for &Entry {
 impl serde::Serialize for Entry {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("Entry", 8)?;
+        let mut s = serializer.serialize_struct("Entry", 9)?;
         s.serialize_field("code", &self.code.0)?;
         s.serialize_field("subCode", &self.subcode)?;
         s.serialize_field("name", self.name)?;
@@ -240,6 +240,26 @@ impl serde::Serialize for Entry {
         s.serialize_field("retryable", &self.retryable)?;
         s.serialize_field("message", &self.message)?;
         s.serialize_field("advice", &self.advice)?;
+        let end_user = crate::end_user::end_user_texts(self);
+        if end_user.is_empty() {
+            s.skip_field("endUser")?;
+        } else {
+            s.serialize_field("endUser", &EndUserTexts(end_user))?;
+        }
         s.end()
+    }
+}
+
+/// A call-end entry's end-user texts in JSON: `{"you": {"en": …, "fr": …}, "other": …}`.
+struct EndUserTexts(&'static [crate::end_user::EndUserText]);
+
+impl serde::Serialize for EndUserTexts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for text in self.0 {
+            map.serialize_entry(text.viewer.as_str(), &text.text)?;
+        }
+        map.end()
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use appel_codes::CallEndReason;
-use appel_protocol::{CallId, EndpointId, IdentityId, ParticipantId};
+use appel_protocol::{CallId, EndedBy, EndpointId, IdentityId, ParticipantId};
 
 /// One fact the call records keep.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +55,8 @@ pub enum RecordEvent {
         reason: CallEndReason,
         /// The cause behind the reason, when there is one.
         raw_cause: Option<String>,
+        /// Who ended the leg.
+        ended_by: EndedBy,
     },
     /// Something happened in a call.
     Timeline {
@@ -75,6 +77,9 @@ pub enum RecordEvent {
         at: Instant,
         /// Why.
         reason: CallEndReason,
+        /// Who ended the call (the act that left it with fewer than two parties, or ended it for
+        /// everyone).
+        ended_by: EndedBy,
     },
 }
 
@@ -116,6 +121,8 @@ pub enum TimelineKind {
     Removed,
     /// The call-control API muted a participant.
     Muted,
+    /// A participant hung up (`hangUp`, or its connection closed in order); the detail names it.
+    HungUp,
 }
 
 impl TimelineKind {
@@ -139,6 +146,7 @@ impl TimelineKind {
             TimelineKind::Added => "added",
             TimelineKind::Removed => "removed",
             TimelineKind::Muted => "muted",
+            TimelineKind::HungUp => "hungUp",
         }
     }
 }

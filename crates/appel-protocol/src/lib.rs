@@ -22,12 +22,14 @@
 
 mod client;
 pub mod federated;
+mod ended_by;
 mod ids;
 mod parse;
 mod server;
 mod state;
 
 pub use client::{ClientFrame, PushRegistration};
+pub use ended_by::{EndedBy, ServerCause};
 pub use ids::{CallId, EndpointId, IdentityId, ParticipantId};
 pub use parse::{parse_client_frame, parse_server_frame};
 pub use server::ServerFrame;

@@ -2,6 +2,7 @@
 
 use appel_codes::{CallEndReason, CallingError};
 
+use crate::ended_by::EndedBy;
 use crate::ids::{CallId, EndpointId, IdentityId, ParticipantId};
 use crate::state::{CallState, ParticipantInfo, ResumedCall};
 
@@ -104,6 +105,9 @@ pub enum ServerFrame {
         identity: IdentityId,
         /// Why its leg ended (the same value its own endpoint received).
         reason: CallEndReason,
+        /// Who ended its leg. Added within version 1: absent from an older server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended_by: Option<EndedBy>,
     },
     /// The call ended for this endpoint (or stopped ringing on it).
     CallEnded {
@@ -114,6 +118,9 @@ pub enum ServerFrame {
         /// The protocol cause behind the reason, kept verbatim, when there is one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         raw_cause: Option<String>,
+        /// Who ended it for this endpoint. Added within version 1: absent from an older server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended_by: Option<EndedBy>,
     },
     /// An opaque message relayed from another participant of a call.
     Signal {

@@ -163,11 +163,13 @@ fn every_server_frame() -> Vec<ServerFrame> {
             participant_id: "p2".into(),
             identity: "bob".into(),
             reason: CallEndReason::of(&registry::CALL_DECLINED),
+            ended_by: Some(EndedBy::participant("p2".into(), "bob".into())),
         },
         ServerFrame::CallEnded {
             call_id: "c1".into(),
             reason: CallEndReason::of(&registry::CALL_ACCEPTED_ELSEWHERE),
             raw_cause: Some("accepted on e2".into()),
+            ended_by: Some(EndedBy::CallControl),
         },
         ServerFrame::Signal {
             call_id: "c1".into(),
@@ -268,10 +270,23 @@ fn fields_are_camel_case_as_documented() {
         call_id: "c1".into(),
         reason: CallEndReason::of(&registry::RINGING_TIMEOUT),
         raw_cause: None,
+        ended_by: None,
     };
     assert_eq!(
         serde_json::to_value(&ended).unwrap(),
         json!({"type": "callEnded", "callId": "c1", "reason": {"code": 487, "subCode": 10004}})
+    );
+    let timed_out = ServerFrame::CallEnded {
+        call_id: "c1".into(),
+        reason: CallEndReason::of(&registry::RINGING_TIMEOUT),
+        raw_cause: None,
+        ended_by: Some(EndedBy::Server {
+            cause: ServerCause::Timer,
+        }),
+    };
+    assert_eq!(
+        serde_json::to_value(&timed_out).unwrap()["endedBy"],
+        json!({"by": "server", "cause": "timer"})
     );
     let error = ServerFrame::error(Some(3), CallingError::new(&registry::REJECT_NOT_RINGING));
     let value = serde_json::to_value(&error).unwrap();

@@ -1,5 +1,6 @@
 //! A call this agent takes part in: its state, its remote participants, its events and its end.
 
+use appel_client::Ender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use appel_codes::{registry, CallEndReason, CallingError};
@@ -37,6 +38,8 @@ pub struct RemoteParticipant {
     pub state: ParticipantState,
     /// Why its leg ended, once it left: the same value its own endpoint received.
     pub end_reason: Option<CallEndReason>,
+    /// Who ended its leg, once it left and when the server said.
+    pub ended_by: Option<Ender>,
 }
 
 /// Something that happened to a call.
@@ -87,6 +90,7 @@ struct CallData {
     remotes: Vec<RemoteParticipant>,
     end_reason: Option<CallEndReason>,
     raw_cause: Option<String>,
+    ended_by: Option<Ender>,
     relay: Option<appel_client::relay::RelayCredentials>,
 }
 
@@ -109,6 +113,7 @@ impl CallShared {
                 remotes: Vec::new(),
                 end_reason: None,
                 raw_cause: None,
+                ended_by: None,
                 relay: None,
             }),
             events,
@@ -180,6 +185,7 @@ impl CallShared {
             Some(known) => {
                 known.state = info.state;
                 known.end_reason = None;
+                known.ended_by = None;
                 CallEvent::RemoteParticipantStateChanged(known.clone())
             }
             None => {
@@ -188,6 +194,7 @@ impl CallShared {
                     identity: info.identity,
                     state: info.state,
                     end_reason: None,
+                    ended_by: None,
                 };
                 data.remotes.push(added.clone());
                 CallEvent::RemoteParticipantsUpdated {
@@ -205,6 +212,7 @@ impl CallShared {
         id: ParticipantId,
         identity: IdentityId,
         reason: CallEndReason,
+        ended_by: Option<Ender>,
     ) {
         let mut data = self.data();
         let removed = match data.remotes.iter_mut().find(|r| r.id == id) {
@@ -212,6 +220,7 @@ impl CallShared {
             Some(known) => {
                 known.state = ParticipantState::Disconnected;
                 known.end_reason = Some(reason);
+                known.ended_by = ended_by;
                 known.clone()
             }
             None => {
@@ -220,6 +229,7 @@ impl CallShared {
                     identity,
                     state: ParticipantState::Disconnected,
                     end_reason: Some(reason),
+                    ended_by,
                 };
                 data.remotes.push(gone.clone());
                 gone
@@ -242,14 +252,26 @@ impl CallShared {
         self.events.push(CallEvent::Signal { from, payload });
     }
 
-    /// Ends the call with `reason`; `false` when it had already ended (the first reason stays).
+    /// Ends the call with `reason` decided by this agent; `false` when it had already ended (the
+    /// first reason stays).
     pub(crate) fn finish(&self, reason: CallEndReason, raw_cause: Option<String>) -> bool {
+        self.finish_by(reason, raw_cause, Some(Ender::This))
+    }
+
+    /// Ends the call with `reason`, ended by `ended_by`; `false` when it had already ended.
+    pub(crate) fn finish_by(
+        &self,
+        reason: CallEndReason,
+        raw_cause: Option<String>,
+        ended_by: Option<Ender>,
+    ) -> bool {
         let mut data = self.data();
         if data.end_reason.is_some() {
             return false;
         }
         data.end_reason = Some(reason);
         data.raw_cause = raw_cause;
+        data.ended_by = ended_by;
         data.state = CallState::Disconnected;
         drop(data);
         self.events
@@ -324,6 +346,13 @@ impl Call {
     /// Why the call ended, once it has.
     pub fn end_reason(&self) -> Option<CallEndReason> {
         self.shared.data().end_reason
+    }
+
+    /// Who ended the call, once it has: [`Ender::This`] for this agent's own hang-up (or an end
+    /// the SDK decided here), another participant with its id and identity, the call-control API,
+    /// or the server; `None` when the server did not say (an older server).
+    pub fn ended_by(&self) -> Option<Ender> {
+        self.shared.data().ended_by.clone()
     }
 
     /// The protocol cause behind the end reason, when the server (or the SDK) gave one.

@@ -1,5 +1,6 @@
 //! A call ringing on this agent: accept it, reject it, or learn why it stopped ringing.
 
+use appel_client::Ender;
 use std::sync::{Arc, Mutex};
 
 use appel_codes::{registry, CallEndReason, CallingError, Entry};
@@ -23,6 +24,7 @@ pub(crate) struct IncomingShared {
     /// Serialises accept and reject, so only one of them talks to the server.
     answering: tokio::sync::Mutex<()>,
     raw_cause: Mutex<Option<String>>,
+    ended_by: Mutex<Option<Ender>>,
 }
 
 impl IncomingShared {
@@ -42,6 +44,7 @@ impl IncomingShared {
             stop: watch::channel(None).0,
             answering: tokio::sync::Mutex::new(()),
             raw_cause: Mutex::new(None),
+            ended_by: Mutex::new(None),
         })
     }
 
@@ -49,8 +52,14 @@ impl IncomingShared {
         *self.stop.borrow()
     }
 
-    /// Records why it stopped ringing; the first reason stays. `true` when this call stopped it.
-    pub(crate) fn stop(&self, reason: CallEndReason, raw_cause: Option<String>) -> bool {
+    /// Records why it stopped ringing and who stopped it; the first reason stays. `true` when this
+    /// call stopped it.
+    pub(crate) fn stop_by(
+        &self,
+        reason: CallEndReason,
+        raw_cause: Option<String>,
+        ended_by: Option<Ender>,
+    ) -> bool {
         let mut first = false;
         self.stop.send_if_modified(|current| {
             if current.is_some() {
@@ -63,6 +72,9 @@ impl IncomingShared {
         if first {
             if let Ok(mut raw) = self.raw_cause.lock() {
                 *raw = raw_cause;
+            }
+            if let Ok(mut by) = self.ended_by.lock() {
+                *by = ended_by;
             }
         }
         first
@@ -125,6 +137,12 @@ impl IncomingCall {
     /// (rejected here)…
     pub fn end_reason(&self) -> Option<CallEndReason> {
         self.shared.end_reason()
+    }
+
+    /// Who stopped it ringing here, once it has: the caller who cancelled, [`Ender::This`] when
+    /// answered or declined here, the server when nobody answered in time.
+    pub fn ended_by(&self) -> Option<Ender> {
+        self.shared.ended_by.lock().ok().and_then(|by| by.clone())
     }
 
     /// The protocol cause behind [`Self::end_reason`], when one was given.

@@ -48,6 +48,7 @@ mod transport;
 pub use agent::{CallAgent, ConnectionState};
 pub use appel_client::relay::{IceServer, RelayCredentials};
 pub use appel_protocol::federated::{federated_identity, is_federated, parse_federated_identity};
+pub use appel_client::Ender;
 pub use call::{Call, CallDirection, CallEvent, RemoteParticipant};
 pub use client::CallClient;
 pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};
@@ -61,5 +62,5 @@ pub use options::{
 
 pub use appel_codes::{CallEndReason, CallingError, Locale, ResultCategory};
 pub use appel_protocol::{
-    CallId, CallState, EndpointId, IdentityId, ParticipantId, ParticipantState,
+    CallId, CallState, EndpointId, IdentityId, ParticipantId, ParticipantState, ServerCause,
 };

@@ -373,9 +373,10 @@ impl Session {
                 participant_id,
                 identity,
                 reason,
+                ended_by,
             } => {
                 if let Some(shared) = self.calls.get(&call) {
-                    shared.participant_left(participant_id, identity, reason);
+                    shared.participant_left(participant_id, identity, reason, ended_by);
                 }
             }
             Event::Signal {
@@ -400,12 +401,13 @@ impl Session {
                 call,
                 reason,
                 raw_cause,
+                ended_by,
             } => {
                 if let Some(shared) = self.calls.remove(&call) {
                     if let Some(call_id) = shared.id() {
                         self.shared.forget_call(&call_id);
                     }
-                    shared.finish(reason, raw_cause);
+                    shared.finish_by(reason, raw_cause, ended_by);
                 }
             }
             Event::Incoming {
@@ -427,9 +429,10 @@ impl Session {
                 call_id,
                 reason,
                 raw_cause,
+                ended_by,
             } => {
                 if let Some(incoming) = self.shared.forget_incoming(&call_id) {
-                    incoming.stop(reason, raw_cause);
+                    incoming.stop_by(reason, raw_cause, ended_by);
                 }
             }
             Event::Fatal(error) => {

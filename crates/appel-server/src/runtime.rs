@@ -939,15 +939,23 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
             at,
             reason,
             raw_cause,
-        } => vec![RecordOp::LegLeft {
-            call_id: call.0,
-            participant_id: participant.0,
-            identity: identity.0,
-            endpoint_id: Some(endpoint.0),
-            at: wall(anchor, at),
-            reason,
-            raw_cause,
-        }],
+            ended_by,
+        } => vec![
+            RecordOp::LegLeft {
+                call_id: call.0.clone(),
+                participant_id: participant.0.clone(),
+                identity: identity.0,
+                endpoint_id: Some(endpoint.0),
+                at: wall(anchor, at),
+                reason,
+                raw_cause,
+            },
+            RecordOp::EndedBy {
+                call_id: call.0,
+                participant_id: Some(participant.0),
+                ended_by: ended_by_json(&ended_by),
+            },
+        ],
         RecordEvent::Timeline {
             call,
             at,
@@ -959,12 +967,29 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
             kind: kind.as_str().into(),
             detail: serde_json::Value::String(detail),
         }],
-        RecordEvent::CallEnded { call, at, reason } => vec![RecordOp::CallEnded {
-            call_id: call.0,
-            at: wall(anchor, at),
-            reason: Some(reason),
-        }],
+        RecordEvent::CallEnded {
+            call,
+            at,
+            reason,
+            ended_by,
+        } => vec![
+            RecordOp::CallEnded {
+                call_id: call.0.clone(),
+                at: wall(anchor, at),
+                reason: Some(reason),
+            },
+            RecordOp::EndedBy {
+                call_id: call.0,
+                participant_id: None,
+                ended_by: ended_by_json(&ended_by),
+            },
+        ],
     }
+}
+
+fn ended_by_json(ended_by: &appel_protocol::EndedBy) -> String {
+    // Strings and enums with string tags always serialize.
+    serde_json::to_string(ended_by).unwrap_or_default()
 }
 
 #[cfg(test)]

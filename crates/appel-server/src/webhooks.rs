@@ -140,12 +140,14 @@ impl EventFeed {
                 identity,
                 reason,
                 raw_cause,
+                ended_by,
                 ..
             } => {
                 let leg = serde_json::json!({
                     "participantId": participant,
                     "identity": identity,
                     "reason": reason_json(*reason),
+                    "endedBy": ended_by,
                 });
                 let feed = self.calls.entry(call.to_string()).or_default();
                 feed.sequence += 1;
@@ -157,12 +159,17 @@ impl EventFeed {
                 }
                 (call.to_string(), "ParticipantLeft", body, feed.sequence)
             }
-            RecordEvent::CallEnded { call, reason, .. } => {
+            RecordEvent::CallEnded {
+                call,
+                reason,
+                ended_by,
+                ..
+            } => {
                 let feed = self.calls.remove(call.as_str()).unwrap_or_default();
                 (
                     call.to_string(),
                     "CallEnded",
-                    serde_json::json!({ "callId": call, "reason": reason_json(*reason), "legs": feed.legs }),
+                    serde_json::json!({ "callId": call, "reason": reason_json(*reason), "endedBy": ended_by, "legs": feed.legs }),
                     feed.sequence + 1,
                 )
             }
@@ -474,5 +481,75 @@ impl Attempts<'_> {
             ),
             Err(e) => (None, Some(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod ended_by_tests {
+    use std::time::{Instant, SystemTime};
+
+    use appel_codes::{registry, CallEndReason};
+    use appel_controller::RecordEvent;
+    use appel_protocol::{EndedBy, ServerCause};
+
+    use super::EventFeed;
+
+    /// A receiver that shows "who hung up" must find it in the events, not guess it from the
+    /// order of legs: each leg and the call's end name who ended them.
+    #[test]
+    fn participant_left_and_call_ended_say_who_ended_them() {
+        let mut feed = EventFeed::default();
+        let at = Instant::now();
+        let bob = EndedBy::participant("p2".into(), "bob".into());
+        let left = feed
+            .observe(
+                &RecordEvent::LegLeft {
+                    call: "c1".into(),
+                    participant: "p2".into(),
+                    endpoint: "e2".into(),
+                    identity: "bob".into(),
+                    at,
+                    reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+                    raw_cause: None,
+                    ended_by: bob.clone(),
+                },
+                SystemTime::now(),
+            )
+            .expect("ParticipantLeft");
+        let by_bob =
+            serde_json::json!({"by": "participant", "participantId": "p2", "identity": "bob"});
+        assert_eq!(left.body["type"], "ParticipantLeft");
+        assert_eq!(left.body["endedBy"], by_bob);
+        let ended = feed
+            .observe(
+                &RecordEvent::CallEnded {
+                    call: "c1".into(),
+                    at,
+                    reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+                    ended_by: bob,
+                },
+                SystemTime::now(),
+            )
+            .expect("CallEnded");
+        assert_eq!(ended.body["endedBy"], by_bob);
+        assert_eq!(ended.body["legs"][0]["endedBy"], by_bob);
+
+        let timer = feed
+            .observe(
+                &RecordEvent::CallEnded {
+                    call: "c2".into(),
+                    at,
+                    reason: CallEndReason::of(&registry::RINGING_TIMEOUT),
+                    ended_by: EndedBy::Server {
+                        cause: ServerCause::Timer,
+                    },
+                },
+                SystemTime::now(),
+            )
+            .expect("CallEnded");
+        assert_eq!(
+            timer.body["endedBy"],
+            serde_json::json!({"by": "server", "cause": "timer"})
+        );
     }
 }

@@ -95,7 +95,27 @@ pub fn explain(code: u16, subcode: u32, locale: Locale) -> Value {
         "message": entry.message.get(locale),
         "advice": entry.advice.get(locale),
         "retryable": entry.retryable,
+        "endUser": end_user(entry, locale),
     })
+}
+
+/// A call-end entry's end-user texts in `locale` by point of view (`{you, other, caller,
+/// callee}`, `{name}` left for the page to fill), `null` for other entries.
+fn end_user(entry: &appel_codes::Entry, locale: Locale) -> Value {
+    let texts = appel_codes::end_user_texts(entry);
+    if texts.is_empty() {
+        return Value::Null;
+    }
+    texts
+        .iter()
+        .map(|t| {
+            (
+                t.viewer.as_str().to_owned(),
+                Value::from(t.text.get(locale)),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 #[cfg(test)]

@@ -149,6 +149,18 @@ pub fn render_text(resolution: &Resolution, locale: Locale) -> String {
     ));
     out.push_str(&format!("{} {}\n", labels.message, entry.message(locale)));
     out.push_str(&format!("{} {}\n", labels.advice, entry.advice(locale)));
+    let people = appel_codes::end_user_texts(entry);
+    if !people.is_empty() {
+        out.push_str(labels.people);
+        out.push('\n');
+        for text in people {
+            out.push_str(&format!(
+                "  {:<9}{}\n",
+                viewer_text(text.viewer, locale),
+                text.text.get(locale)
+            ));
+        }
+    }
     out
 }
 
@@ -185,6 +197,21 @@ pub fn render_json(resolution: &Resolution) -> String {
     serde_json::to_string_pretty(&explanation).expect("explanations always serialize")
 }
 
+/// The point of view, as the reader's language names it.
+fn viewer_text(viewer: appel_codes::Viewer, locale: Locale) -> &'static str {
+    use appel_codes::Viewer::*;
+    match (viewer, locale) {
+        (You, Locale::En) => "you",
+        (You, Locale::Fr) => "vous",
+        (Other, Locale::En) => "other",
+        (Other, Locale::Fr) => "l'autre",
+        (Caller, Locale::En) => "caller",
+        (Caller, Locale::Fr) => "appelant",
+        (Callee, Locale::En) => "callee",
+        (Callee, Locale::Fr) => "appelé",
+    }
+}
+
 fn pair_text(code: u16, subcode: Option<u32>) -> String {
     match subcode {
         Some(sub) => format!("{code}/{sub}"),
@@ -212,6 +239,7 @@ struct Labels {
     advice: &'static str,
     retryable: &'static str,
     final_: &'static str,
+    people: &'static str,
 }
 
 impl Labels {
@@ -225,6 +253,7 @@ impl Labels {
                 advice: "Advice:",
                 retryable: "retrying can succeed",
                 final_: "retrying the same operation will not help",
+                people: "What the person who sees it reads ({name}: the other party):",
             },
             Locale::Fr => Labels {
                 no_entry: "Aucune entrée pour",
@@ -234,6 +263,7 @@ impl Labels {
                 advice: "Conseil :",
                 retryable: "réessayer peut réussir",
                 final_: "réessayer la même opération n'y changera rien",
+                people: "Ce que lit la personne qui le voit ({name} : l'autre partie) :",
             },
         }
     }
@@ -245,6 +275,22 @@ mod tests {
 
     fn name(text: &str) -> &'static str {
         resolve_query(text).unwrap().entry.name
+    }
+
+    #[test]
+    fn a_call_end_reads_as_each_viewer_sees_it_in_the_chosen_language() {
+        let hang_up = resolve_query("0/0").unwrap();
+        let en = render_text(&hang_up, Locale::En);
+        assert!(en.contains("  you      You hung up.\n"), "{en}");
+        assert!(en.contains("  other    {name} hung up.\n"), "{en}");
+        let fr = render_text(&hang_up, Locale::Fr);
+        assert!(
+            fr.contains("  appelé   Vous avez refusé l'appel.\n"),
+            "{fr}"
+        );
+        // An SDK error ends no call: no such lines.
+        let sdk = render_text(&resolve_query("41006/400").unwrap(), Locale::En);
+        assert!(!sdk.contains("the person who sees it"), "{sdk}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use appel_codes::{registry, CallEndReason, CallingError, Entry};
-use appel_protocol::{CallId, IdentityId};
+use appel_protocol::{CallId, EndedBy, IdentityId};
 
 use super::lifecycle::Ending;
 use super::Controller;
@@ -185,18 +185,29 @@ impl Controller {
         let mut rings: Vec<CallId> = known.ringing.iter().cloned().collect();
         rings.sort();
         let identity = known.identity.clone();
+        let outer_ender = self.ender.clone();
 
         for (call_id, participant) in legs {
             let Some(mut call) = self.calls.remove(&call_id) else {
                 continue;
             };
             if let Some(index) = call.index_of(&participant) {
+                if matches!(removal, Removal::Closed | Removal::Replaced) {
+                    // Closing in order (or starting over) is the participant's own act.
+                    let ender = EndedBy::participant(participant.clone(), identity.clone());
+                    if removal == Removal::Closed {
+                        let detail = format!("{} (connection closed)", ender.describe());
+                        self.timeline(&call_id, TimelineKind::HungUp, detail);
+                    }
+                    self.ender = Some(ender);
+                }
                 let setting_up = index != 0 && call.leg(index).is_some_and(|l| !l.media_ready);
                 let reason = CallEndReason::of(removal.leg_reason(setting_up));
                 let raw_cause = Some(removal.raw_cause().to_owned());
                 self.depart(&mut call, index, reason, raw_cause, tell);
             }
             self.put_call(call);
+            self.ender = outer_ender.clone();
         }
         for call_id in rings {
             let Some(mut call) = self.calls.remove(&call_id) else {

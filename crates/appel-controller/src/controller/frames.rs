@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use appel_codes::{registry, CallEndReason, CallingError, Entry};
 use appel_protocol::{
-    CallId, CallState, ClientFrame, IdentityId, ParticipantId, ParticipantState, ServerFrame,
+    CallId, CallState, ClientFrame, EndedBy, IdentityId, ParticipantId, ParticipantState,
+    ServerFrame,
 };
 
 use super::group::MediaClaim;
@@ -405,7 +406,13 @@ impl Controller {
         ) else {
             return;
         };
-        // Only one endpoint per identity may connect: the others stop with 487/10003.
+        // Only one endpoint per identity may connect: the others stop with 487/10003, ended by
+        // the callee's own answer.
+        let participant = &call.participants[index];
+        self.ender = Some(EndedBy::participant(
+            participant.id.clone(),
+            participant.identity.clone(),
+        ));
         let others: Vec<EndpointKey> = call
             .alerting_mut(index)
             .map(|alerting| {
@@ -498,6 +505,11 @@ impl Controller {
             alerting.rings.remove(endpoint);
             alerting.declined += 1;
         }
+        let participant = &call.participants[index];
+        self.ender = Some(EndedBy::participant(
+            participant.id.clone(),
+            participant.identity.clone(),
+        ));
         self.send(endpoint, ServerFrame::Ack { request_id });
         // The endpoint that declined ended its own incoming call: 0/0.
         let own = CallEndReason::of(&registry::CALL_ENDED_LOCALLY);
@@ -542,6 +554,15 @@ impl Controller {
             }
         }
         self.send(endpoint, ServerFrame::Ack { request_id });
+        let participant = &call.participants[index];
+        let ender = EndedBy::participant(participant.id.clone(), participant.identity.clone());
+        let scope = if all { " for everyone" } else { "" };
+        self.timeline(
+            call_id,
+            TimelineKind::HungUp,
+            format!("{}{scope}", ender.describe()),
+        );
+        self.ender = Some(ender);
         let own = CallEndReason::of(&registry::CALL_ENDED_LOCALLY);
         self.depart(&mut call, index, own, None, true);
         if all {

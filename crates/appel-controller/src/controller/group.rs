@@ -2,7 +2,9 @@
 //! checked against room roles, room roster changes, and the server's call-control commands.
 
 use appel_codes::{registry, CallEndReason, CallingError};
-use appel_protocol::{CallId, CallState, IdentityId, ParticipantId, ParticipantState, ServerFrame};
+use appel_protocol::{
+    CallId, CallState, EndedBy, IdentityId, ParticipantId, ParticipantState, ServerFrame,
+};
 
 use super::lifecycle::Ending;
 use super::Controller;
@@ -386,7 +388,12 @@ impl Controller {
             self.send_error(endpoint, Some(request_id), error);
             return self.put_call(call);
         }
-        let by = call.participants[index].identity.to_string();
+        let remover = &call.participants[index];
+        let by = remover.identity.to_string();
+        self.ender = Some(EndedBy::participant(
+            remover.id.clone(),
+            remover.identity.clone(),
+        ));
         let reason = CallEndReason::of(&registry::REMOVED_BY_PARTICIPANT);
         match self.remove_from(&mut call, target, reason, &by) {
             Ok(()) => self.send(endpoint, ServerFrame::Ack { request_id }),

@@ -153,6 +153,7 @@ impl Controller {
                     call_id: call.id.clone(),
                     reason,
                     raw_cause,
+                    ended_by: Some(self.ended_by()),
                 },
             );
         }
@@ -197,6 +198,7 @@ impl Controller {
             None => format!("{identity}: {reason}"),
         };
         self.timeline(&call.id, TimelineKind::TargetEnded, detail);
+        let ended_by = self.ended_by();
         for endpoint in call.joined_endpoints_except(None) {
             self.send(
                 &endpoint,
@@ -205,6 +207,7 @@ impl Controller {
                     participant_id: participant_id.clone(),
                     identity: identity.clone(),
                     reason,
+                    ended_by: Some(ended_by.clone()),
                 },
             );
         }
@@ -242,6 +245,7 @@ impl Controller {
             participant_id: participant.id.clone(),
             identity: participant.identity.clone(),
             reason,
+            ended_by: Some(self.ended_by()),
         };
         for endpoint in call.joined_endpoints_except(Some(index)) {
             self.send(&endpoint, frame.clone());
@@ -284,6 +288,7 @@ impl Controller {
                     call_id: call.id.clone(),
                     reason,
                     raw_cause: raw_cause.clone(),
+                    ended_by: Some(self.ended_by()),
                 },
             );
         }
@@ -296,6 +301,7 @@ impl Controller {
             at,
             reason,
             raw_cause,
+            ended_by: self.ended_by(),
         });
     }
 
@@ -384,10 +390,12 @@ impl Controller {
             .or(call.last_departure)
             .unwrap_or(CallEndReason::of(&registry::CALL_ENDED_LOCALLY));
         let at = self.now();
+        let ended_by = self.ended_by();
         self.out.record(RecordEvent::CallEnded {
             call: call.id,
             at,
             reason,
+            ended_by,
         });
     }
 }

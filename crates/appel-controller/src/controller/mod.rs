@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use appel_codes::{CallingError, Entry};
-use appel_protocol::{CallId, IdentityId, ResumedCall, ServerFrame};
+use appel_protocol::{CallId, EndedBy, IdentityId, ResumedCall, ServerCause, ServerFrame};
 
 use crate::action::{Action, Outbox};
 use crate::call::{Call, Phase};
@@ -43,6 +43,9 @@ pub struct Controller {
     out: Outbox,
     /// The time of the input or timeout being handled.
     now: Option<Instant>,
+    /// Who acts in the input or timeout being handled, for the legs it ends (`None`: nobody in
+    /// particular, see [`Controller::ended_by`]).
+    ender: Option<EndedBy>,
 }
 
 impl Controller {
@@ -58,6 +61,7 @@ impl Controller {
             timers: Timers::default(),
             out: Outbox::default(),
             now: None,
+            ender: None,
         }
     }
 
@@ -69,6 +73,16 @@ impl Controller {
     /// Feeds one event; drain [`Controller::poll_action`] afterwards.
     pub fn handle(&mut self, now: Instant, input: Input) {
         self.now = Some(now);
+        self.ender = match &input {
+            Input::HangUpAll { .. } => Some(EndedBy::Server {
+                cause: ServerCause::Shutdown,
+            }),
+            Input::TokensRevoked { .. }
+            | Input::IdentityDeleted { .. }
+            | Input::RoomUpserted { .. }
+            | Input::RoomDeleted { .. } => Some(EndedBy::CallControl),
+            _ => None,
+        };
         match input {
             Input::EndpointOnline {
                 endpoint,
@@ -113,6 +127,7 @@ impl Controller {
     /// 404/900200 for a call not in progress and 404/900506 for a participant not in it.
     pub fn control(&mut self, now: Instant, command: Control) -> Result<(), CallingError> {
         self.now = Some(now);
+        self.ender = Some(EndedBy::CallControl);
         self.control_command(command)
     }
 
@@ -142,6 +157,9 @@ impl Controller {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
         while let Some(key) = self.timers.pop_due(now) {
+            self.ender = Some(EndedBy::Server {
+                cause: ServerCause::Timer,
+            });
             self.fire(key);
         }
     }
@@ -222,6 +240,15 @@ impl Controller {
         // Set by `handle` and `handle_timeout` before anything else runs.
         self.now
             .expect("the controller reads time only while handling an input")
+    }
+
+    /// Who ends the legs ended now. With no actor set, the input is one where a party could not
+    /// be reached at all (a target unknown or offline at `startCall`, a failed push, its ringing
+    /// endpoints gone): the server gave up on it.
+    fn ended_by(&self) -> EndedBy {
+        self.ender.clone().unwrap_or(EndedBy::Server {
+            cause: ServerCause::Unreachable,
+        })
     }
 
     /// Queues `frame` for `endpoint` if its connection is up.

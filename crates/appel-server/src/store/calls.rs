@@ -52,6 +52,9 @@ pub struct LegRecord {
     pub end_reason: Option<EndReasonView>,
     /// The protocol's own cause, verbatim.
     pub raw_cause: Option<String>,
+    /// Who ended the leg (as `callEnded.endedBy`); `null` while it is live or for records older
+    /// than this field.
+    pub ended_by: Option<serde_json::Value>,
 }
 
 /// One line of a call's timeline.
@@ -84,6 +87,8 @@ pub struct CallRecord {
     pub end_reason: Option<EndReasonView>,
     /// Every leg, in joining order.
     pub legs: Vec<LegRecord>,
+    /// Who ended the call; `null` while it is live or for records older than this field.
+    pub ended_by: Option<serde_json::Value>,
     /// The timeline; present on single-call reads only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineEntry>>,
@@ -365,7 +370,7 @@ fn crash_events(
 }
 
 const CALL_COLUMNS: &str =
-    "SELECT seq, id, caller, targets, created_ms, ended_ms, end_code, end_subcode FROM calls";
+    "SELECT seq, id, caller, targets, created_ms, ended_ms, end_code, end_subcode, ended_by FROM calls";
 
 fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
     let targets: String = row.get(3)?;
@@ -382,6 +387,7 @@ fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
             ended_at: ended.map(rfc3339),
             end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
             legs: Vec::new(),
+            ended_by: json_column(row.get(8)?),
             timeline: None,
         },
     ))
@@ -390,7 +396,7 @@ fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
 fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
     let mut statement = db.prepare_cached(
         "SELECT participant_id, endpoint_id, identity, joined_ms, left_ms, duration_ms,
-                code, subcode, raw_cause
+                code, subcode, raw_cause, ended_by
          FROM legs WHERE call_id = ?1 ORDER BY joined_ms, rowid",
     )?;
     let rows = statement.query_map([call_id], |row| {
@@ -406,9 +412,16 @@ fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
             duration_ms: row.get(5)?,
             end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
             raw_cause: row.get(8)?,
+            ended_by: json_column(row.get(9)?),
         })
     })?;
     rows.collect()
+}
+
+/// A JSON column as a value; text that does not parse (never written by this server) reads as
+/// absent rather than failing the whole record.
+fn json_column(text: Option<String>) -> Option<serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
 fn timeline(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<TimelineEntry>> {

@@ -114,7 +114,7 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE identities ADD COLUMN display_name TEXT;
     ALTER TABLE identities ADD COLUMN name_key TEXT;
     CREATE INDEX identities_by_name ON identities(name_key, id) WHERE deleted_ms IS NULL;",
-    // Identity providers trusted over REST (docs/identities.md); those of the config file are
+    // 6: identity providers trusted over REST (docs/identities.md); those of the config file are
     // not stored. `jwks` holds a static key set, NULL when the keys are fetched.
     "CREATE TABLE federation_issuers (
         id TEXT PRIMARY KEY,
@@ -126,6 +126,9 @@ const MIGRATIONS: &[&str] = &[
         jwks TEXT,
         created_ms INTEGER NOT NULL
     );",
+    // 7: who ended each leg and each call (JSON, as `callEnded.endedBy` carries it).
+    "ALTER TABLE legs ADD COLUMN ended_by TEXT;
+    ALTER TABLE calls ADD COLUMN ended_by TEXT;",
 ];
 
 /// The version a fully migrated database has.

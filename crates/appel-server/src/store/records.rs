@@ -75,6 +75,16 @@ pub enum RecordOp {
         /// The call's overall end reason, when there is one.
         reason: Option<CallEndReason>,
     },
+    /// Who ended a leg (`participant_id` set) or the whole call (`None`), written after that end
+    /// in the same batch.
+    EndedBy {
+        /// Call id.
+        call_id: String,
+        /// The leg's participant, or `None` for the call.
+        participant_id: Option<String>,
+        /// `EndedBy` as JSON.
+        ended_by: String,
+    },
     /// Anything else worth a line on the call's timeline.
     Timeline {
         /// Call id.
@@ -376,7 +386,7 @@ fn merge_pairs(batch: &[RecordOp]) -> Vec<Merge> {
                     merged[index] = Merge::With(start);
                 }
             }
-            RecordOp::Timeline { .. } | RecordOp::Webhook(_) => {}
+            RecordOp::Timeline { .. } | RecordOp::Webhook(_) | RecordOp::EndedBy { .. } => {}
         }
     }
     merged
@@ -578,6 +588,24 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
                 reason.map(|r| r.code),
                 reason.map(|r| r.subcode)
             ])?;
+        }
+        RecordOp::EndedBy {
+            call_id,
+            participant_id: Some(participant_id),
+            ended_by,
+        } => {
+            db.prepare_cached(
+                "UPDATE legs SET ended_by = ?3 WHERE call_id = ?1 AND participant_id = ?2",
+            )?
+            .execute(params![call_id, participant_id, ended_by])?;
+        }
+        RecordOp::EndedBy {
+            call_id,
+            participant_id: None,
+            ended_by,
+        } => {
+            db.prepare_cached("UPDATE calls SET ended_by = ?2 WHERE id = ?1")?
+                .execute(params![call_id, ended_by])?;
         }
         RecordOp::Timeline {
             call_id,

@@ -884,10 +884,15 @@ impl AgentInner {
                     }
                 }
             }
-            Event::CallEnded { call, reason, .. } => {
+            Event::CallEnded {
+                call,
+                reason,
+                ended_by,
+                ..
+            } => {
                 let inner = self.calls.borrow_mut().remove(&call);
                 if let Some(inner) = inner {
-                    inner.finish(reason);
+                    inner.finish_by(reason, ended_by);
                 }
             }
             Event::Incoming {
@@ -912,11 +917,14 @@ impl AgentInner {
                     .emit("incomingCall", &IncomingCall::wrap(incoming).into());
             }
             Event::IncomingStopped {
-                call_id, reason, ..
+                call_id,
+                reason,
+                ended_by,
+                ..
             } => {
                 let incoming = self.incoming.borrow_mut().remove(call_id.as_str());
                 if let Some(incoming) = incoming {
-                    incoming.stopped(reason);
+                    incoming.stopped(reason, ended_by);
                 }
             }
             Event::Fatal(error) => self.emitter.emit("error", &js::error_js(&error)),
@@ -1088,8 +1096,9 @@ fn on_call_event(inner: &CallInner, event: Event) {
             participant_id: id,
             identity: who,
             reason,
+            ended_by,
             ..
-        } => inner.participant_left(id.as_str(), who.as_str(), reason),
+        } => inner.participant_left(id.as_str(), who.as_str(), reason, ended_by.as_ref()),
         // The peer connection takes the other side's offers, answers and candidates.
         Event::Signal { from, payload, .. } => inner.on_signal(from.0, payload),
         Event::MutedByServer { .. } => inner.emitter.emit("mutedByServer", &JsValue::TRUE),

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use appel_client::CallRef;
+use appel_client::{CallRef, Ender};
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_protocol::{CallId, CallState, ClientFrame, ParticipantInfo};
 use js_sys::{Function, Promise};
@@ -29,6 +29,21 @@ fn reason_js(reason: CallEndReason) -> JsValue {
     js::to_js(&serde_json::json!({"code": reason.code, "subCode": reason.subcode}))
 }
 
+/// `{kind, participantId?, identity?, cause?}`, or `null` when nobody said.
+fn ended_by_js(ended_by: Option<&Ender>) -> JsValue {
+    ended_by
+        .map(|by| js::to_js(&by.to_json()))
+        .unwrap_or(JsValue::NULL)
+}
+
+/// The `ended`/`stopped` payload: the reason, and who ended it (`endedBy`, added beside).
+fn end_js(reason: CallEndReason, ended_by: Option<&Ender>) -> JsValue {
+    let by = ended_by
+        .map(Ender::to_json)
+        .unwrap_or(serde_json::Value::Null);
+    js::to_js(&serde_json::json!({"code": reason.code, "subCode": reason.subcode, "endedBy": by}))
+}
+
 fn rejected(error: &CallingError) -> Promise {
     Promise::reject(&js::error_js(error))
 }
@@ -46,6 +61,7 @@ pub(crate) struct CallInner {
     remote_identity: RefCell<String>,
     state: Cell<CallState>,
     end_reason: Cell<Option<CallEndReason>>,
+    ended_by: RefCell<Option<Ender>>,
     pub(crate) emitter: Emitter,
     pub(crate) local_audio: RefCell<Option<MediaStreamTrack>>,
     pub(crate) local_video: RefCell<Option<MediaStreamTrack>>,
@@ -74,6 +90,7 @@ impl CallInner {
             remote_identity: RefCell::new(remote),
             state: Cell::new(CallState::Connecting),
             end_reason: Cell::new(None),
+            ended_by: RefCell::new(None),
             emitter: Emitter::default(),
             local_audio: RefCell::new(None),
             local_video: RefCell::new(None),
@@ -157,10 +174,20 @@ impl CallInner {
             .emit("remoteParticipantsUpdated", &js::to_js(&info));
     }
 
-    pub(crate) fn participant_left(&self, id: &str, identity: &str, reason: CallEndReason) {
+    pub(crate) fn participant_left(
+        &self,
+        id: &str,
+        identity: &str,
+        reason: CallEndReason,
+        ended_by: Option<&Ender>,
+    ) {
+        let by = ended_by
+            .map(Ender::to_json)
+            .unwrap_or(serde_json::Value::Null);
         let info = serde_json::json!({
             "id": id, "identity": identity,
-            "callEndReason": {"code": reason.code, "subCode": reason.subcode}
+            "callEndReason": {"code": reason.code, "subCode": reason.subcode},
+            "endedBy": by,
         });
         self.emitter
             .emit("remoteParticipantLeft", &js::to_js(&info));
@@ -197,12 +224,18 @@ impl CallInner {
         }
     }
 
-    /// The signaling side says the call ended here.
+    /// This side ended the call (the page, its media, its network).
     pub(crate) fn finish(&self, reason: CallEndReason) {
+        self.finish_by(reason, Some(Ender::This));
+    }
+
+    /// The call ended here with `reason`, ended by `ended_by`.
+    pub(crate) fn finish_by(&self, reason: CallEndReason, ended_by: Option<Ender>) {
         if self.end_reason.get().is_some() {
             return;
         }
         self.end_reason.set(Some(reason));
+        *self.ended_by.borrow_mut() = ended_by;
         if let Some(peer) = self.peer.borrow_mut().take() {
             peer.close();
         }
@@ -215,7 +248,8 @@ impl CallInner {
         self.state.set(CallState::Disconnected);
         self.emitter
             .emit("stateChanged", &JsValue::from_str("Disconnected"));
-        self.emitter.emit("ended", &reason_js(reason));
+        let payload = end_js(reason, self.ended_by.borrow().as_ref());
+        self.emitter.emit("ended", &payload);
     }
 
     /// Media failed: this client leaves the call and ends it with the media reason.
@@ -359,6 +393,15 @@ impl Call {
             .get()
             .map(reason_js)
             .unwrap_or(JsValue::NULL)
+    }
+
+    /// Who ended the call, once it has: `{kind: "this"}` (this side hung up, declined or gave
+    /// up), `{kind: "participant", participantId, identity}`, `{kind: "callControl"}` or
+    /// `{kind: "server", cause: "timer" | "unreachable" | "shutdown"}`; `null` before, or when the
+    /// server did not say.
+    #[wasm_bindgen(getter, js_name = endedBy, unchecked_return_type = "EndedBy | null")]
+    pub fn ended_by(&self) -> JsValue {
+        ended_by_js(self.inner.ended_by.borrow().as_ref())
     }
 
     /// Whether the microphone is muted.
@@ -705,6 +748,7 @@ pub(crate) struct IncomingInner {
     from_participant: String,
     video: bool,
     end_reason: Cell<Option<CallEndReason>>,
+    ended_by: RefCell<Option<Ender>>,
     /// Accepted here: its ringing stops without a `stopped` event (the call goes on).
     answered: Cell<bool>,
     emitter: Emitter,
@@ -725,16 +769,21 @@ impl IncomingInner {
             from_participant,
             video,
             end_reason: Cell::new(None),
+            ended_by: RefCell::new(None),
             answered: Cell::new(false),
             emitter: Emitter::default(),
         })
     }
 
-    pub(crate) fn stopped(&self, reason: CallEndReason) {
+    pub(crate) fn stopped(&self, reason: CallEndReason, ended_by: Option<Ender>) {
         let quiet =
             self.answered.get() && reason == CallEndReason::of(&registry::CALL_ENDED_LOCALLY);
-        if self.end_reason.replace(Some(reason)).is_none() && !quiet {
-            self.emitter.emit("stopped", &reason_js(reason));
+        if self.end_reason.replace(Some(reason)).is_none() {
+            *self.ended_by.borrow_mut() = ended_by;
+            if !quiet {
+                let payload = end_js(reason, self.ended_by.borrow().as_ref());
+                self.emitter.emit("stopped", &payload);
+            }
         }
     }
 }
@@ -781,7 +830,13 @@ impl IncomingCall {
             .unwrap_or(JsValue::NULL)
     }
 
-    /// Registers a handler: `stopped` (with `{code, subCode}`).
+    /// Who stopped it ringing here, as `Call.endedBy`; `null` while it rings.
+    #[wasm_bindgen(getter, js_name = endedBy, unchecked_return_type = "EndedBy | null")]
+    pub fn ended_by(&self) -> JsValue {
+        ended_by_js(self.inner.ended_by.borrow().as_ref())
+    }
+
+    /// Registers a handler: `stopped` (with `{code, subCode, endedBy}`).
     pub fn on(&self, event: &str, handler: Function) {
         self.inner.emitter.on(event, handler);
     }

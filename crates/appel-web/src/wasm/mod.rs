@@ -35,6 +35,12 @@ export interface StartCallOptions {
   /** A group call that anyone who has its id may join; it may have no target (default false). */
   joinable?: boolean;
 }
+/** Who ended a call or a participant's leg (`Call.endedBy`, the `ended` and `stopped` events). */
+export type EndedBy =
+  | { kind: "this" }
+  | { kind: "participant"; participantId: string; identity: string }
+  | { kind: "callControl" }
+  | { kind: "server"; cause: "timer" | "unreachable" | "shutdown" };
 "#;
 
 /// Chooses the language of the messages and advice of every error and `explain` answer that
@@ -48,7 +54,10 @@ pub fn set_locale(tag: &str) -> String {
 }
 
 /// The catalogue entry a `(code, subCode)` pair resolves to, in `locale` (default: the current
-/// one): `{code, subCode, name, resultCategory, message, advice, retryable}`.
+/// one): `{code, subCode, name, resultCategory, message, advice, retryable, endUser}`, where
+/// `endUser` holds a call-end entry's texts for the person who sees the end, by point of view
+/// (`you`, `other`, `caller`, `callee`; `{name}` stands for the other party), and is `null` for
+/// other entries.
 #[wasm_bindgen]
 pub fn explain(code: u16, sub_code: u32, locale: Option<String>) -> JsValue {
     let locale = locale

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use appel_codes::{registry, Entry, Locale, Scope};
+use appel_codes::{end_user_texts, registry, Entry, Locale, Scope};
 
 use super::Coverage;
 
@@ -53,8 +53,39 @@ pub fn render_markdown(coverage: &Coverage) -> String {
             row(&mut out, entry, coverage);
         }
     }
+    end_user_section(&mut out);
     out
 }
+
+/// The words people read on an end screen, for every call-end entry and point of view.
+fn end_user_section(out: &mut String) {
+    out.push_str(END_USER_INTRO);
+    out.push_str("| Name | Viewer | English | French |\n|---|---|---|---|\n");
+    for entry in registry::all().filter(|e| e.scope == Scope::CallEnd) {
+        for text in end_user_texts(entry) {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                entry.name,
+                text.viewer.as_str(),
+                cell(text.text.en),
+                cell(text.text.fr)
+            );
+        }
+    }
+}
+
+const END_USER_INTRO: &str = "
+## End-user texts
+
+The message and advice above are for developers and logs. The person who sees a call end reads one
+of these instead, chosen by their point of view: `you` (they were in the call and ended it, or it
+ended for them without another participant causing it), `other` (another participant ended it or
+dropped out; `{name}` is that participant), `caller` (their call never connected; `{name}` is the
+person called), `callee` (they never joined the call; `{name}` is the caller). `codes.json` carries
+them as `endUser`, and the web app shows them on its end screen.
+
+";
 
 fn row(out: &mut String, entry: &Entry, coverage: &Coverage) {
     let record = coverage.record(entry);

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use appel_codes::{registry, ResultCategory, Scope};
+use appel_codes::{end_user_texts, registry, Entry, ResultCategory, Scope};
 
 /// Renders the declaration file.
 pub fn render_typescript() -> String {
@@ -36,13 +36,14 @@ pub fn render_typescript() -> String {
         let _ = writeln!(out, "  /** {} */", entry.message.en.replace("*/", "* /"));
         let _ = writeln!(
             out,
-            "  readonly {}: {{ readonly code: {}; readonly subCode: {}; readonly resultCategory: \"{}\"; readonly scope: \"{}\"; readonly retryable: {} }};",
+            "  readonly {}: {{ readonly code: {}; readonly subCode: {}; readonly resultCategory: \"{}\"; readonly scope: \"{}\"; readonly retryable: {}{} }};",
             entry.name,
             entry.code,
             sub,
             entry.category,
             entry.scope.as_str(),
-            entry.retryable
+            entry.retryable,
+            end_user_type(entry)
         );
     }
     out.push_str("};\n\n/** The stable name of a catalogue entry. */\nexport type EntryName = keyof typeof Codes;\n");
@@ -55,6 +56,11 @@ export interface LocalizedText {
   fr: string;
 }
 
+/** Who reads an end-user text: `you` (in the call, ended by you or by nobody else in it), `other`
+ * (in the call, ended by the other party, `{name}`), `caller` (your call never connected; `{name}`
+ * is the person called), `callee` (you never joined the call; `{name}` is the caller). */
+export type EndUserViewer = \"you\" | \"other\" | \"caller\" | \"callee\";
+
 /** One entry of the catalogue, as catalog/codes.json holds it. */
 export interface CatalogEntry {
   code: number;
@@ -66,6 +72,8 @@ export interface CatalogEntry {
   retryable: boolean;
   message: LocalizedText;
   advice: LocalizedText;
+  /** Call-end entries only: what the person who sees the end reads, by point of view. */
+  endUser?: Partial<Record<EndUserViewer, LocalizedText>>;
 }
 
 /** Why a call, an incoming call or a participant's leg ended. */
@@ -88,3 +96,25 @@ export interface CallingErrorInfo {
 }
 
 ";
+
+/// `; readonly endUser: { readonly you: { readonly en: "…"; readonly fr: "…" }; … }` for a call-end
+/// entry, nothing for the others.
+fn end_user_type(entry: &Entry) -> String {
+    let texts = end_user_texts(entry);
+    if texts.is_empty() {
+        return String::new();
+    }
+    let literal = |text: &str| serde_json::to_string(text).expect("strings always serialize");
+    let fields: Vec<String> = texts
+        .iter()
+        .map(|t| {
+            format!(
+                "readonly {}: {{ readonly en: {}; readonly fr: {} }}",
+                t.viewer.as_str(),
+                literal(t.text.en),
+                literal(t.text.fr)
+            )
+        })
+        .collect();
+    format!("; readonly endUser: {{ {} }}", fields.join("; "))
+}
