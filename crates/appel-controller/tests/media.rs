@@ -209,6 +209,23 @@ fn setup_failure_removes_the_participant_with_301004_and_the_others_see_the_same
     assert_eq!(h.ended("carol", &call), expected);
     assert_eq!(h.left("alice", &call, "carol"), expected);
     assert_eq!(h.left("bob", &call, "carol"), expected);
+    // It was the server's media setup timer, for everyone who sees the end.
+    let by_timer = Some(appel_protocol::EndedBy::Server {
+        cause: appel_protocol::ServerCause::Timer,
+    });
+    let ended_by: Vec<_> = h
+        .frames("carol")
+        .iter()
+        .chain(h.frames("alice"))
+        .filter_map(|f| match f {
+            appel_protocol::ServerFrame::CallEnded { ended_by, .. }
+            | appel_protocol::ServerFrame::ParticipantLeft { ended_by, .. } => {
+                Some(ended_by.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended_by, vec![by_timer.clone(), by_timer]);
     // The media server forgot carol itself: it is not asked to again.
     assert!(!h
         .media

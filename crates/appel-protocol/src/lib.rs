@@ -21,8 +21,8 @@
 //! The crate depends only on serde and the catalogue, so it builds for `wasm32-unknown-unknown`.
 
 mod client;
-pub mod federated;
 mod ended_by;
+pub mod federated;
 mod ids;
 mod parse;
 mod server;

@@ -47,8 +47,8 @@ mod transport;
 
 pub use agent::{CallAgent, ConnectionState};
 pub use appel_client::relay::{IceServer, RelayCredentials};
-pub use appel_protocol::federated::{federated_identity, is_federated, parse_federated_identity};
 pub use appel_client::Ender;
+pub use appel_protocol::federated::{federated_identity, is_federated, parse_federated_identity};
 pub use call::{Call, CallDirection, CallEvent, RemoteParticipant};
 pub use client::CallClient;
 pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};

@@ -81,6 +81,11 @@ impl Controller {
             | Input::IdentityDeleted { .. }
             | Input::RoomUpserted { .. }
             | Input::RoomDeleted { .. } => Some(EndedBy::CallControl),
+            // The media server removes a participant only when its media setup or loss timer ran
+            // out (410/301004, 410/301005).
+            Input::Media { .. } => Some(EndedBy::Server {
+                cause: ServerCause::Timer,
+            }),
             _ => None,
         };
         match input {
