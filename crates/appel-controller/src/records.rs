@@ -67,6 +67,22 @@ pub enum RecordEvent {
         /// Who or what it concerns, readable (`bob on e2`, `bob: 603/0`).
         detail: String,
     },
+    /// A target will never join (declined everywhere, unreachable, timed out, cancelled…): its leg
+    /// ends unanswered, with its own reason, so it can be found by identity and reason like any leg.
+    TargetEnded {
+        /// The call.
+        call: CallId,
+        /// The target's participant.
+        participant: ParticipantId,
+        /// Who.
+        identity: IdentityId,
+        /// When.
+        at: Instant,
+        /// Why.
+        reason: CallEndReason,
+        /// The cause behind the reason, when there is one.
+        raw_cause: Option<String>,
+    },
     /// The call ended; `reason` is the caller's, or the last party's when the caller had left.
     CallEnded {
         /// The call.

@@ -661,6 +661,7 @@ impl Runtime {
                         | RecordEvent::LegJoined { at, .. }
                         | RecordEvent::LegLeft { at, .. }
                         | RecordEvent::Timeline { at, .. }
+                        | RecordEvent::TargetEnded { at, .. }
                         | RecordEvent::CallEnded { at, .. } => wall(self.anchor, *at),
                     };
                     let hook = self.feed.observe(&event, at);
@@ -883,6 +884,21 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
             at: wall(anchor, at),
             kind: kind.as_str().into(),
             detail: serde_json::Value::String(detail),
+        }],
+        RecordEvent::TargetEnded {
+            call,
+            participant,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => vec![RecordOp::TargetEnded {
+            call_id: call.0,
+            participant_id: participant.0,
+            identity: identity.0,
+            at: wall(anchor, at),
+            reason,
+            raw_cause,
         }],
         RecordEvent::CallEnded { call, at, reason } => vec![RecordOp::CallEnded {
             call_id: call.0,

@@ -166,6 +166,32 @@ impl EventFeed {
                     feed.sequence + 1,
                 )
             }
+            RecordEvent::TargetEnded {
+                call,
+                participant,
+                identity,
+                reason,
+                raw_cause,
+                ..
+            } => {
+                // No event of its own (subscribers filter on a fixed list of types): the target's
+                // leg rides in the `legs` of the call's `CallEnded`, marked as never answered.
+                let mut leg = serde_json::json!({
+                    "participantId": participant,
+                    "identity": identity,
+                    "reason": reason_json(*reason),
+                    "answered": false,
+                });
+                if let Some(raw) = raw_cause {
+                    leg["rawCause"] = serde_json::json!(raw);
+                }
+                self.calls
+                    .entry(call.to_string())
+                    .or_default()
+                    .legs
+                    .push(leg);
+                return None;
+            }
             RecordEvent::Timeline { .. } => return None,
         };
         let id = uuid::Uuid::new_v4().to_string();

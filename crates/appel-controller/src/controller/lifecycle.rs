@@ -197,6 +197,15 @@ impl Controller {
             None => format!("{identity}: {reason}"),
         };
         self.timeline(&call.id, TimelineKind::TargetEnded, detail);
+        let at = self.now();
+        self.out.record(RecordEvent::TargetEnded {
+            call: call.id.clone(),
+            participant: participant_id.clone(),
+            identity: identity.clone(),
+            at,
+            reason,
+            raw_cause,
+        });
         for endpoint in call.joined_endpoints_except(None) {
             self.send(
                 &endpoint,

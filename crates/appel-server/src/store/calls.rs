@@ -52,6 +52,9 @@ pub struct LegRecord {
     pub end_reason: Option<EndReasonView>,
     /// The protocol's own cause, verbatim.
     pub raw_cause: Option<String>,
+    /// `false` for a target that never joined (declined, unreachable, not answered…): its leg
+    /// starts with the call and carries the target's own end reason.
+    pub answered: bool,
 }
 
 /// One line of a call's timeline.
@@ -142,20 +145,35 @@ impl Store {
     pub async fn call_records(&self, filter: CallFilter) -> Result<CallPage, CallingError> {
         self.run("listing call records", move |db| {
             let limit = filter.limit.max(1);
+            // With an identity, the walk starts from that identity's own list of calls (newest
+            // first on its primary key) instead of every call: the filter that used to read the
+            // whole table now reads only that identity's calls.
+            let source = if filter.identity.is_some() {
+                "call_parties p
+                 JOIN calls c ON c.seq = p.call_seq
+                 WHERE p.identity = ?4 AND (?1 IS NULL OR p.call_seq < ?1)"
+            } else {
+                "calls c WHERE (?1 IS NULL OR c.seq < ?1)"
+            };
+            let order = if filter.identity.is_some() {
+                "p.call_seq"
+            } else {
+                "c.seq"
+            };
+            // A reason filter with an identity asks for a leg of that identity with that reason.
             let mut statement = db.prepare(&format!(
-                "{CALL_COLUMNS} c
-                 WHERE (?1 IS NULL OR c.seq < ?1)
+                "SELECT c.seq, c.id, c.caller, c.targets, c.created_ms, c.ended_ms, c.end_code,
+                        c.end_subcode
+                 FROM {source}
                    AND (?2 IS NULL OR c.created_ms >= ?2)
                    AND (?3 IS NULL OR c.created_ms < ?3)
-                   AND (?4 IS NULL OR c.caller = ?4
-                        OR EXISTS (SELECT 1 FROM json_each(c.targets) t WHERE t.value = ?4)
-                        OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id AND l.identity = ?4))
                    AND ((?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL)
                         OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id
+                                   AND (?4 IS NULL OR l.identity = ?4)
                                    AND (?5 IS NULL OR l.code = ?5)
                                    AND (?6 IS NULL OR l.subcode = ?6)
                                    AND (?7 IS NULL OR l.result_category = ?7)))
-                 ORDER BY c.seq DESC LIMIT ?8"
+                 ORDER BY {order} DESC LIMIT ?8"
             ))?;
             let rows = statement.query_map(
                 params![
@@ -183,6 +201,169 @@ impl Store {
                 calls.push(call);
             }
             Ok(CallPage { calls, next_cursor })
+        })
+        .await
+    }
+}
+
+/// How many legs ended with one reason over a window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasonCount {
+    /// The reason.
+    #[serde(flatten)]
+    pub reason: EndReasonView,
+    /// Legs that ended with it.
+    pub count: u64,
+    /// Its part of all the legs that ended in the window, between 0 and 1.
+    pub share: f64,
+}
+
+/// How many legs ended in one category over a window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryCount {
+    /// The category.
+    pub result_category: String,
+    /// Legs that ended in it.
+    pub count: u64,
+    /// Its part of all the legs that ended in the window, between 0 and 1.
+    pub share: f64,
+}
+
+/// Leg ends per category in one slice of the window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryBucket {
+    /// RFC 3339 start of the slice.
+    pub start: String,
+    /// Category → legs that ended in it during the slice.
+    pub categories: std::collections::BTreeMap<String, u64>,
+}
+
+/// Leg ends over a window: by reason, by category, and by category over time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallSummary {
+    /// RFC 3339 start of the window.
+    pub since: String,
+    /// RFC 3339 end of the window.
+    pub until: String,
+    /// Legs that ended in the window.
+    pub legs: u64,
+    /// Calls that ended in the window.
+    pub calls: u64,
+    /// By reason, most frequent first.
+    pub reasons: Vec<ReasonCount>,
+    /// By category, most frequent first.
+    pub categories: Vec<CategoryCount>,
+    /// Length of each slice of `buckets`, in milliseconds.
+    pub bucket_ms: i64,
+    /// By category in equal slices of the window, oldest first.
+    pub buckets: Vec<SummaryBucket>,
+}
+
+impl Store {
+    /// Counts the leg ends between `since_ms` (included) and `until_ms` (excluded), with
+    /// `buckets` equal slices for the trend (at least one, at most 500).
+    pub async fn call_summary(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        buckets: usize,
+    ) -> Result<CallSummary, CallingError> {
+        self.run("summarizing call records", move |db| {
+            let until_ms = until_ms.max(since_ms + 1);
+            let slices = buckets.clamp(1, 500) as i64;
+            let bucket_ms = ((until_ms - since_ms) + slices - 1) / slices;
+            // One pass over the window's slice of the `legs_left` index, which holds every column
+            // read here, so the table itself is never touched.
+            let mut statement = db.prepare_cached(
+                "SELECT (left_ms - ?1) / ?3, code, subcode, COUNT(*) FROM legs
+                 WHERE left_ms >= ?1 AND left_ms < ?2 AND code IS NOT NULL
+                 GROUP BY 1, 2, 3",
+            )?;
+            let rows = statement
+                .query_map(params![since_ms, until_ms, bucket_ms], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, u16>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let calls: i64 = db.query_row(
+                "SELECT COUNT(*) FROM calls WHERE ended_ms >= ?1 AND ended_ms < ?2",
+                params![since_ms, until_ms],
+                |r| r.get(0),
+            )?;
+            let mut by_reason: std::collections::HashMap<(u16, u32), u64> = Default::default();
+            let mut by_category: std::collections::HashMap<String, u64> = Default::default();
+            let mut slices_out: Vec<SummaryBucket> = (0..slices)
+                .map(|i| SummaryBucket {
+                    start: rfc3339(since_ms + i * bucket_ms),
+                    categories: Default::default(),
+                })
+                .collect();
+            let mut total = 0u64;
+            for (slice, code, sub_code, count) in rows {
+                let count = count.max(0) as u64;
+                let view = EndReasonView::of(code, sub_code);
+                let category = view.result_category.as_str().to_string();
+                total += count;
+                *by_reason.entry((code, sub_code)).or_default() += count;
+                *by_category.entry(category.clone()).or_default() += count;
+                if let Some(bucket) = usize::try_from(slice)
+                    .ok()
+                    .and_then(|i| slices_out.get_mut(i))
+                {
+                    *bucket.categories.entry(category).or_default() += count;
+                }
+            }
+            let share = |count: u64| {
+                if total == 0 {
+                    0.0
+                } else {
+                    count as f64 / total as f64
+                }
+            };
+            let mut reasons: Vec<ReasonCount> = by_reason
+                .into_iter()
+                .map(|((code, sub_code), count)| ReasonCount {
+                    reason: EndReasonView::of(code, sub_code),
+                    count,
+                    share: share(count),
+                })
+                .collect();
+            reasons.sort_by(|a, b| {
+                b.count.cmp(&a.count).then(
+                    (a.reason.code, a.reason.sub_code).cmp(&(b.reason.code, b.reason.sub_code)),
+                )
+            });
+            let mut categories: Vec<CategoryCount> = by_category
+                .into_iter()
+                .map(|(result_category, count)| CategoryCount {
+                    result_category,
+                    count,
+                    share: share(count),
+                })
+                .collect();
+            categories.sort_by(|a, b| {
+                b.count
+                    .cmp(&a.count)
+                    .then(a.result_category.cmp(&b.result_category))
+            });
+            Ok(CallSummary {
+                since: rfc3339(since_ms),
+                until: rfc3339(until_ms),
+                legs: total,
+                calls: calls.max(0) as u64,
+                reasons,
+                categories,
+                bucket_ms,
+                buckets: slices_out,
+            })
         })
         .await
     }
@@ -390,7 +571,7 @@ fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
 fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
     let mut statement = db.prepare_cached(
         "SELECT participant_id, endpoint_id, identity, joined_ms, left_ms, duration_ms,
-                code, subcode, raw_cause
+                code, subcode, raw_cause, answered
          FROM legs WHERE call_id = ?1 ORDER BY joined_ms, rowid",
     )?;
     let rows = statement.query_map([call_id], |row| {
@@ -406,6 +587,7 @@ fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
             duration_ms: row.get(5)?,
             end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
             raw_cause: row.get(8)?,
+            answered: row.get::<_, i64>(9)? != 0,
         })
     })?;
     rows.collect()

@@ -114,6 +114,31 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE identities ADD COLUMN display_name TEXT;
     ALTER TABLE identities ADD COLUMN name_key TEXT;
     CREATE INDEX identities_by_name ON identities(name_key, id) WHERE deleted_ms IS NULL;",
+    // 6 (diagnostics): targets that never answered get a leg of their own (`answered` = 0), and
+    // every identity a call involves (caller, targets, anyone whose leg joined) is listed beside
+    // the call, kept by triggers, so the identity filters walk an index instead of every call.
+    "ALTER TABLE legs ADD COLUMN answered INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE call_parties (
+        identity TEXT NOT NULL,
+        call_seq INTEGER NOT NULL,
+        PRIMARY KEY (identity, call_seq)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO call_parties (identity, call_seq) SELECT caller, seq FROM calls;
+    INSERT OR IGNORE INTO call_parties (identity, call_seq)
+        SELECT t.value, c.seq FROM calls c, json_each(c.targets) t;
+    INSERT OR IGNORE INTO call_parties (identity, call_seq)
+        SELECT l.identity, c.seq FROM legs l JOIN calls c ON c.id = l.call_id;
+    CREATE TRIGGER call_parties_of_call AFTER INSERT ON calls BEGIN
+        INSERT OR IGNORE INTO call_parties (identity, call_seq) VALUES (NEW.caller, NEW.seq);
+        INSERT OR IGNORE INTO call_parties (identity, call_seq)
+            SELECT value, NEW.seq FROM json_each(NEW.targets);
+    END;
+    CREATE TRIGGER call_parties_of_leg AFTER INSERT ON legs BEGIN
+        INSERT OR IGNORE INTO call_parties (identity, call_seq)
+            SELECT NEW.identity, seq FROM calls WHERE id = NEW.call_id;
+    END;
+    CREATE INDEX legs_identity_reason ON legs(identity, code, subcode, call_id);
+    CREATE INDEX legs_left ON legs(left_ms, code, subcode, result_category);",
 ];
 
 /// The version a fully migrated database has.

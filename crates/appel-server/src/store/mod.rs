@@ -19,7 +19,8 @@ use appel_codes::{registry, CallingError};
 use rusqlite::Connection;
 
 pub use calls::{
-    CallFilter, CallPage, CallRecord, EndReasonView, Interrupted, LegRecord, TimelineEntry,
+    CallFilter, CallPage, CallRecord, CallSummary, EndReasonView, Interrupted, LegRecord,
+    TimelineEntry,
 };
 pub use identities::{name_key, IdentityCursor, IdentityEntry, IdentityState};
 pub use records::{RecordOp, RecordWriter};

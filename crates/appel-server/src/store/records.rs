@@ -66,6 +66,21 @@ pub enum RecordOp {
         /// The protocol's own cause, verbatim.
         raw_cause: Option<String>,
     },
+    /// A target's leg ended without ever being answered, with its own reason.
+    TargetEnded {
+        /// Call id.
+        call_id: String,
+        /// The target's participant id.
+        participant_id: String,
+        /// The target's identity.
+        identity: String,
+        /// When.
+        at: SystemTime,
+        /// Why.
+        reason: CallEndReason,
+        /// The protocol's own cause, verbatim.
+        raw_cause: Option<String>,
+    },
     /// The call as a whole ended.
     CallEnded {
         /// Call id.
@@ -376,7 +391,7 @@ fn merge_pairs(batch: &[RecordOp]) -> Vec<Merge> {
                     merged[index] = Merge::With(start);
                 }
             }
-            RecordOp::Timeline { .. } | RecordOp::Webhook(_) => {}
+            RecordOp::Timeline { .. } | RecordOp::TargetEnded { .. } | RecordOp::Webhook(_) => {}
         }
     }
     merged
@@ -563,6 +578,35 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
                 reason,
                 raw_cause,
             )?;
+        }
+        RecordOp::TargetEnded {
+            call_id,
+            participant_id,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => {
+            // The leg counts from the call's start (when the target was first offered it) and is
+            // marked unanswered; a leg already stored under this participant is left as it is.
+            db.prepare_cached(
+                "INSERT INTO legs (call_id, participant_id, identity, joined_ms, left_ms,
+                                   duration_ms, code, subcode, result_category, raw_cause,
+                                   answered)
+                 VALUES (?1, ?2, ?3, MIN(?4, COALESCE((SELECT created_ms FROM calls WHERE id = ?1), ?4)),
+                         ?4, 0, ?5, ?6, ?7, ?8, 0)
+                 ON CONFLICT(call_id, participant_id) DO NOTHING",
+            )?
+            .execute(params![
+                call_id,
+                participant_id,
+                identity,
+                unix_ms(*at),
+                reason.code,
+                reason.subcode,
+                reason.category().as_str(),
+                raw_cause
+            ])?;
         }
         RecordOp::CallEnded {
             call_id,

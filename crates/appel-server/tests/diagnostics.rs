@@ -1,0 +1,248 @@
+//! Call diagnostics over real calls: every target gets a leg with its own end reason even when it
+//! never answered, the REST filters find a call by who ended how, and the summary counts exactly
+//! the legs that ended.
+
+mod support;
+
+use std::time::Duration;
+
+use appel_codes::{registry, Entry};
+use serde_json::Value;
+use support::client::assert_reason;
+use support::TestServer;
+
+/// The leg of `identity` in a call record.
+fn leg<'a>(record: &'a Value, identity: &str) -> &'a Value {
+    record["legs"]
+        .as_array()
+        .and_then(|legs| legs.iter().find(|l| l["identity"] == identity))
+        .unwrap_or_else(|| panic!("no leg of {identity} in {record}"))
+}
+
+fn assert_leg_reason(leg: &Value, entry: &Entry) {
+    assert_eq!(leg["endReason"]["code"], entry.code.0, "{leg}");
+    assert_eq!(
+        leg["endReason"]["subCode"],
+        entry.subcode.unwrap_or(0),
+        "{leg}"
+    );
+    assert_eq!(leg["endReason"]["name"], entry.name, "{leg}");
+    assert_eq!(leg["endReason"]["resultCategory"], entry.category.as_str());
+}
+
+fn call_ids(page: &Value) -> Vec<String> {
+    page["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter_map(|c| c["id"].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_call_two_targets_declined_is_found_by_each_decliner_and_603() {
+    let server = TestServer::start().await;
+    let (alice, mut alice1) = server.user("alice-1").await;
+    let (bob, mut bob1) = server.user("bob-1").await;
+    let (carol, mut carol1) = server.user("carol-1").await;
+    let (call, _) = alice1.start_call(&[&bob, &carol]).await;
+    bob1.incoming().await;
+    carol1.incoming().await;
+    bob1.reject(&call).await.expect("bob rejects");
+    carol1.reject(&call).await.expect("carol rejects");
+    assert_reason(
+        alice1.call_ended(&call).await,
+        &registry::ALL_TARGETS_DECLINED,
+        "alice",
+    );
+
+    let (status, record) = server.get_json(&format!("/calls/{call}")).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["legs"].as_array().map(Vec::len), Some(3), "{record}");
+    assert_leg_reason(leg(&record, &alice), &registry::ALL_TARGETS_DECLINED);
+    assert_eq!(leg(&record, &alice)["answered"], true);
+    for target in [&bob, &carol] {
+        let leg = leg(&record, target);
+        assert_leg_reason(leg, &registry::CALL_DECLINED);
+        assert_eq!(leg["answered"], false, "{leg}");
+        assert_eq!(leg["durationMs"], 0, "{leg}");
+    }
+
+    // Found by each decliner with 603, and not by the caller (whose own leg ended 0/5003).
+    for target in [&bob, &carol] {
+        let (status, page) = server
+            .get_json(&format!("/calls?identity={target}&code=603"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(call_ids(&page), vec![call.to_string()], "{target}: {page}");
+    }
+    let (_, page) = server
+        .get_json(&format!("/calls?identity={alice}&code=603"))
+        .await;
+    assert!(call_ids(&page).is_empty(), "{page}");
+    let (_, page) = server
+        .get_json(&format!("/calls?identity={alice}&code=0&subCode=5003"))
+        .await;
+    assert_eq!(call_ids(&page), vec![call.to_string()], "{page}");
+    // Category with the identity (a decline is a normal outcome: Success).
+    let (_, page) = server
+        .get_json(&format!("/calls?identity={bob}&category=Success"))
+        .await;
+    assert_eq!(call_ids(&page), vec![call.to_string()], "{page}");
+    let (_, page) = server
+        .get_json(&format!(
+            "/calls?identity={bob}&category=UnexpectedServerError"
+        ))
+        .await;
+    assert!(call_ids(&page).is_empty(), "{page}");
+}
+
+#[tokio::test]
+async fn unanswered_offline_and_unreachable_targets_each_get_their_own_leg() {
+    let server = TestServer::start().await;
+    let (alice, mut alice1) = server.user("alice-1").await;
+
+    // Rings until the timer: 487/10004 for the target too.
+    let bob = server.create_identity().await;
+    let mut bob1 = server.connect(&bob, "bob-1").await;
+    let (timed_out, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    assert_reason(
+        alice1.call_ended(&timed_out).await,
+        &registry::RINGING_TIMEOUT,
+        "alice",
+    );
+
+    // Registered but not connected: 480/10076.
+    let (dave, dave1) = server.user("dave-1").await;
+    dave1.close().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (offline, _) = alice1.start_call(&[&dave]).await;
+    assert_reason(
+        alice1.call_ended(&offline).await,
+        &registry::TARGET_OFFLINE,
+        "alice",
+    );
+
+    // Connected but never acknowledging the delivery: 480/10078.
+    let (erin, mut erin1) = server.user("erin-1").await;
+    erin1.never_ack();
+    let (unreachable, _) = alice1.start_call(&[&erin]).await;
+    erin1.incoming().await;
+    assert_reason(
+        alice1.call_ended(&unreachable).await,
+        &registry::TARGET_UNREACHABLE,
+        "alice",
+    );
+
+    for (call, target, entry) in [
+        (&timed_out, &bob, &registry::RINGING_TIMEOUT),
+        (&offline, &dave, &registry::TARGET_OFFLINE),
+        (&unreachable, &erin, &registry::TARGET_UNREACHABLE),
+    ] {
+        let (_, record) = server.get_json(&format!("/calls/{call}")).await;
+        let target_leg = leg(&record, target);
+        assert_leg_reason(target_leg, entry);
+        assert_eq!(target_leg["answered"], false, "{record}");
+        let (_, page) = server
+            .get_json(&format!(
+                "/calls?identity={target}&code={}&subCode={}",
+                entry.code.0,
+                entry.subcode.unwrap_or(0)
+            ))
+            .await;
+        assert_eq!(call_ids(&page), vec![call.to_string()], "{page}");
+        // The timeline says the same, in order: created first, the target's end before the call's.
+        let kinds: Vec<&str> = record["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .filter_map(|e| e["kind"].as_str())
+            .collect();
+        assert_eq!(kinds.first(), Some(&"created"), "{kinds:?}");
+        assert!(kinds.contains(&"targetEnded"), "{kinds:?}");
+    }
+
+    // All three calls are the caller's, newest first.
+    let (_, page) = server.get_json(&format!("/calls?identity={alice}")).await;
+    assert_eq!(
+        call_ids(&page),
+        vec![
+            unreachable.to_string(),
+            offline.to_string(),
+            timed_out.to_string()
+        ]
+    );
+    // An identity in no call finds nothing, even with a reason.
+    let (_, page) = server
+        .get_json("/calls?identity=nobody-at-all&code=487")
+        .await;
+    assert!(call_ids(&page).is_empty(), "{page}");
+}
+
+#[tokio::test]
+async fn the_summary_counts_exactly_the_legs_that_ended_by_reason_and_category() {
+    let server = TestServer::start().await;
+    let (_, mut alice1) = server.user("alice-1").await;
+    let (bob, mut bob1) = server.user("bob-1").await;
+    let before = server.get_json("/calls/summary").await.1;
+    assert_eq!(before["legs"], 0, "{before}");
+
+    // Two declined calls and one answered then hung up.
+    for _ in 0..2 {
+        let (call, _) = alice1.start_call(&[&bob]).await;
+        bob1.incoming().await;
+        bob1.reject(&call).await.expect("reject");
+        alice1.call_ended(&call).await;
+    }
+    let (call, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    bob1.accept(&call).await.expect("accept");
+    bob1.media_ready(&call).await;
+    alice1.hang_up(&call).await.expect("hang up");
+    alice1.call_ended(&call).await;
+    bob1.call_ended(&call).await;
+
+    let (status, summary) = server.get_json("/calls/summary?buckets=4").await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["calls"], 3, "{summary}");
+    // Declined twice: the caller's leg and the target's leg each 603/0; answered: two 0/0.
+    assert_eq!(summary["legs"], 6, "{summary}");
+    let count = |code: u64, sub: u64| {
+        summary["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .find(|r| r["code"] == code && r["subCode"] == sub)
+            .map(|r| (r["count"].as_u64(), r["share"].as_f64()))
+    };
+    assert_eq!(count(603, 0), Some((Some(4), Some(4.0 / 6.0))), "{summary}");
+    assert_eq!(count(0, 0), Some((Some(2), Some(2.0 / 6.0))), "{summary}");
+    // 603/0 and 0/0 are both normal outcomes.
+    let categories = summary["categories"].as_array().expect("categories");
+    assert_eq!(categories.len(), 1, "{summary}");
+    assert_eq!(categories[0]["resultCategory"], "Success");
+    assert_eq!(categories[0]["count"], 6);
+    assert_eq!(categories[0]["share"], 1.0);
+    let in_buckets: u64 = summary["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .flat_map(|b| b["categories"].as_object().expect("map").values())
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(in_buckets, 6, "{summary}");
+
+    // A window that ends before the calls counts none of them; a reversed window is refused.
+    let (_, empty) = server
+        .get_json("/calls/summary?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z")
+        .await;
+    assert_eq!(empty["legs"], 0, "{empty}");
+    let (status, problem) = server
+        .get_json("/calls/summary?since=2020-01-02T00:00:00Z&until=2020-01-01T00:00:00Z")
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["subCode"], 900102, "{problem}");
+    let (status, problem) = server.get_json("/calls/summary?buckets=0").await;
+    assert_eq!(status, 400, "{problem}");
+}
