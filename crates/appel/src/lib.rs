@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod calls;
 pub mod catalog;
 pub mod explain;
 pub mod locale;

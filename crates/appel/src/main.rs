@@ -45,6 +45,66 @@ enum Command {
     Man,
     /// The server's settings: `appel config example` prints a file with every key and default.
     Config(ConfigArgs),
+    /// Why calls ended: `appel calls --identity bob --code 603`, `appel calls show ID`,
+    /// `appel calls summary --since 24h`.
+    Calls(CallsArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct CallsArgs {
+    #[command(subcommand)]
+    action: Option<CallsAction>,
+    /// The server: http://host:port.
+    #[arg(
+        long,
+        global = true,
+        env = "APPEL_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+    /// The server's access key.
+    #[arg(long, global = true, env = "APPEL_ACCESS_KEY", hide_env_values = true)]
+    access_key: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Only calls this identity took part in (caller, target or participant).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Only calls with a leg that ended so: `603` or `487/10004` (with --identity: that identity's leg).
+    #[arg(long, value_parser = appel::calls::parse_code)]
+    code: Option<(u16, Option<u32>)>,
+    /// Only calls with a leg that ended in this category.
+    #[arg(long, value_parser = parse_category)]
+    category: Option<ResultCategory>,
+    /// Only calls started since: a duration ago (1h, 24h, 7d) or an RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// How many calls, newest first (1–500).
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+#[derive(Subcommand)]
+enum CallsAction {
+    /// One call: each leg's reason explained with its advice, and the timeline.
+    Show {
+        /// The call id.
+        id: String,
+        /// Language of the explanations; default from the environment, else English.
+        #[arg(long)]
+        lang: Option<Lang>,
+    },
+    /// Leg ends by reason and by category, with their share and trend, over a window.
+    Summary {
+        /// The window: a duration ago (1h, 24h, 7d) or an RFC 3339 time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Slices of the window in the trend.
+        #[arg(long, default_value_t = 12)]
+        buckets: usize,
+    },
 }
 
 #[derive(Args)]
@@ -285,6 +345,7 @@ fn main() -> ExitCode {
             print_bytes("completions", &script)
         }
         Command::Config(args) => run_config(args),
+        Command::Calls(args) => run_calls(args),
         Command::Man => {
             // Generated from the same definitions as `--help`, so the page cannot drift from it.
             let mut page = Vec::new();
@@ -382,6 +443,83 @@ fn run_agent(args: AgentArgs) -> ExitCode {
             eprintln!("{}", error.advice(locale));
             ExitCode::from(1)
         }
+    }
+}
+
+/// `appel calls`: reads the server's call records over REST with the access key.
+fn run_calls(args: CallsArgs) -> ExitCode {
+    use appel::calls;
+    let fail = |error: CallingError, locale: Locale| {
+        eprintln!("appel calls: {}", error.describe(locale));
+        eprintln!("{}", error.advice(locale));
+        ExitCode::from(1)
+    };
+    let lang = match &args.action {
+        Some(CallsAction::Show { lang, .. }) => *lang,
+        _ => None,
+    };
+    let locale = locale(lang);
+    let Some(access_key) = args.access_key.as_deref() else {
+        return fail(
+            CallingError::new(&registry::INVALID_ARGUMENT)
+                .with_context("the server's access key: --access-key or APPEL_ACCESS_KEY"),
+            locale,
+        );
+    };
+    let client = match appel::rest::RestClient::new(&args.server, access_key) {
+        Ok(client) => client,
+        Err(error) => return fail(error, locale),
+    };
+    let since = |text: &str| {
+        calls::parse_since(text, std::time::SystemTime::now()).map_err(|e| {
+            CallingError::new(&registry::INVALID_ARGUMENT).with_context(format!("--since {e}"))
+        })
+    };
+    type Render = Box<dyn Fn(&serde_json::Value) -> String>;
+    let (path, render): (String, Render) = match &args.action {
+        None => {
+            let since = match args.since.as_deref().map(since).transpose() {
+                Ok(since) => since,
+                Err(error) => return fail(error, locale),
+            };
+            let filter = calls::ListFilter {
+                identity: args.identity.clone(),
+                code: args.code,
+                category: args.category,
+                since,
+                limit: Some(args.limit),
+            };
+            (calls::list_path(&filter), Box::new(calls::render_list))
+        }
+        Some(CallsAction::Show { id, .. }) => match calls::show_path(id) {
+            Ok(path) => (path, Box::new(move |v| calls::render_show(v, locale))),
+            Err(error) => return fail(error, locale),
+        },
+        Some(CallsAction::Summary {
+            since: text,
+            buckets,
+        }) => match since(text) {
+            Ok(at) => (
+                calls::summary_path(at, *buckets),
+                Box::new(calls::render_summary),
+            ),
+            Err(error) => return fail(error, locale),
+        },
+    };
+    let runtime = match runtime("calls") {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(calls::fetch(&client, &path)) {
+        Ok(value) => {
+            if args.json {
+                println!("{value:#}");
+            } else {
+                print!("{}", render(&value));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error, locale),
     }
 }
 

@@ -69,6 +69,41 @@ impl RestClient {
         Ok(issued.token)
     }
 
+    /// `GET {path}` (path and query, e.g. `/calls?identity=bob`), the answer as JSON.
+    pub async fn get_json(&self, path_and_query: &str) -> Result<serde_json::Value, CallingError> {
+        let url = format!("{}{path_and_query}", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.access_key)
+            .send()
+            .await
+            .map_err(|e| {
+                CallingError::new(&registry::SIGNALING_UNREACHABLE)
+                    .with_context(format!("GET {url}"))
+                    .with_raw_cause(e.to_string())
+            })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| {
+            CallingError::new(&registry::SIGNALING_UNREACHABLE)
+                .with_context(format!("GET {url}"))
+                .with_raw_cause(e.to_string())
+        })?;
+        if !status.is_success() {
+            return Err(match serde_json::from_str::<CallingError>(&text) {
+                Ok(error) => error.with_context(format!("GET {url}")),
+                Err(_) => CallingError::new(&registry::INTERNAL_SERVER_ERROR)
+                    .with_context(format!("GET {url} answered {status}"))
+                    .with_raw_cause(text),
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            CallingError::new(&registry::INTERNAL_SERVER_ERROR)
+                .with_context(format!("GET {url}: unreadable answer"))
+                .with_raw_cause(e.to_string())
+        })
+    }
+
     async fn post<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
