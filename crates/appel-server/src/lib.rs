@@ -14,6 +14,7 @@ pub mod access_key;
 pub mod config;
 pub mod config_docs;
 pub mod http;
+pub mod metrics;
 pub mod push;
 pub mod relay;
 mod runtime;

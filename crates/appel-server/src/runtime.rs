@@ -24,6 +24,7 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
+use crate::metrics::{CallClock, Metrics};
 use crate::push::PushSender;
 use crate::signaling::outbox::{OutboxSender, Refused};
 use crate::store::{RecordOp, RecordWriter, Room, Store};
@@ -317,6 +318,8 @@ pub fn controller_config(config: &Config, id_seed: [u8; 32]) -> ControllerConfig
 }
 
 /// Starts the controller task, telling the controller first which identities registered before.
+// Each argument is a separate part the server assembles once, at its one call site.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start(
     config: &Config,
     id_seed: [u8; 32],
@@ -325,6 +328,7 @@ pub(crate) fn start(
     store: Store,
     records: RecordWriter,
     webhooks: WebhookHub,
+    metrics: Arc<Metrics>,
 ) -> (RuntimeHandle, tokio::task::JoinHandle<()>) {
     let (events, receiver) = mpsc::channel(EVENT_QUEUE);
     let mut runtime = Runtime {
@@ -346,6 +350,8 @@ pub(crate) fn start(
         held_for: HashMap::new(),
         next_mark: 1,
         unmarked: false,
+        metrics,
+        clock: CallClock::default(),
     };
     let now = Instant::now();
     for (identity, push_url) in registered {
@@ -393,6 +399,10 @@ struct Runtime {
     next_mark: u64,
     /// Frames carry `next_mark` but it was not sent to the writer yet.
     unmarked: bool,
+    /// The server's metrics.
+    metrics: Arc<Metrics>,
+    /// When each call in progress started, for the setup latency.
+    clock: CallClock,
 }
 
 /// A frame (or a closing) waiting for the commit of the records it reports.
@@ -615,6 +625,7 @@ impl Runtime {
 
     /// Carries out every pending action, including those that carrying them out causes.
     fn drain(&mut self) {
+        self.metrics.set_connected_endpoints(self.links.len());
         while let Some(action) = self.controller.poll_action() {
             let now = Instant::now();
             match action {
@@ -664,6 +675,7 @@ impl Runtime {
                         | RecordEvent::TargetEnded { at, .. }
                         | RecordEvent::CallEnded { at, .. } => wall(self.anchor, *at),
                     };
+                    self.clock.observe(&self.metrics, &event);
                     let hook = self.feed.observe(&event, at);
                     let mut ops = record_ops(event, self.anchor);
                     if let Some(hook) = hook {
@@ -685,6 +697,7 @@ impl Runtime {
             self.next_mark += 1;
             self.unmarked = false;
         }
+        self.metrics.set_connected_endpoints(self.links.len());
     }
 
     /// Sends a frame or a closing now, or, in durable mode, holds it when it tells an end or when

@@ -1,6 +1,7 @@
 //! Starting and stopping a server: what `appel serve` runs, and what tests start on a free port.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use appel_codes::{registry, CallingError};
@@ -74,11 +75,17 @@ impl Server {
                 "webhook events of a subscription no longer configured were discarded"
             );
         }
+        let metrics = Arc::new(crate::metrics::Metrics::new().map_err(|e| {
+            CallingError::new(&registry::INTERNAL_SERVER_ERROR)
+                .with_context("setting up the metrics")
+                .with_raw_cause(e.to_string())
+        })?);
         let webhooks = WebhookHub::start(
             &config.webhooks,
             store.clone(),
             subscriptions,
             records.outbox_signal(),
+            Arc::clone(&metrics),
         );
         let (runtime, runtime_task) = runtime::start(
             &config,
@@ -88,6 +95,7 @@ impl Server {
             store.clone(),
             records.clone(),
             webhooks,
+            Arc::clone(&metrics),
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -103,6 +111,7 @@ impl Server {
             records.clone(),
             runtime.clone(),
             shutdown.clone(),
+            metrics,
         );
         let router = crate::http::router(state.clone());
         let http_task = tokio::spawn(crate::http::listener::serve(

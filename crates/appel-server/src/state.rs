@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use appel_codes::CallingError;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::runtime::RuntimeHandle;
 use crate::shutdown::ShutdownSignal;
 use crate::store::{RecordWriter, Store};
@@ -25,6 +26,7 @@ struct Shared {
     records: RecordWriter,
     runtime: RuntimeHandle,
     shutdown: ShutdownSignal,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
         records: RecordWriter,
         runtime: RuntimeHandle,
         shutdown: ShutdownSignal,
+        metrics: Arc<Metrics>,
     ) -> AppState {
         let keys = TokenKeys::from_access_key(&access_key);
         AppState {
@@ -47,6 +50,7 @@ impl AppState {
                 records,
                 runtime,
                 shutdown,
+                metrics,
             }),
         }
     }
@@ -74,6 +78,11 @@ impl AppState {
     /// The batched writer of call records.
     pub fn records(&self) -> &RecordWriter {
         &self.inner.records
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The controller task.

@@ -231,6 +231,7 @@ impl WebhookHub {
         store: Store,
         subscriptions: Vec<Subscription>,
         wake: Arc<Notify>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         let hub = WebhookHub {
             subscriptions: Arc::new(RwLock::new(subscriptions)),
@@ -255,6 +256,7 @@ impl WebhookHub {
                 },
                 active: Mutex::new(HashSet::new()),
                 lane_ended: Notify::new(),
+                metrics,
             }),
             slots: Arc::new(Semaphore::new(CONCURRENT_DELIVERIES)),
             page: settings.queue.max(1),
@@ -325,6 +327,8 @@ struct Shared {
     active: Mutex<HashSet<Lane>>,
     /// A lane task finished: its slot is free and its lane may have new rows.
     lane_ended: Notify,
+    /// Counts attempts and give-ups.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -444,6 +448,7 @@ impl Attempts<'_> {
         while let Some(subscription) = self.shared.subscription(&self.row.subscription_id) {
             let (status, error) = self.post(&subscription).await;
             let delivered = status.is_some_and(|s| (200..300).contains(&s));
+            self.shared.metrics.webhook_attempt(delivered);
             let record = Delivery {
                 subscription_id: subscription.id.clone(),
                 event_id: self.row.event_id.clone(),
@@ -466,6 +471,7 @@ impl Attempts<'_> {
                 return;
             }
             if started.elapsed() + backoff > policy.retry_for {
+                self.shared.metrics.webhook_given_up();
                 tracing::warn!(subscription = %subscription.id, event = %self.row.event_id, "webhook given up");
                 return;
             }

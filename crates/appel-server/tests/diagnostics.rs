@@ -246,3 +246,139 @@ async fn the_summary_counts_exactly_the_legs_that_ended_by_reason_and_category()
     let (status, problem) = server.get_json("/calls/summary?buckets=0").await;
     assert_eq!(status, 400, "{problem}");
 }
+
+/// `GET /metrics` as text.
+async fn scrape(server: &TestServer) -> String {
+    let response = server
+        .admin(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("text")
+}
+
+/// The value of the sample `name{labels}` (labels as exposed, in order), 0 when absent.
+fn sample(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (key, value) = line.rsplit_once(' ')?;
+            (key == name_and_labels).then(|| value.parse::<f64>().ok())?
+        })
+        .unwrap_or(0.0)
+}
+
+fn ends(metric: &str, code: u16, sub: u32, category: &str) -> String {
+    format!("appel_{metric}{{category=\"{category}\",code=\"{code}\",sub_code=\"{sub}\"}}")
+}
+
+#[tokio::test]
+async fn metrics_move_by_exactly_the_calls_made_and_need_the_access_key() {
+    // A webhook receiver on loopback that accepts everything and counts what it got.
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = TestServer::start_with(|config| config.webhooks.url = Some(hook)).await;
+
+    let unauthenticated = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(unauthenticated.status(), 401);
+
+    let (_, mut alice1) = server.user("alice-1").await;
+    let (bob, mut bob1) = server.user("bob-1").await;
+    let before = scrape(&server).await;
+
+    for _ in 0..2 {
+        let (call, _) = alice1.start_call(&[&bob]).await;
+        bob1.incoming().await;
+        bob1.reject(&call).await.expect("reject");
+        alice1.call_ended(&call).await;
+    }
+    let (call, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    bob1.accept(&call).await.expect("accept");
+    bob1.media_ready(&call).await;
+    alice1.hang_up(&call).await.expect("hang up");
+    alice1.call_ended(&call).await;
+    bob1.call_ended(&call).await;
+    let (call, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    assert_reason(
+        alice1.call_ended(&call).await,
+        &registry::RINGING_TIMEOUT,
+        "alice",
+    );
+    server.get_json("/calls?limit=1").await; // the records are committed
+
+    let after = scrape(&server).await;
+    let delta = |key: &str| sample(&after, key) - sample(&before, key);
+    assert_eq!(delta("appel_calls_started_total"), 4.0, "{after}");
+    assert_eq!(delta(&ends("call_ends_total", 603, 0, "Success")), 2.0);
+    assert_eq!(delta(&ends("call_ends_total", 0, 0, "Success")), 1.0);
+    assert_eq!(
+        delta(&ends("call_ends_total", 487, 10004, "ExpectedError")),
+        1.0
+    );
+    // Each leg once: caller and target of each declined call, both parties of the answered one,
+    // caller and target of the unanswered one.
+    assert_eq!(delta(&ends("leg_ends_total", 603, 0, "Success")), 4.0);
+    assert_eq!(delta(&ends("leg_ends_total", 0, 0, "Success")), 2.0);
+    assert_eq!(
+        delta(&ends("leg_ends_total", 487, 10004, "ExpectedError")),
+        2.0
+    );
+    assert_eq!(sample(&after, "appel_active_calls"), 0.0, "{after}");
+    assert_eq!(sample(&after, "appel_connected_endpoints"), 2.0, "{after}");
+    assert_eq!(delta("appel_call_setup_seconds_count"), 1.0, "{after}");
+    assert!(after.contains("appel_records_queue_depth"), "{after}");
+    assert!(after.contains("process_resident_memory_bytes"), "{after}");
+
+    // A call in progress is counted as active until it ends.
+    let (live, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    assert_eq!(sample(&scrape(&server).await, "appel_active_calls"), 1.0);
+    alice1.hang_up(&live).await.expect("cancel");
+    alice1.call_ended(&live).await;
+    server.get_json("/calls?limit=1").await;
+    assert_eq!(sample(&scrape(&server).await, "appel_active_calls"), 0.0);
+
+    // Every webhook attempt the receiver accepted is counted as delivered, none as failed.
+    let mut settled = false;
+    for _ in 0..100 {
+        let text = scrape(&server).await;
+        let delivered = sample(&text, "appel_webhook_attempts_total{outcome=\"delivered\"}");
+        let got = received.load(std::sync::atomic::Ordering::SeqCst) as f64;
+        if got > 0.0 && delivered == got {
+            assert_eq!(
+                sample(&text, "appel_webhook_attempts_total{outcome=\"failed\"}"),
+                0.0
+            );
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        settled,
+        "webhook deliveries never matched the receiver's count"
+    );
+}

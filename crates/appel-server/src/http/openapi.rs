@@ -24,6 +24,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/validate"),
     ("get", "/calls"),
     ("get", "/calls/summary"),
+    ("get", "/metrics"),
     ("get", "/calls/{id}"),
     ("get", "/signaling"),
     ("get", "/relay/credentials"),
@@ -274,6 +275,14 @@ pub fn document() -> Value {
                 "responses": {
                     "200": ok("The summary", "CallSummary"),
                     "400": problem("400/900102: invalid parameter"),
+                    "401": key_problem
+                }
+            }},
+            "/metrics": { "get": {
+                "summary": "Prometheus metrics (text exposition): call and leg ends by code, subCode and category, setup latency, active calls, connected endpoints, webhook attempts, records queue depth, process (docs/operations.md)",
+                "security": access_key,
+                "responses": {
+                    "200": { "description": "The metrics", "content": { "text/plain": { "schema": { "type": "string" } } } },
                     "401": key_problem
                 }
             }},

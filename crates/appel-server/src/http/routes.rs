@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use appel_codes::{registry, CallingError, ResultCategory};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -287,6 +288,19 @@ pub async fn call_summary(
     Ok(Json(
         state.store().call_summary(since, until, buckets).await?,
     ))
+}
+
+/// `GET /metrics`: the Prometheus text exposition. Behind the access key like every operator
+/// route: the counts by reason tell how a deployment's calls go.
+pub async fn metrics(_: AccessKey, State(state): State<AppState>) -> impl IntoResponse {
+    let body = state.metrics().render(state.records().queued());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 /// `GET /calls/{id}`.

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -127,9 +128,16 @@ pub struct RecordWriter {
     thread: std::sync::Arc<Mutex<Option<JoinHandle<()>>>>,
     committed: watch::Receiver<u64>,
     outbox: Arc<Notify>,
+    /// Operations sent and not yet through a commit (the metrics' records queue depth).
+    queued: Arc<AtomicI64>,
 }
 
 impl RecordWriter {
+    /// Operations queued and not yet committed.
+    pub fn queued(&self) -> i64 {
+        self.queued.load(Ordering::Relaxed).max(0)
+    }
+
     /// Whether the writer thread still takes records.
     pub fn is_running(&self) -> bool {
         self.thread
@@ -155,12 +163,15 @@ impl RecordWriter {
         let (marks, committed) = watch::channel(0);
         let outbox = Arc::new(Notify::new());
         let signal = Arc::clone(&outbox);
+        let queued = Arc::new(AtomicI64::new(0));
+        let done = Arc::clone(&queued);
         let thread = std::thread::Builder::new()
             .name("appel-records".into())
             .spawn(move || {
                 let signals = Signals {
                     marks,
                     outbox: signal,
+                    queued: done,
                 };
                 run(db, receiver, batch_size.max(1), flush_interval, signals)
             })
@@ -170,6 +181,7 @@ impl RecordWriter {
             thread: std::sync::Arc::new(Mutex::new(Some(thread))),
             committed,
             outbox,
+            queued,
         })
     }
 
@@ -183,7 +195,10 @@ impl RecordWriter {
         if ops.is_empty() {
             return;
         }
+        let count = i64::try_from(ops.len()).unwrap_or(i64::MAX);
+        self.queued.fetch_add(count, Ordering::Relaxed);
         if self.sender.send(Command::Write(ops)).is_err() {
+            self.queued.fetch_sub(count, Ordering::Relaxed);
             tracing::warn!("call record dropped: the records writer is closed");
         }
     }
@@ -238,6 +253,7 @@ impl RecordWriter {
 struct Signals {
     marks: watch::Sender<u64>,
     outbox: Arc<Notify>,
+    queued: Arc<AtomicI64>,
 }
 
 /// What one transaction gathers.
@@ -302,6 +318,10 @@ fn run(
                 tracing::error!(error = %e, events = batch.ops.len(), "call records could not be committed");
             }
         }
+        signals.queued.fetch_sub(
+            i64::try_from(batch.ops.len()).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
         if batch.mark > 0 {
             signals.marks.send_if_modified(|last| {
                 let newer = batch.mark > *last;
