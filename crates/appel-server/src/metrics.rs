@@ -151,6 +151,87 @@ impl Metrics {
     }
 }
 
+/// One log line per fact of a call, each with the call's id and, for a leg, its participant and
+/// identity, so a log store finds every line of a call by `call_id`. Ends are `info` (one to a
+/// few lines per call); starts and joins are `debug`, kept out of the default level because the
+/// busiest servers start thousands of calls a second.
+pub(crate) fn log_call_event(event: &RecordEvent) {
+    match event {
+        RecordEvent::CallCreated {
+            call,
+            caller,
+            caller_participant,
+            targets,
+            ..
+        } => tracing::debug!(
+            call_id = %call,
+            participant = %caller_participant,
+            identity = %caller,
+            targets = targets.len(),
+            "call started"
+        ),
+        RecordEvent::LegJoined {
+            call,
+            participant,
+            endpoint,
+            identity,
+            ..
+        } => tracing::debug!(
+            call_id = %call,
+            participant = %participant,
+            endpoint = %endpoint,
+            identity = %identity,
+            "leg joined"
+        ),
+        RecordEvent::LegLeft {
+            call,
+            participant,
+            endpoint,
+            identity,
+            reason,
+            raw_cause,
+            ..
+        } => tracing::info!(
+            call_id = %call,
+            participant = %participant,
+            endpoint = %endpoint,
+            identity = %identity,
+            code = reason.code,
+            sub_code = reason.subcode,
+            category = reason.category().as_str(),
+            raw_cause = raw_cause.as_deref(),
+            "leg ended"
+        ),
+        RecordEvent::TargetEnded {
+            call,
+            participant,
+            identity,
+            reason,
+            raw_cause,
+            ..
+        } => tracing::info!(
+            call_id = %call,
+            participant = %participant,
+            identity = %identity,
+            code = reason.code,
+            sub_code = reason.subcode,
+            category = reason.category().as_str(),
+            raw_cause = raw_cause.as_deref(),
+            "target never answered"
+        ),
+        RecordEvent::CallEnded { call, reason, .. } => tracing::info!(
+            call_id = %call,
+            code = reason.code,
+            sub_code = reason.subcode,
+            category = reason.category().as_str(),
+            "call ended"
+        ),
+        RecordEvent::Timeline {
+            call, kind, detail, ..
+        } => tracing::debug!(call_id = %call, kind = kind.as_str(), detail = %detail, "call event"),
+    }
+}
+
 /// What the runtime task knows of calls in progress, to time their setup. Owned by that task.
 #[derive(Default)]
 pub(crate) struct CallClock {

@@ -676,6 +676,7 @@ impl Runtime {
                         | RecordEvent::CallEnded { at, .. } => wall(self.anchor, *at),
                     };
                     self.clock.observe(&self.metrics, &event);
+                    crate::metrics::log_call_event(&event);
                     let hook = self.feed.observe(&event, at);
                     let mut ops = record_ops(event, self.anchor);
                     if let Some(hook) = hook {

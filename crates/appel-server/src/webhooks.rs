@@ -472,7 +472,7 @@ impl Attempts<'_> {
             }
             if started.elapsed() + backoff > policy.retry_for {
                 self.shared.metrics.webhook_given_up();
-                tracing::warn!(subscription = %subscription.id, event = %self.row.event_id, "webhook given up");
+                tracing::warn!(call_id = %self.row.call_id, subscription = %subscription.id, event = %self.row.event_id, "webhook given up");
                 return;
             }
             tokio::time::sleep(backoff).await;

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: REST, WebSocket signaling, the call controller and call records.
-    Serve(appel_server::ServeArgs),
+    Serve(ServeCli),
     /// Explain an outcome: `appel explain 10004`, `487/10004`, `603`, or --code/--subcode.
     Explain(ExplainArgs),
     /// List the catalogue, or export and check its generated files.
@@ -105,6 +105,22 @@ enum CallsAction {
         #[arg(long, default_value_t = 12)]
         buckets: usize,
     },
+}
+
+#[derive(Args)]
+struct ServeCli {
+    #[command(flatten)]
+    args: appel_server::ServeArgs,
+    /// Log lines as text for people, or one JSON object per line for a log store (every line
+    /// about a call has its `call_id`, and a leg's its `participant` and `identity`).
+    #[arg(long, env = "APPEL_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]
@@ -621,14 +637,19 @@ fn run_bench(args: BenchArgs) -> ExitCode {
     }
 }
 
-fn run_serve(args: appel_server::ServeArgs) -> ExitCode {
+fn run_serve(cli: ServeCli) -> ExitCode {
+    let args = cli.args;
     // Logs go to stderr; RUST_LOG (e.g. `appel_server=debug`) overrides the default level.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // Fields at the top level of each object, where log stores index them.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

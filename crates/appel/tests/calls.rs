@@ -177,3 +177,99 @@ async fn appel_calls_finds_a_declined_call_and_explains_every_leg_with_its_advic
     a.dispose().await;
     b.dispose().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_json_logs_writes_each_call_line_with_its_call_id_and_leg() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let data = tempfile::tempdir().expect("dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_appel"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--data")
+        .arg(data.path())
+        .env("APPEL_ACCESS_KEY", ACCESS_KEY)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("appel serve");
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |what: &str| -> serde_json::Value {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no log line while waiting for {what}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    let listening = loop {
+        let line = next("the listening line");
+        if line["message"] == "appel server listening" {
+            break line;
+        }
+    };
+    let url = format!("http://{}", listening["addr"].as_str().expect("addr"));
+
+    let rest = appel::rest::RestClient::new(&url, ACCESS_KEY).expect("rest");
+    let client = CallClient::new(CallClientOptions::default());
+    let mut agents = Vec::new();
+    for _ in 0..2 {
+        let identity = rest.create_identity().await.expect("identity");
+        let token = rest.issue_token(&identity).await.expect("token");
+        let agent = client
+            .create_call_agent(TokenCredential::new(token), CallAgentOptions::new(&url))
+            .await
+            .expect("agent");
+        agents.push((identity, agent));
+    }
+    let (bob, b) = (&agents[1].0, &agents[1].1);
+    let mut rings = b.incoming_calls();
+    let call = agents[0]
+        .1
+        .start_call(
+            &[IdentityId::from(bob.as_str())],
+            StartCallOptions::default(),
+        )
+        .expect("start");
+    rings
+        .next()
+        .await
+        .expect("ring")
+        .reject()
+        .await
+        .expect("reject");
+    call.ended().await;
+    let call_id = call.id().expect("id").to_string();
+
+    // The caller's leg, Bob's unanswered leg and the call's end, each with the call's id.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let line = next("the call's lines");
+        let message = line["message"].as_str().unwrap_or_default().to_string();
+        if ["leg ended", "target never answered", "call ended"].contains(&message.as_str()) {
+            assert_eq!(line["call_id"], call_id.as_str(), "{line}");
+            assert_eq!(line["code"], 603, "{line}");
+            if message != "call ended" {
+                assert!(line["participant"].is_string(), "{line}");
+            }
+            if message == "target never answered" {
+                assert_eq!(line["identity"], bob.as_str(), "{line}");
+            }
+            seen.push(message);
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["call ended", "leg ended", "target never answered"]);
+    for (_, agent) in &agents {
+        agent.dispose().await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
