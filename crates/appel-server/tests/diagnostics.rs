@@ -382,3 +382,91 @@ async fn metrics_move_by_exactly_the_calls_made_and_need_the_access_key() {
         "webhook deliveries never matched the receiver's count"
     );
 }
+
+/// The kinds of a call record's timeline, in order.
+fn kinds(record: &Value) -> Vec<String> {
+    record["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["kind"].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_removed_participant_and_an_expired_token_each_leave_their_own_reason_in_order() {
+    let server = TestServer::start().await;
+    let (alice, mut alice1) = server.user("alice-1").await;
+    let (carol, mut carol1) = server.user("carol-1").await;
+    let bob = server.create_identity().await;
+    let short = server.short_token(&bob, Duration::from_millis(1500));
+    let mut bob1 = support::Client::sign_in(&server.ws_url(), &short, "bob-1", None)
+        .await
+        .expect("bob signs in");
+
+    let (call, _) = alice1.start_call(&[&bob, &carol]).await;
+    bob1.incoming().await;
+    carol1.incoming().await;
+    bob1.accept(&call).await.expect("bob accepts");
+    bob1.media_ready(&call).await;
+    carol1.accept(&call).await.expect("carol accepts");
+    carol1.media_ready(&call).await;
+
+    // The operator removes Carol through the call-control API.
+    let (_, record) = server.get_json(&format!("/calls/{call}")).await;
+    let carol_participant = leg(&record, &carol)["participantId"]
+        .as_str()
+        .expect("participant")
+        .to_string();
+    let response = server
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/call-control/calls/{call}/participants/{carol_participant}"),
+        )
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(response.status(), 204);
+    assert_reason(
+        carol1.call_ended(&call).await,
+        &registry::REMOVED_BY_SERVER,
+        "carol",
+    );
+    // Bob's token runs out mid-call.
+    assert_reason(
+        bob1.call_ended(&call).await,
+        &registry::TOKEN_EXPIRED_DURING_CALL,
+        "bob",
+    );
+    // Alone, Alice's call ends with the reason she is told; her leg keeps that same reason.
+    let alice_reason = alice1.call_ended(&call).await;
+
+    let (_, record) = server.get_json(&format!("/calls/{call}")).await;
+    assert_leg_reason(leg(&record, &carol), &registry::REMOVED_BY_SERVER);
+    assert_leg_reason(leg(&record, &bob), &registry::TOKEN_EXPIRED_DURING_CALL);
+    assert_eq!(leg(&record, &alice)["endReason"]["code"], alice_reason.code);
+    assert_eq!(
+        leg(&record, &alice)["endReason"]["subCode"],
+        alice_reason.subcode
+    );
+    for who in [&alice, &bob, &carol] {
+        assert_eq!(leg(&record, who)["answered"], true, "{record}");
+    }
+    // Legs end in the order things happened: Carol, then Bob, then Alice.
+    let left = |who: &str| {
+        leg(&record, who)["leftAt"]
+            .as_str()
+            .expect("left")
+            .to_string()
+    };
+    assert!(
+        left(&carol) <= left(&bob) && left(&bob) <= left(&alice),
+        "{record}"
+    );
+    let kinds = kinds(&record);
+    let at = |kind: &str| kinds.iter().position(|k| k == kind);
+    assert_eq!(at("created"), Some(0), "{kinds:?}");
+    let removed = at("removed").expect("removed on the timeline");
+    assert!(at("accepted").is_some_and(|a| a < removed), "{kinds:?}");
+    assert!(at("mediaReady").is_some_and(|m| m < removed), "{kinds:?}");
+}
