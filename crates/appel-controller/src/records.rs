@@ -132,6 +132,12 @@ pub enum TimelineKind {
     Removed,
     /// The call-control API muted a participant.
     Muted,
+    /// A client reported its media connected.
+    MediaConnected,
+    /// A client reported an ICE connection state change.
+    IceState,
+    /// A client reported a device error during the call.
+    DeviceError,
 }
 
 impl TimelineKind {
@@ -155,6 +161,9 @@ impl TimelineKind {
             TimelineKind::Added => "added",
             TimelineKind::Removed => "removed",
             TimelineKind::Muted => "muted",
+            TimelineKind::MediaConnected => "mediaConnected",
+            TimelineKind::IceState => "iceState",
+            TimelineKind::DeviceError => "deviceError",
         }
     }
 }

@@ -89,6 +89,11 @@ fn every_client_frame() -> Vec<ClientFrame> {
             video: false,
             screen_share: true,
         },
+        ClientFrame::Report {
+            call_id: "c1".into(),
+            kind: appel_protocol::ReportKind::IceState,
+            detail: Some("disconnected".into()),
+        },
     ]
 }
 
@@ -113,6 +118,7 @@ fn every_server_frame() -> Vec<ServerFrame> {
                 participants: vec![participant.clone()],
             }],
             custom_streams: false,
+            client_reports: true,
         },
         ServerFrame::Error {
             request_id: Some(9),

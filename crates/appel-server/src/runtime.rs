@@ -597,6 +597,7 @@ impl Runtime {
                 Vec::new()
             },
             custom_streams: self.custom_streams,
+            client_reports: true,
         };
         self.links.insert(endpoint.clone(), link);
         self.deliver(now, &endpoint, Outgoing::frame(&welcome));

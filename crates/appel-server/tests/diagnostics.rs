@@ -470,3 +470,75 @@ async fn a_removed_participant_and_an_expired_token_each_leave_their_own_reason_
     assert!(at("accepted").is_some_and(|a| a < removed), "{kinds:?}");
     assert!(at("mediaReady").is_some_and(|m| m < removed), "{kinds:?}");
 }
+
+#[tokio::test]
+async fn client_reports_land_on_the_timeline_of_a_call_the_endpoint_is_in_and_nowhere_else() {
+    use appel_protocol::{ClientFrame, ReportKind};
+    let server = TestServer::start().await;
+    let (_, mut alice1) = server.user("alice-1").await;
+    let (bob, mut bob1) = server.user("bob-1").await;
+    let (_, mut mallory1) = server.user("mallory-1").await;
+    let (call, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    bob1.accept(&call).await.expect("accept");
+    bob1.media_ready(&call).await;
+
+    let report = |kind, detail: Option<&str>| ClientFrame::Report {
+        call_id: call.clone(),
+        kind,
+        detail: detail.map(String::from),
+    };
+    bob1.send(report(ReportKind::MediaConnected, None)).await;
+    bob1.send(report(ReportKind::IceState, Some("disconnected")))
+        .await;
+    // A long detail with a line break is kept on one line, cut to 200 characters.
+    let long = format!("NotReadableError\n{}", "x".repeat(500));
+    bob1.send(report(ReportKind::DeviceError, Some(&long)))
+        .await;
+    // Someone outside the call cannot write on its timeline.
+    mallory1
+        .send(report(ReportKind::DeviceError, Some("forged")))
+        .await;
+    let (error, fatal) = mallory1.error().await;
+    assert!(error.is(&registry::CALL_OPERATION_UNKNOWN_CALL), "{error}");
+    assert!(!fatal);
+    alice1.hang_up(&call).await.expect("hang up");
+    alice1.call_ended(&call).await;
+
+    let (_, record) = server.get_json(&format!("/calls/{call}")).await;
+    let reports: Vec<(String, String)> = record["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| {
+            ["mediaConnected", "iceState", "deviceError"]
+                .contains(&e["kind"].as_str().unwrap_or(""))
+        })
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or("").to_string(),
+                e["detail"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(reports.len(), 3, "{record}");
+    assert_eq!(
+        reports[0],
+        ("mediaConnected".into(), format!("{bob} on bob-1"))
+    );
+    assert_eq!(
+        reports[1],
+        ("iceState".into(), format!("{bob} on bob-1: disconnected"))
+    );
+    let device = &reports[2].1;
+    assert!(
+        device.starts_with(&format!("{bob} on bob-1: NotReadableError")),
+        "{device}"
+    );
+    assert!(!device.contains('\n'));
+    assert_eq!(
+        device.chars().count(),
+        format!("{bob} on bob-1: ").chars().count() + 200
+    );
+    assert!(!record.to_string().contains("forged"), "{record}");
+}

@@ -531,6 +531,7 @@ impl AgentInner {
                 token_expires_at,
                 resumed_calls,
                 custom_streams,
+                client_reports,
                 ..
             } => {
                 self.custom_streams.set(custom_streams);
@@ -546,6 +547,7 @@ impl AgentInner {
                     heartbeat: Duration::from_millis(heartbeat_interval_ms),
                     token_expires_unix_ms: token_expiry_ms(&token).unwrap_or(token_expires_at),
                     resumed_calls,
+                    client_reports,
                 };
                 if self.core.borrow().is_some() {
                     self.with_core(|core| core.connected(now(), welcome));
