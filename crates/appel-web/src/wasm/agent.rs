@@ -910,6 +910,18 @@ impl AgentInner {
     // ---- what the JavaScript objects ask ----
 
     /// Sends a frame that has no answer (`signal`, `mediaReady`); kept while reconnecting.
+    /// A client-side fact about `call` for the server's timeline (the core sends it only to a
+    /// server that takes reports).
+    pub(crate) fn report(
+        &self,
+        call: appel_client::CallRef,
+        kind: appel_protocol::ReportKind,
+        detail: Option<String>,
+    ) {
+        self.with_core(|core| core.report(call, kind, detail));
+        self.pump();
+    }
+
     pub(crate) fn send(&self, frame: &ClientFrame) {
         self.with_core(|core| core.send(frame.clone()));
         self.pump();
