@@ -153,7 +153,18 @@ enum Event {
     Snapshots(Option<CallId>, oneshot::Sender<Vec<CallSnapshot>>),
     Presence(Vec<IdentityId>, oneshot::Sender<Vec<Presence>>),
     Shutdown(oneshot::Sender<()>),
+    /// An identity passed the pre-call check (`GET /validate`), with what it was told.
+    PrecallCheck {
+        identity: IdentityId,
+        at: SystemTime,
+        result: serde_json::Value,
+    },
 }
+
+/// How long a pre-call check is kept to explain a failed join that follows it.
+const PRECALL_CHECK_KEPT: std::time::Duration = std::time::Duration::from_secs(600);
+/// The most identities whose last check is kept; the oldest go first beyond it.
+const PRECALL_CHECKS_MAX: usize = 10_000;
 
 /// How the rest of the server talks to the controller task.
 #[derive(Clone)]
@@ -163,6 +174,16 @@ pub(crate) struct RuntimeHandle {
 }
 
 impl RuntimeHandle {
+    /// Remembers a passed pre-call check, for the timeline of a call the identity then fails to
+    /// join. Never waits: a full queue drops it, as the check itself has already been answered.
+    pub(crate) fn precall_check(&self, identity: &str, result: serde_json::Value) {
+        let _ = self.events.try_send(Event::PrecallCheck {
+            identity: identity.into(),
+            at: SystemTime::now(),
+            result,
+        });
+    }
+
     /// Whether the controller task still takes events (it stops only at shutdown or on a fault).
     pub fn is_running(&self) -> bool {
         !self.events.is_closed()
@@ -352,6 +373,7 @@ pub(crate) fn start(
         unmarked: false,
         metrics,
         clock: CallClock::default(),
+        checks: HashMap::new(),
     };
     let now = Instant::now();
     for (identity, push_url) in registered {
@@ -403,6 +425,8 @@ struct Runtime {
     metrics: Arc<Metrics>,
     /// When each call in progress started, for the setup latency.
     clock: CallClock,
+    /// Each identity's last passed pre-call check (when, what it was told), kept a while.
+    checks: HashMap<IdentityId, (SystemTime, serde_json::Value)>,
 }
 
 /// A frame (or a closing) waiting for the commit of the records it reports.
@@ -528,6 +552,26 @@ impl Runtime {
                     .map(|identity| self.controller.presence(identity))
                     .collect();
                 let _ = answer.send(presence);
+            }
+            Event::PrecallCheck {
+                identity,
+                at,
+                result,
+            } => {
+                self.checks.retain(|_, (kept_at, _)| {
+                    at.duration_since(*kept_at).unwrap_or_default() < PRECALL_CHECK_KEPT
+                });
+                if self.checks.len() >= PRECALL_CHECKS_MAX {
+                    if let Some(oldest) = self
+                        .checks
+                        .iter()
+                        .min_by_key(|(_, (kept_at, _))| *kept_at)
+                        .map(|(identity, _)| identity.clone())
+                    {
+                        self.checks.remove(&oldest);
+                    }
+                }
+                self.checks.insert(identity, (at, result));
             }
             // Handled by `run`, which must answer after the task's last action.
             Event::Shutdown(_) => {}
@@ -679,7 +723,9 @@ impl Runtime {
                     self.clock.observe(&self.metrics, &event);
                     crate::metrics::log_call_event(&event);
                     let hook = self.feed.observe(&event, at);
+                    let check = self.check_behind_failed_join(&event, at);
                     let mut ops = record_ops(event, self.anchor);
+                    ops.extend(check);
                     if let Some(hook) = hook {
                         let subscribers = self.webhooks.subscribers_of(hook.kind);
                         if !subscribers.is_empty() {
@@ -700,6 +746,47 @@ impl Runtime {
             self.unmarked = false;
         }
         self.metrics.set_connected_endpoints(self.links.len());
+    }
+
+    /// A leg that ended in failure (any category but Success) whose identity passed the pre-call
+    /// check shortly before: the check's result goes on the call's timeline, once.
+    fn check_behind_failed_join(
+        &mut self,
+        event: &RecordEvent,
+        at: SystemTime,
+    ) -> Option<RecordOp> {
+        let (call, identity, reason) = match event {
+            RecordEvent::LegLeft {
+                call,
+                identity,
+                reason,
+                ..
+            }
+            | RecordEvent::TargetEnded {
+                call,
+                identity,
+                reason,
+                ..
+            } => (call, identity, reason),
+            _ => return None,
+        };
+        if reason.category() == appel_codes::ResultCategory::Success {
+            return None;
+        }
+        let (checked_at, result) = self.checks.remove(identity)?;
+        if at.duration_since(checked_at).unwrap_or_default() >= PRECALL_CHECK_KEPT {
+            return None;
+        }
+        Some(RecordOp::Timeline {
+            call_id: call.to_string(),
+            at,
+            kind: "preCallCheck".into(),
+            detail: serde_json::json!({
+                "identity": identity,
+                "checkedAt": crate::store::rfc3339(crate::store::unix_ms(checked_at)),
+                "result": result,
+            }),
+        })
     }
 
     /// Sends a frame or a closing now, or, in durable mode, holds it when it tells an end or when

@@ -542,3 +542,64 @@ async fn client_reports_land_on_the_timeline_of_a_call_the_endpoint_is_in_and_no
     );
     assert!(!record.to_string().contains("forged"), "{record}");
 }
+
+#[tokio::test]
+async fn a_passed_pre_call_check_is_on_the_timeline_of_the_call_then_not_joined() {
+    let server = TestServer::start().await;
+    let (_, mut alice1) = server.user("alice-1").await;
+    let erin = server.create_identity().await;
+    let token = server.token(&erin).await;
+    let mut erin1 = support::Client::sign_in(&server.ws_url(), &token, "erin-1", None)
+        .await
+        .expect("erin signs in");
+    let (carol, mut carol1) = server.user("carol-1").await;
+
+    // Erin runs the pre-call check, then her endpoint never takes the call: 480/10078.
+    let checked = server
+        .http
+        .get(server.url("/validate"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET /validate");
+    assert_eq!(checked.status(), 200);
+    erin1.never_ack();
+    let (failed, _) = alice1.start_call(&[&erin]).await;
+    erin1.incoming().await;
+    assert_reason(
+        alice1.call_ended(&failed).await,
+        &registry::TARGET_UNREACHABLE,
+        "alice",
+    );
+    let (_, record) = server.get_json(&format!("/calls/{failed}")).await;
+    let checks: Vec<&Value> = record["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == "preCallCheck")
+        .collect();
+    assert_eq!(checks.len(), 1, "{record}");
+    assert_eq!(checks[0]["detail"]["identity"], erin.as_str());
+    assert_eq!(checks[0]["detail"]["result"]["ok"], true);
+    assert!(checks[0]["detail"]["checkedAt"].is_string());
+    // The check comes right after the end it explains.
+    let seen = kinds(&record);
+    let check_at = seen
+        .iter()
+        .position(|k| k == "preCallCheck")
+        .expect("check");
+    let ended_at = seen.iter().position(|k| k == "targetEnded").expect("end");
+    assert_eq!(check_at, ended_at + 1, "{seen:?}");
+
+    // Carol declines without having run a check: nothing is added; and a declined call is no
+    // failure to join, so even a check would not be shown for it.
+    let (declined, _) = alice1.start_call(&[&carol]).await;
+    carol1.incoming().await;
+    carol1.reject(&declined).await.expect("reject");
+    alice1.call_ended(&declined).await;
+    let (_, record) = server.get_json(&format!("/calls/{declined}")).await;
+    assert!(
+        !kinds(&record).contains(&"preCallCheck".to_string()),
+        "{record}"
+    );
+}

@@ -175,11 +175,21 @@ pub struct Validation {
 }
 
 /// `GET /validate`: the same check the signaling handshake makes, readable from a browser.
-pub async fn validate(SignedIn(claims): SignedIn) -> ApiResult<Json<Validation>> {
-    Ok(Json(Validation {
+/// A passed check is remembered a while, so the timeline of a call the identity then fails to
+/// join shows it.
+pub async fn validate(
+    State(state): State<AppState>,
+    SignedIn(claims): SignedIn,
+) -> ApiResult<Json<Validation>> {
+    let validation = Validation {
         identity: claims.identity.clone(),
         expires_on: rfc3339(unix_ms(claims.expires_at())),
-    }))
+    };
+    state.runtime().precall_check(
+        &claims.identity,
+        serde_json::json!({ "ok": true, "expiresOn": validation.expires_on }),
+    );
+    Ok(Json(validation))
 }
 
 /// Default and largest page of `GET /calls`.
