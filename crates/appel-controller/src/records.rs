@@ -138,6 +138,8 @@ pub enum TimelineKind {
     IceState,
     /// A client reported a device error during the call.
     DeviceError,
+    /// An endpoint in the call refreshed its token.
+    TokenRefreshed,
 }
 
 impl TimelineKind {
@@ -164,6 +166,7 @@ impl TimelineKind {
             TimelineKind::MediaConnected => "mediaConnected",
             TimelineKind::IceState => "iceState",
             TimelineKind::DeviceError => "deviceError",
+            TimelineKind::TokenRefreshed => "tokenRefreshed",
         }
     }
 }

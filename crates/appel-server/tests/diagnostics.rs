@@ -603,3 +603,32 @@ async fn a_passed_pre_call_check_is_on_the_timeline_of_the_call_then_not_joined(
         "{record}"
     );
 }
+
+#[tokio::test]
+async fn a_token_refreshed_mid_call_is_on_that_calls_timeline() {
+    let server = TestServer::start().await;
+    let (_, mut alice1) = server.user("alice-1").await;
+    let (bob, mut bob1) = server.user("bob-1").await;
+    let (call, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    bob1.accept(&call).await.expect("accept");
+    bob1.media_ready(&call).await;
+    let fresh = server.token(&bob).await;
+    bob1.request(|request_id| appel_protocol::ClientFrame::RefreshToken {
+        request_id,
+        token: fresh,
+    })
+    .await
+    .expect("refreshed");
+    alice1.hang_up(&call).await.expect("hang up");
+    alice1.call_ended(&call).await;
+    let (_, record) = server.get_json(&format!("/calls/{call}")).await;
+    let refreshed: Vec<&Value> = record["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == "tokenRefreshed")
+        .collect();
+    assert_eq!(refreshed.len(), 1, "{record}");
+    assert_eq!(refreshed[0]["detail"], format!("{bob} on bob-1"));
+}
