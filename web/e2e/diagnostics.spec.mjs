@@ -95,6 +95,8 @@ describe('the diagnostics page', () => {
     assert.equal(await page.locator('tr.call').count(), 1);
     await page.click(`tr.call[data-call="${callId}"]`);
     await page.waitForSelector(`body[data-shown="${callId}"]`);
+    // Bob's endpoint that declined has its own ring, ended 0/0 by its own action.
+    assert.match(await page.textContent('.ring'), /stopped ringing: 0\/0 CALL_ENDED_LOCALLY/);
 
     const bobLeg = page.locator(`.leg[data-identity="${bob}"]`);
     const text = await bobLeg.textContent();

@@ -198,6 +198,11 @@ async function show(id) {
     }
     legs.append(box);
   }
+  for (const ring of call.rings || []) {
+    const r = ring.endReason;
+    legs.append(el('div', `${ring.identity} on ${ring.endpointId} stopped ringing: ${r.code}/${r.subCode} ${r.name}${ring.rawCause ? ` (${ring.rawCause})` : ''}`,
+      { class: `ring cat-${r.resultCategory}`, 'data-endpoint': ring.endpointId }));
+  }
   const body = $('timeline').tBodies[0];
   body.replaceChildren();
   for (const event of call.timeline || []) {

@@ -83,6 +83,24 @@ pub enum RecordEvent {
         /// The cause behind the reason, when there is one.
         raw_cause: Option<String>,
     },
+    /// One endpoint of a target stopped ringing, with the reason that endpoint was given (declined
+    /// here 0/0, accepted elsewhere 487/10003, not acknowledged 480/10078, the target's own end…).
+    RingEnded {
+        /// The call.
+        call: CallId,
+        /// The target's participant.
+        participant: ParticipantId,
+        /// The endpoint that rang.
+        endpoint: EndpointId,
+        /// Whose endpoint.
+        identity: IdentityId,
+        /// When.
+        at: Instant,
+        /// Why it stopped.
+        reason: CallEndReason,
+        /// The cause behind the reason, when there is one.
+        raw_cause: Option<String>,
+    },
     /// The call ended; `reason` is the caller's, or the last party's when the caller had left.
     CallEnded {
         /// The call.

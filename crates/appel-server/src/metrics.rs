@@ -219,6 +219,25 @@ pub(crate) fn log_call_event(event: &RecordEvent) {
             raw_cause = raw_cause.as_deref(),
             "target never answered"
         ),
+        RecordEvent::RingEnded {
+            call,
+            participant,
+            endpoint,
+            identity,
+            reason,
+            raw_cause,
+            ..
+        } => tracing::debug!(
+            call_id = %call,
+            participant = %participant,
+            endpoint = %endpoint,
+            identity = %identity,
+            code = reason.code,
+            sub_code = reason.subcode,
+            category = reason.category().as_str(),
+            raw_cause = raw_cause.as_deref(),
+            "ring ended"
+        ),
         RecordEvent::CallEnded { call, reason, .. } => tracing::info!(
             call_id = %call,
             code = reason.code,
@@ -269,7 +288,7 @@ impl CallClock {
                 metrics.active_calls.dec();
                 Metrics::reason(&metrics.call_ends, *reason);
             }
-            RecordEvent::Timeline { .. } => {}
+            RecordEvent::Timeline { .. } | RecordEvent::RingEnded { .. } => {}
         }
     }
 }

@@ -718,6 +718,7 @@ impl Runtime {
                         | RecordEvent::LegLeft { at, .. }
                         | RecordEvent::Timeline { at, .. }
                         | RecordEvent::TargetEnded { at, .. }
+                        | RecordEvent::RingEnded { at, .. }
                         | RecordEvent::CallEnded { at, .. } => wall(self.anchor, *at),
                     };
                     self.clock.observe(&self.metrics, &event);
@@ -997,6 +998,23 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
         } => vec![RecordOp::TargetEnded {
             call_id: call.0,
             participant_id: participant.0,
+            identity: identity.0,
+            at: wall(anchor, at),
+            reason,
+            raw_cause,
+        }],
+        RecordEvent::RingEnded {
+            call,
+            participant,
+            endpoint,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => vec![RecordOp::RingEnded {
+            call_id: call.0,
+            participant_id: participant.0,
+            endpoint_id: endpoint.0,
             identity: identity.0,
             at: wall(anchor, at),
             reason,

@@ -192,7 +192,7 @@ impl EventFeed {
                     .push(leg);
                 return None;
             }
-            RecordEvent::Timeline { .. } => return None,
+            RecordEvent::Timeline { .. } | RecordEvent::RingEnded { .. } => return None,
         };
         let id = uuid::Uuid::new_v4().to_string();
         body["type"] = serde_json::json!(kind);

@@ -632,3 +632,60 @@ async fn a_token_refreshed_mid_call_is_on_that_calls_timeline() {
     assert_eq!(refreshed.len(), 1, "{record}");
     assert_eq!(refreshed[0]["detail"], format!("{bob} on bob-1"));
 }
+
+#[tokio::test]
+async fn every_endpoint_that_rang_keeps_the_reason_it_was_given() {
+    let server = TestServer::start().await;
+    let (_, mut alice1) = server.user("alice-1").await;
+    let bob = server.create_identity().await;
+    let mut bob1 = server.connect(&bob, "bob-1").await;
+    let mut bob2 = server.connect(&bob, "bob-2").await;
+    let mut bob3 = server.connect(&bob, "bob-3").await;
+
+    // bob-3 declines, bob-1 answers: bob-3's own ring ends 0/0, bob-2's 487/10003.
+    let (call, _) = alice1.start_call(&[&bob]).await;
+    for endpoint in [&mut bob1, &mut bob2, &mut bob3] {
+        endpoint.incoming().await;
+    }
+    bob3.reject(&call).await.expect("bob-3 declines");
+    bob1.accept(&call).await.expect("bob-1 accepts");
+    assert_reason(
+        bob2.call_ended(&call).await,
+        &registry::CALL_ACCEPTED_ELSEWHERE,
+        "bob-2",
+    );
+    bob1.media_ready(&call).await;
+    alice1.hang_up(&call).await.expect("hang up");
+    alice1.call_ended(&call).await;
+
+    let (status, record) = server.get_json(&format!("/calls/{call}")).await;
+    assert_eq!(status, 200);
+    let rings = record["rings"].as_array().expect("rings");
+    let ring = |endpoint: &str| {
+        rings
+            .iter()
+            .find(|r| r["endpointId"] == endpoint)
+            .unwrap_or_else(|| panic!("no ring of {endpoint}: {record}"))
+    };
+    assert_eq!(rings.len(), 2, "{record}");
+    assert_leg_reason(ring("bob-3"), &registry::CALL_ENDED_LOCALLY);
+    assert_leg_reason(ring("bob-2"), &registry::CALL_ACCEPTED_ELSEWHERE);
+    assert_eq!(ring("bob-2")["rawCause"], "accepted on bob-1");
+    assert_eq!(ring("bob-2")["identity"], bob.as_str());
+    // bob-1 answered: its end is its leg's, not a ring's.
+    assert_leg_reason(leg(&record, &bob), &registry::CALL_ENDED_LOCALLY);
+
+    // Nobody answers: every endpoint's ring ends 487/10004, as the target's leg does.
+    let (unanswered, _) = alice1.start_call(&[&bob]).await;
+    for endpoint in [&mut bob1, &mut bob2, &mut bob3] {
+        endpoint.incoming().await;
+    }
+    alice1.call_ended(&unanswered).await;
+    let (_, record) = server.get_json(&format!("/calls/{unanswered}")).await;
+    let rings = record["rings"].as_array().expect("rings");
+    assert_eq!(rings.len(), 3, "{record}");
+    for ring in rings {
+        assert_leg_reason(ring, &registry::RINGING_TIMEOUT);
+    }
+    assert_leg_reason(leg(&record, &bob), &registry::RINGING_TIMEOUT);
+}

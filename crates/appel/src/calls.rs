@@ -269,6 +269,35 @@ pub fn render_show(call: &Value, locale: Locale) -> String {
             }
         }
     }
+    let rings = call["rings"].as_array().cloned().unwrap_or_default();
+    if !rings.is_empty() {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "{}",
+            if fr {
+                "Sonneries (chaque appareil qui a sonné)"
+            } else {
+                "Rings (each endpoint that rang)"
+            }
+        );
+        for ring in rings {
+            let reason = &ring["endReason"];
+            let _ = writeln!(
+                out,
+                "  {} {} {}  {}  {}{}",
+                ring["identity"].as_str().unwrap_or("?"),
+                if fr { "sur" } else { "on" },
+                ring["endpointId"].as_str().unwrap_or("?"),
+                reason_text(reason),
+                reason["name"].as_str().unwrap_or("?"),
+                ring["rawCause"]
+                    .as_str()
+                    .map(|raw| format!("  ({raw})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     out.push('\n');
     let _ = writeln!(out, "{}", if fr { "Chronologie" } else { "Timeline" });
     for event in call["timeline"].as_array().cloned().unwrap_or_default() {

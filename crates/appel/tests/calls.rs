@@ -123,6 +123,9 @@ async fn appel_calls_finds_a_declined_call_and_explains_every_leg_with_its_advic
     assert!(out.contains("603/0  CALL_DECLINED"), "{out}");
     assert!(out.contains(entry.advice(Locale::En)), "{out}");
     assert!(out.contains("never answered"), "{out}");
+    // Bob's endpoint that declined: its own ring ended 0/0.
+    assert!(out.contains("Rings (each endpoint that rang)"), "{out}");
+    assert!(out.contains("0/0  CALL_ENDED_LOCALLY"), "{out}");
     let timeline = &out[out.find("\nTimeline\n").expect("a timeline")..];
     let created = timeline.find(" created ").expect("created in the timeline");
     let declined_line = timeline

@@ -146,6 +146,9 @@ impl Controller {
         if let Some(known) = self.directory.endpoints.get_mut(endpoint) {
             known.remember_stopped(&call.id);
         }
+        if let Some((reason, raw_cause)) = &tell {
+            self.ring_ended(call, endpoint, *reason, raw_cause.clone());
+        }
         if let Some((reason, raw_cause)) = tell {
             self.send(
                 endpoint,
@@ -156,6 +159,34 @@ impl Controller {
                 },
             );
         }
+    }
+
+    /// Records that `endpoint` stopped ringing for `call` with `reason`, as a leg of its own.
+    pub(super) fn ring_ended(
+        &mut self,
+        call: &Call,
+        endpoint: &EndpointKey,
+        reason: CallEndReason,
+        raw_cause: Option<String>,
+    ) {
+        let Some(participant) = call
+            .participants
+            .iter()
+            .find(|p| p.identity == endpoint.identity)
+            .map(|p| p.id.clone())
+        else {
+            return;
+        };
+        let at = self.now();
+        self.out.record(RecordEvent::RingEnded {
+            call: call.id.clone(),
+            participant,
+            endpoint: endpoint.endpoint.clone(),
+            identity: endpoint.identity.clone(),
+            at,
+            reason,
+            raw_cause,
+        });
     }
 
     /// Stops every endpoint of target `index` ringing, telling each `reason`.
@@ -186,8 +217,12 @@ impl Controller {
         participant.shown_to_others = ParticipantState::Disconnected;
         let participant_id = participant.id.clone();
         let identity = participant.identity.clone();
-        for endpoint in alerting.rings.keys() {
+        let mut silenced: Vec<EndpointKey> = alerting.rings.keys().cloned().collect();
+        silenced.sort();
+        for endpoint in &silenced {
             self.stop_ring(call, endpoint, None);
+            // Told nothing (the target's end says it all), but each still ends with that reason.
+            self.ring_ended(call, endpoint, reason, raw_cause.clone());
         }
         self.timers
             .cancel(&TimerKey::PushWait(call.id.clone(), participant_id.clone()));

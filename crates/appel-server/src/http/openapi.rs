@@ -460,6 +460,7 @@ pub fn document() -> Value {
                         "endedAt": { "type": ["string", "null"], "format": "date-time" },
                         "endReason": { "oneOf": [{ "$ref": "#/components/schemas/EndReason" }, { "type": "null" }] },
                         "legs": { "type": "array", "items": { "$ref": "#/components/schemas/Leg" } },
+                        "rings": { "type": "array", "description": "Single-call reads: each endpoint that rang and stopped, with the reason it was given (participantId, endpointId, identity, endedAt, endReason, rawCause)", "items": { "type": "object" } },
                         "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/TimelineEntry" } }
                     }
                 },

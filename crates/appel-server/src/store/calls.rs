@@ -57,6 +57,24 @@ pub struct LegRecord {
     pub answered: bool,
 }
 
+/// One endpoint of a target that rang, and why it stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RingRecord {
+    /// The target's participant id.
+    pub participant_id: String,
+    /// The endpoint that rang.
+    pub endpoint_id: String,
+    /// Whose endpoint.
+    pub identity: String,
+    /// RFC 3339.
+    pub ended_at: String,
+    /// The reason this endpoint was given.
+    pub end_reason: EndReasonView,
+    /// The protocol's own cause, verbatim.
+    pub raw_cause: Option<String>,
+}
+
 /// One line of a call's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,6 +105,9 @@ pub struct CallRecord {
     pub end_reason: Option<EndReasonView>,
     /// Every leg, in joining order.
     pub legs: Vec<LegRecord>,
+    /// Each endpoint that rang and stopped, with the reason it was given; single-call reads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rings: Option<Vec<RingRecord>>,
     /// The timeline; present on single-call reads only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineEntry>>,
@@ -135,6 +156,7 @@ impl Store {
                 return Ok(None);
             };
             call.legs = legs(db, &call.id)?;
+            call.rings = Some(rings(db, &call.id)?);
             call.timeline = Some(timeline(db, &call.id)?);
             Ok(Some(call))
         })
@@ -563,6 +585,7 @@ fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
             ended_at: ended.map(rfc3339),
             end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
             legs: Vec::new(),
+            rings: None,
             timeline: None,
         },
     ))
@@ -588,6 +611,24 @@ fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
             end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
             raw_cause: row.get(8)?,
             answered: row.get::<_, i64>(9)? != 0,
+        })
+    })?;
+    rows.collect()
+}
+
+fn rings(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<RingRecord>> {
+    let mut statement = db.prepare_cached(
+        "SELECT participant_id, endpoint_id, identity, ended_ms, code, subcode, raw_cause
+         FROM rings WHERE call_id = ?1 ORDER BY seq",
+    )?;
+    let rows = statement.query_map([call_id], |row| {
+        Ok(RingRecord {
+            participant_id: row.get(0)?,
+            endpoint_id: row.get(1)?,
+            identity: row.get(2)?,
+            ended_at: rfc3339(row.get(3)?),
+            end_reason: EndReasonView::of(row.get(4)?, row.get(5)?),
+            raw_cause: row.get(6)?,
         })
     })?;
     rows.collect()

@@ -114,7 +114,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE identities ADD COLUMN display_name TEXT;
     ALTER TABLE identities ADD COLUMN name_key TEXT;
     CREATE INDEX identities_by_name ON identities(name_key, id) WHERE deleted_ms IS NULL;",
-    // 6 (diagnostics): targets that never answered get a leg of their own (`answered` = 0), and
+    // 6 (diagnostics): each endpoint that rang keeps its own end (`rings`); targets that never
+    // answered get a leg of their own (`answered` = 0), and
     // every identity a call involves (caller, targets, anyone whose leg joined) is listed beside
     // the call, kept by triggers, so the identity filters walk an index instead of every call.
     "ALTER TABLE legs ADD COLUMN answered INTEGER NOT NULL DEFAULT 1;
@@ -138,7 +139,20 @@ const MIGRATIONS: &[&str] = &[
             SELECT NEW.identity, seq FROM calls WHERE id = NEW.call_id;
     END;
     CREATE INDEX legs_identity_reason ON legs(identity, code, subcode, call_id);
-    CREATE INDEX legs_left ON legs(left_ms, code, subcode, result_category);",
+    CREATE INDEX legs_left ON legs(left_ms, code, subcode, result_category);
+    CREATE TABLE rings (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        ended_ms INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        subcode INTEGER NOT NULL,
+        result_category TEXT NOT NULL,
+        raw_cause TEXT
+    );
+    CREATE INDEX rings_call ON rings(call_id, seq);",
 ];
 
 /// The version a fully migrated database has.

@@ -82,6 +82,23 @@ pub enum RecordOp {
         /// The protocol's own cause, verbatim.
         raw_cause: Option<String>,
     },
+    /// One endpoint of a target stopped ringing, with its own reason.
+    RingEnded {
+        /// Call id.
+        call_id: String,
+        /// The target's participant id.
+        participant_id: String,
+        /// The endpoint that rang.
+        endpoint_id: String,
+        /// Whose endpoint.
+        identity: String,
+        /// When.
+        at: SystemTime,
+        /// Why it stopped.
+        reason: CallEndReason,
+        /// The protocol's own cause, verbatim.
+        raw_cause: Option<String>,
+    },
     /// The call as a whole ended.
     CallEnded {
         /// Call id.
@@ -411,7 +428,10 @@ fn merge_pairs(batch: &[RecordOp]) -> Vec<Merge> {
                     merged[index] = Merge::With(start);
                 }
             }
-            RecordOp::Timeline { .. } | RecordOp::TargetEnded { .. } | RecordOp::Webhook(_) => {}
+            RecordOp::Timeline { .. }
+            | RecordOp::TargetEnded { .. }
+            | RecordOp::RingEnded { .. }
+            | RecordOp::Webhook(_) => {}
         }
     }
     merged
@@ -620,6 +640,32 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
             .execute(params![
                 call_id,
                 participant_id,
+                identity,
+                unix_ms(*at),
+                reason.code,
+                reason.subcode,
+                reason.category().as_str(),
+                raw_cause
+            ])?;
+        }
+        RecordOp::RingEnded {
+            call_id,
+            participant_id,
+            endpoint_id,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => {
+            db.prepare_cached(
+                "INSERT INTO rings (call_id, participant_id, endpoint_id, identity, ended_ms,
+                                    code, subcode, result_category, raw_cause)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                call_id,
+                participant_id,
+                endpoint_id,
                 identity,
                 unix_ms(*at),
                 reason.code,
