@@ -94,6 +94,7 @@ def after_sql(db_path, queries, times):
 ADDED_INDEXES = {
     "legs_identity_reason": "CREATE INDEX legs_identity_reason ON legs(identity, code, subcode, call_id)",
     "legs_left": "CREATE INDEX legs_left ON legs(left_ms, code, subcode, result_category)",
+    "calls_ended": "CREATE INDEX calls_ended ON calls(ended_ms)",
 }
 
 

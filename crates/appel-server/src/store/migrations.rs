@@ -152,7 +152,8 @@ const MIGRATIONS: &[&str] = &[
         result_category TEXT NOT NULL,
         raw_cause TEXT
     );
-    CREATE INDEX rings_call ON rings(call_id, seq);",
+    CREATE INDEX rings_call ON rings(call_id, seq);
+    CREATE INDEX calls_ended ON calls(ended_ms);",
 ];
 
 /// The version a fully migrated database has.
