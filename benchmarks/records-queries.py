@@ -93,7 +93,6 @@ def after_sql(db_path, queries, times):
 
 ADDED_INDEXES = {
     "legs_identity_reason": "CREATE INDEX legs_identity_reason ON legs(identity, code, subcode, call_id)",
-    "legs_left": "CREATE INDEX legs_left ON legs(left_ms, code, subcode, result_category)",
     "calls_ended": "CREATE INDEX calls_ended ON calls(ended_ms)",
 }
 
@@ -214,8 +213,8 @@ def plans(db_path, identity):
         "identity": f"""EXPLAIN QUERY PLAN SELECT c.seq FROM call_parties p JOIN calls c ON c.seq = p.call_seq
             WHERE p.identity = '{identity}' AND EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id
             AND l.identity = '{identity}' AND l.code = 603) ORDER BY p.call_seq DESC LIMIT 51""",
-        "summary": """EXPLAIN QUERY PLAN SELECT (left_ms - 0) / 3600000, code, subcode, COUNT(*) FROM legs
-            WHERE left_ms >= 0 AND left_ms < 1 AND code IS NOT NULL GROUP BY 1, 2, 3""",
+        "summary": """EXPLAIN QUERY PLAN SELECT MAX(0, (minute * 60000 - 0) / 3600000), code, subcode, SUM(count)
+            FROM leg_end_minutes WHERE minute >= 0 AND minute <= 1 GROUP BY 1, 2, 3""",
     }
     for name, sql in shown.items():
         print(f"plan ({name}):")
