@@ -14,6 +14,9 @@ use prometheus::{
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
+    /// The process collector's own registry: the `appel` prefix of the other would rename its
+    /// `process_*` metrics, which dashboards and alerts everywhere know by those names.
+    process: Registry,
     calls_started: IntCounter,
     call_ends: IntCounterVec,
     leg_ends: IntCounterVec,
@@ -81,6 +84,7 @@ impl Metrics {
         )?;
         let metrics = Metrics {
             registry,
+            process: Registry::new(),
             calls_started,
             call_ends,
             leg_ends,
@@ -109,9 +113,13 @@ impl Metrics {
         {
             // Unprefixed `process_*` names, as every exporter writes them.
             let process = prometheus::process_collector::ProcessCollector::for_self();
-            if let Err(e) = metrics.registry.register(Box::new(process)) {
+            if let Err(e) = metrics.process.register(Box::new(process)) {
                 tracing::error!(error = %e, "the process metrics could not be registered");
             }
+        }
+        // Both outcomes exist from the start, so a rate of failures is 0 rather than absent.
+        for outcome in ["delivered", "failed"] {
+            metrics.webhook_attempts.with_label_values(&[outcome]);
         }
         Ok(metrics)
     }
@@ -137,7 +145,9 @@ impl Metrics {
     pub fn render(&self, records_queued: i64) -> String {
         self.records_queue.set(records_queued);
         let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+        let mut families = self.registry.gather();
+        families.extend(self.process.gather());
+        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
             tracing::error!(error = %e, "metrics could not be encoded");
         }
         String::from_utf8(out).unwrap_or_default()

@@ -689,3 +689,49 @@ async fn every_endpoint_that_rang_keeps_the_reason_it_was_given() {
     }
     assert_leg_reason(leg(&record, &bob), &registry::RINGING_TIMEOUT);
 }
+
+#[tokio::test]
+async fn the_shipped_alerts_and_dashboard_use_only_metrics_the_server_exports() {
+    let server = TestServer::start().await;
+    // One call ended, so the families labelled by reason have a first sample.
+    let (_, mut alice1) = server.user("alice-1").await;
+    let (bob, mut bob1) = server.user("bob-1").await;
+    let (call, _) = alice1.start_call(&[&bob]).await;
+    bob1.incoming().await;
+    bob1.reject(&call).await.expect("reject");
+    alice1.call_ended(&call).await;
+    server.get_json("/calls?limit=1").await;
+    let exported = scrape(&server).await;
+    let families: Vec<&str> = exported
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dashboard =
+        std::fs::read_to_string(root.join("docs/grafana-dashboard.json")).expect("dashboard");
+    let parsed: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    assert!(parsed["panels"].as_array().is_some_and(|p| !p.is_empty()));
+    let alerts = std::fs::read_to_string(root.join("docs/alerts.yml")).expect("alerts");
+    let mut used = 0;
+    for text in [&dashboard, &alerts] {
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("appel_").or_else(|| rest.find("process_")) {
+            let name: String = rest[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest = &rest[start + name.len()..];
+            let family = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(&name);
+            assert!(
+                families.contains(&family),
+                "{name} is used by the shipped files but not exported: {families:?}"
+            );
+            used += 1;
+        }
+    }
+    assert!(used > 10, "only {used} metric references found");
+}
