@@ -12,4 +12,5 @@ wasm-bindgen --target web --out-dir web/dist/pkg \
   "$target_dir/wasm32-unknown-unknown/$profile/appel_web.wasm"
 cp catalog/codes.d.ts web/dist/pkg/codes.d.ts
 cp web/src/* web/dist/
+cp catalog/codes.json web/dist/codes.json
 echo "web app built into web/dist"

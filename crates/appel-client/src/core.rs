@@ -7,7 +7,7 @@ use std::time::Duration;
 use appel_codes::{registry, CallEndReason, CallingError};
 use appel_protocol::{
     CallId, CallState, ClientFrame, EndpointId, IdentityId, ParticipantId, ParticipantInfo,
-    ParticipantState, PushRegistration, ResumedCall, ServerFrame, PROTOCOL_VERSION,
+    ParticipantState, PushRegistration, ReportKind, ResumedCall, ServerFrame, PROTOCOL_VERSION,
 };
 
 use crate::ender::Ender;
@@ -74,6 +74,8 @@ pub struct Welcome {
     pub token_expires_unix_ms: u64,
     /// Calls the server kept while the connection was down.
     pub resumed_calls: Vec<ResumedCall>,
+    /// Whether the server takes `report` frames (its welcome said `clientReports: true`).
+    pub client_reports: bool,
 }
 
 /// Something the application hears of.
@@ -290,6 +292,8 @@ pub struct Core {
     by_id: HashMap<CallId, CallRef>,
     ringing: HashMap<CallId, ParticipantId>,
     out: VecDeque<Output>,
+    /// What the last welcome said of `report` frames.
+    client_reports: bool,
 }
 
 impl Core {
@@ -310,6 +314,7 @@ impl Core {
             by_id: HashMap::new(),
             ringing: HashMap::new(),
             out: VecDeque::new(),
+            client_reports: false,
         };
         core.go_online(now, &welcome);
         core.out.clear();
@@ -855,6 +860,22 @@ impl Core {
         }
     }
 
+    /// Tells the server a client-side fact about `call` for its timeline (media connected, an
+    /// ICE state, a device error). Sent only while connected to a server that takes reports and
+    /// once the call has an id; otherwise dropped, since a fact reported late says less than none.
+    pub fn report(&mut self, call: CallRef, kind: ReportKind, detail: Option<String>) {
+        if !self.client_reports || !matches!(self.phase, Phase::Online(_)) {
+            return;
+        }
+        if let Some(call_id) = self.call_id(call) {
+            self.transmit(ClientFrame::Report {
+                call_id,
+                kind,
+                detail,
+            });
+        }
+    }
+
     /// The application hung up `call` (0/0). A call the server has not named yet is left as soon
     /// as it is.
     pub fn end_locally(&mut self, call: CallRef) {
@@ -898,6 +919,7 @@ impl Core {
     // ---- inside ----
 
     fn go_online(&mut self, now: Now, welcome: &Welcome) {
+        self.client_reports = welcome.client_reports;
         self.phase = Phase::Online(Online {
             heartbeat: welcome.heartbeat,
             last_heard: now.at,

@@ -25,6 +25,7 @@
 //!     heartbeat: Duration::from_secs(15),
 //!     token_expires_unix_ms: now.unix_ms + 3_600_000,
 //!     resumed_calls: Vec::new(),
+//!     client_reports: true,
 //! };
 //! let mut core = Core::new(config, now, "<token>".into(), welcome);
 //! core.frame(now, ServerFrame::Ping);

@@ -61,6 +61,7 @@ fn welcome(now: Now, expires_in: u64, resumed: Vec<ResumedCall>) -> Welcome {
         heartbeat: HEARTBEAT,
         token_expires_unix_ms: now.unix_ms + expires_in,
         resumed_calls: resumed,
+        client_reports: true,
     }
 }
 
@@ -1004,4 +1005,59 @@ fn who_ended_a_call_is_told_from_this_endpoints_point_of_view() {
         &ended(&mut rig, "c4", None)[..],
         [Event::CallEnded { ended_by: None, .. }]
     ));
+}
+
+#[test]
+fn reports_go_out_only_for_a_named_call_on_a_server_that_takes_them() {
+    let mut rig = Rig::new(config(static_token()));
+    let unnamed = rig
+        .core
+        .start_call(rig.now, |request_id| ClientFrame::StartCall {
+            request_id,
+            targets: vec![IdentityId::from("bob")],
+            video: false,
+            joinable: false,
+        });
+    rig.sent();
+    // No id yet: nothing to attach the fact to.
+    rig.core
+        .report(unnamed, appel_protocol::ReportKind::MediaConnected, None);
+    assert!(rig.sent().is_empty());
+
+    let call = rig.named_call("c1");
+    rig.sent();
+    rig.core.report(
+        call,
+        appel_protocol::ReportKind::IceState,
+        Some("disconnected".into()),
+    );
+    assert_eq!(
+        rig.sent(),
+        vec![ClientFrame::Report {
+            call_id: CallId::new("c1"),
+            kind: appel_protocol::ReportKind::IceState,
+            detail: Some("disconnected".into()),
+        }]
+    );
+
+    // A server whose welcome does not say `clientReports` gets none (it would not know the type).
+    let now = rig.now;
+    let mut older = Rig {
+        core: Core::new(
+            config(static_token()),
+            now,
+            "token-1".into(),
+            Welcome {
+                client_reports: false,
+                ..welcome(now, HOUR, Vec::new())
+            },
+        ),
+        now,
+    };
+    let call = older.named_call("c2");
+    older.sent();
+    older
+        .core
+        .report(call, appel_protocol::ReportKind::MediaConnected, None);
+    assert!(older.sent().is_empty());
 }

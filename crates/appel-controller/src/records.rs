@@ -69,6 +69,42 @@ pub enum RecordEvent {
         /// Who or what it concerns, readable (`bob on e2`, `bob: 603/0`).
         detail: String,
     },
+    /// A target will never join (declined everywhere, unreachable, timed out, cancelled…): its leg
+    /// ends unanswered, with its own reason, so it can be found by identity and reason like any leg.
+    TargetEnded {
+        /// The call.
+        call: CallId,
+        /// The target's participant.
+        participant: ParticipantId,
+        /// Who.
+        identity: IdentityId,
+        /// When.
+        at: Instant,
+        /// Why.
+        reason: CallEndReason,
+        /// The cause behind the reason, when there is one.
+        raw_cause: Option<String>,
+        /// Who ended it (the target declining, the caller cancelling, a timer…).
+        ended_by: EndedBy,
+    },
+    /// One endpoint of a target stopped ringing, with the reason that endpoint was given (declined
+    /// here 0/0, accepted elsewhere 487/10003, not acknowledged 480/10078, the target's own end…).
+    RingEnded {
+        /// The call.
+        call: CallId,
+        /// The target's participant.
+        participant: ParticipantId,
+        /// The endpoint that rang.
+        endpoint: EndpointId,
+        /// Whose endpoint.
+        identity: IdentityId,
+        /// When.
+        at: Instant,
+        /// Why it stopped.
+        reason: CallEndReason,
+        /// The cause behind the reason, when there is one.
+        raw_cause: Option<String>,
+    },
     /// The call ended; `reason` is the caller's, or the last party's when the caller had left.
     CallEnded {
         /// The call.
@@ -123,6 +159,14 @@ pub enum TimelineKind {
     Muted,
     /// A participant hung up (`hangUp`, or its connection closed in order); the detail names it.
     HungUp,
+    /// A client reported its media connected.
+    MediaConnected,
+    /// A client reported an ICE connection state change.
+    IceState,
+    /// A client reported a device error during the call.
+    DeviceError,
+    /// An endpoint in the call refreshed its token.
+    TokenRefreshed,
 }
 
 impl TimelineKind {
@@ -147,6 +191,10 @@ impl TimelineKind {
             TimelineKind::Removed => "removed",
             TimelineKind::Muted => "muted",
             TimelineKind::HungUp => "hungUp",
+            TimelineKind::MediaConnected => "mediaConnected",
+            TimelineKind::IceState => "iceState",
+            TimelineKind::DeviceError => "deviceError",
+            TimelineKind::TokenRefreshed => "tokenRefreshed",
         }
     }
 }

@@ -11,6 +11,29 @@ pub struct PushRegistration {
     pub url: String,
 }
 
+/// A fact about a call that only the client can see, for the call's timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReportKind {
+    /// Media flows both ways (the peer connection is connected).
+    MediaConnected,
+    /// The ICE connection state changed (`detail`: the new state).
+    IceState,
+    /// A camera, microphone or speaker failed during the call (`detail`: the error).
+    DeviceError,
+}
+
+impl ReportKind {
+    /// The name on the wire and on the timeline.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::MediaConnected => "mediaConnected",
+            ReportKind::IceState => "iceState",
+            ReportKind::DeviceError => "deviceError",
+        }
+    }
+}
+
 /// A frame from client to server. `type` names the variant in camelCase (`startCall`, `ackIncoming`…).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(
@@ -195,6 +218,17 @@ pub enum ClientFrame {
         /// The SDP answer.
         sdp: String,
     },
+    /// A client-side fact for the call's timeline; no answer. Sent only to a server whose
+    /// `welcome` says `clientReports: true` (an older one does not know the type).
+    Report {
+        /// The call.
+        call_id: CallId,
+        /// What happened.
+        kind: ReportKind,
+        /// Details (an ICE state, a device error's name); the server keeps the first 200 chars.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
 }
 
 impl ClientFrame {
@@ -220,6 +254,7 @@ impl ClientFrame {
         "mediaState",
         "mediaOffer",
         "mediaAnswer",
+        "report",
     ];
 
     /// The frame's `type` on the wire.
@@ -245,6 +280,7 @@ impl ClientFrame {
             ClientFrame::MediaState { .. } => "mediaState",
             ClientFrame::MediaOffer { .. } => "mediaOffer",
             ClientFrame::MediaAnswer { .. } => "mediaAnswer",
+            ClientFrame::Report { .. } => "report",
         }
     }
 
@@ -270,7 +306,8 @@ impl ClientFrame {
             | ClientFrame::AckIncoming { .. }
             | ClientFrame::MediaReady { .. }
             | ClientFrame::Signal { .. }
-            | ClientFrame::MediaAnswer { .. } => None,
+            | ClientFrame::MediaAnswer { .. }
+            | ClientFrame::Report { .. } => None,
         }
     }
 
@@ -290,7 +327,8 @@ impl ClientFrame {
             | ClientFrame::RemoveParticipant { call_id, .. }
             | ClientFrame::MediaState { call_id, .. }
             | ClientFrame::MediaOffer { call_id, .. }
-            | ClientFrame::MediaAnswer { call_id, .. } => Some(call_id),
+            | ClientFrame::MediaAnswer { call_id, .. }
+            | ClientFrame::Report { call_id, .. } => Some(call_id),
             ClientFrame::JoinRoom { .. }
             | ClientFrame::Hello { .. }
             | ClientFrame::Ping

@@ -28,7 +28,7 @@ mod parse;
 mod server;
 mod state;
 
-pub use client::{ClientFrame, PushRegistration};
+pub use client::{ClientFrame, PushRegistration, ReportKind};
 pub use ended_by::{EndedBy, ServerCause};
 pub use ids::{CallId, EndpointId, IdentityId, ParticipantId};
 pub use parse::{parse_client_frame, parse_server_frame};

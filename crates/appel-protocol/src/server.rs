@@ -38,6 +38,10 @@ pub enum ServerFrame {
         /// means true, and a client that does not know it ignores it.
         #[serde(default = "custom_streams_default")]
         custom_streams: bool,
+        /// Whether this server takes `report` frames (client-side facts for the call timeline).
+        /// Added within version 1: a welcome without it (an older server) means false.
+        #[serde(default)]
+        client_reports: bool,
     },
     /// A request failed (`requestId` set), or something went wrong outside any request.
     Error {

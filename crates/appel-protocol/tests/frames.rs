@@ -98,6 +98,11 @@ fn every_client_frame() -> Vec<ClientFrame> {
             call_id: "c1".into(),
             sdp: "v=0\r\n".into(),
         },
+        ClientFrame::Report {
+            call_id: "c1".into(),
+            kind: appel_protocol::ReportKind::IceState,
+            detail: Some("disconnected".into()),
+        },
     ]
 }
 
@@ -122,6 +127,7 @@ fn every_server_frame() -> Vec<ServerFrame> {
                 participants: vec![participant.clone()],
             }],
             custom_streams: false,
+            client_reports: true,
         },
         ServerFrame::Error {
             request_id: Some(9),

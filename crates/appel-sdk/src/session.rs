@@ -495,6 +495,7 @@ fn core_welcome(credential: &TokenCredential, welcome: &Welcome) -> appel_client
         heartbeat: welcome.heartbeat,
         token_expires_unix_ms: unix_ms(credential.expires_at().unwrap_or(welcome.token_expires_at)),
         resumed_calls: welcome.resumed_calls.clone(),
+        client_reports: welcome.client_reports,
     }
 }
 

@@ -27,6 +27,8 @@ pub(crate) struct Welcome {
     pub heartbeat: Duration,
     pub token_expires_at: SystemTime,
     pub resumed_calls: Vec<ResumedCall>,
+    /// Whether the server takes `report` frames.
+    pub client_reports: bool,
 }
 
 /// The WebSocket URL of the server's signaling endpoint: http(s) becomes ws(s), and a URL without
@@ -178,6 +180,7 @@ pub(crate) async fn handshake(
                 heartbeat_interval_ms,
                 token_expires_at,
                 resumed_calls,
+                client_reports,
                 ..
             }) => {
                 if version != PROTOCOL_VERSION
@@ -193,6 +196,7 @@ pub(crate) async fn handshake(
                     heartbeat: Duration::from_millis(heartbeat_interval_ms),
                     token_expires_at: UNIX_EPOCH + Duration::from_millis(token_expires_at),
                     resumed_calls,
+                    client_reports,
                 });
             }
             Ok(ServerFrame::Error { error, .. }) => return Err(error),

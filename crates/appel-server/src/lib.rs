@@ -16,6 +16,7 @@ pub mod config_docs;
 pub mod federation;
 pub mod http;
 mod media;
+pub mod metrics;
 pub mod push;
 pub mod relay;
 mod runtime;

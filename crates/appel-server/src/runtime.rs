@@ -25,6 +25,7 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
+use crate::metrics::{CallClock, Metrics};
 use crate::push::PushSender;
 use crate::signaling::outbox::{OutboxSender, Refused};
 use crate::store::{RecordOp, RecordWriter, Room, Store};
@@ -153,7 +154,18 @@ enum Event {
     Snapshots(Option<CallId>, oneshot::Sender<Vec<CallSnapshot>>),
     Presence(Vec<IdentityId>, oneshot::Sender<Vec<Presence>>),
     Shutdown(oneshot::Sender<()>),
+    /// An identity passed the pre-call check (`GET /validate`), with what it was told.
+    PrecallCheck {
+        identity: IdentityId,
+        at: SystemTime,
+        result: serde_json::Value,
+    },
 }
+
+/// How long a pre-call check is kept to explain a failed join that follows it.
+const PRECALL_CHECK_KEPT: std::time::Duration = std::time::Duration::from_secs(600);
+/// The most identities whose last check is kept; the oldest go first beyond it.
+const PRECALL_CHECKS_MAX: usize = 10_000;
 
 /// How the rest of the server talks to the controller task.
 #[derive(Clone)]
@@ -163,6 +175,16 @@ pub(crate) struct RuntimeHandle {
 }
 
 impl RuntimeHandle {
+    /// Remembers a passed pre-call check, for the timeline of a call the identity then fails to
+    /// join. Never waits: a full queue drops it, as the check itself has already been answered.
+    pub(crate) fn precall_check(&self, identity: &str, result: serde_json::Value) {
+        let _ = self.events.try_send(Event::PrecallCheck {
+            identity: identity.into(),
+            at: SystemTime::now(),
+            result,
+        });
+    }
+
     /// Whether the controller task still takes events (it stops only at shutdown or on a fault).
     pub fn is_running(&self) -> bool {
         !self.events.is_closed()
@@ -331,6 +353,7 @@ pub(crate) fn start(
     records: RecordWriter,
     webhooks: WebhookHub,
     media: Option<MediaShell>,
+    metrics: Arc<Metrics>,
 ) -> (RuntimeHandle, tokio::task::JoinHandle<()>) {
     let (media, media_reports) = match media.map(MediaShell::start) {
         Some((handle, reports)) => (Some(handle), Some(reports)),
@@ -357,6 +380,9 @@ pub(crate) fn start(
         next_mark: 1,
         unmarked: false,
         media,
+        metrics,
+        clock: CallClock::default(),
+        checks: HashMap::new(),
     };
     let now = Instant::now();
     for (identity, push_url) in registered {
@@ -406,6 +432,12 @@ struct Runtime {
     unmarked: bool,
     /// The media server's task, when it runs.
     media: Option<MediaHandle>,
+    /// The server's metrics.
+    metrics: Arc<Metrics>,
+    /// When each call in progress started, for the setup latency.
+    clock: CallClock,
+    /// Each identity's last passed pre-call check (when, what it was told), kept a while.
+    checks: HashMap<IdentityId, (SystemTime, serde_json::Value)>,
 }
 
 /// A frame (or a closing) waiting for the commit of the records it reports.
@@ -549,6 +581,26 @@ impl Runtime {
                     .collect();
                 let _ = answer.send(presence);
             }
+            Event::PrecallCheck {
+                identity,
+                at,
+                result,
+            } => {
+                self.checks.retain(|_, (kept_at, _)| {
+                    at.duration_since(*kept_at).unwrap_or_default() < PRECALL_CHECK_KEPT
+                });
+                if self.checks.len() >= PRECALL_CHECKS_MAX {
+                    if let Some(oldest) = self
+                        .checks
+                        .iter()
+                        .min_by_key(|(_, (kept_at, _))| *kept_at)
+                        .map(|(identity, _)| identity.clone())
+                    {
+                        self.checks.remove(&oldest);
+                    }
+                }
+                self.checks.insert(identity, (at, result));
+            }
             // Handled by `run`, which must answer after the task's last action.
             Event::Shutdown(_) => {}
         }
@@ -617,6 +669,7 @@ impl Runtime {
                 Vec::new()
             },
             custom_streams: self.custom_streams,
+            client_reports: true,
         };
         self.links.insert(endpoint.clone(), link);
         self.deliver(now, &endpoint, Outgoing::frame(&welcome));
@@ -645,6 +698,7 @@ impl Runtime {
 
     /// Carries out every pending action, including those that carrying them out causes.
     fn drain(&mut self) {
+        self.metrics.set_connected_endpoints(self.links.len());
         while let Some(action) = self.controller.poll_action() {
             let now = Instant::now();
             match action {
@@ -727,10 +781,16 @@ impl Runtime {
                         | RecordEvent::LegJoined { at, .. }
                         | RecordEvent::LegLeft { at, .. }
                         | RecordEvent::Timeline { at, .. }
+                        | RecordEvent::TargetEnded { at, .. }
+                        | RecordEvent::RingEnded { at, .. }
                         | RecordEvent::CallEnded { at, .. } => wall(self.anchor, *at),
                     };
+                    self.clock.observe(&self.metrics, &event);
+                    crate::metrics::log_call_event(&event);
                     let hook = self.feed.observe(&event, at);
+                    let check = self.check_behind_failed_join(&event, at);
                     let mut ops = record_ops(event, self.anchor);
+                    ops.extend(check);
                     if let Some(hook) = hook {
                         let subscribers = self.webhooks.subscribers_of(hook.kind);
                         if !subscribers.is_empty() {
@@ -750,6 +810,48 @@ impl Runtime {
             self.next_mark += 1;
             self.unmarked = false;
         }
+        self.metrics.set_connected_endpoints(self.links.len());
+    }
+
+    /// A leg that ended in failure (any category but Success) whose identity passed the pre-call
+    /// check shortly before: the check's result goes on the call's timeline, once.
+    fn check_behind_failed_join(
+        &mut self,
+        event: &RecordEvent,
+        at: SystemTime,
+    ) -> Option<RecordOp> {
+        let (call, identity, reason) = match event {
+            RecordEvent::LegLeft {
+                call,
+                identity,
+                reason,
+                ..
+            }
+            | RecordEvent::TargetEnded {
+                call,
+                identity,
+                reason,
+                ..
+            } => (call, identity, reason),
+            _ => return None,
+        };
+        if reason.category() == appel_codes::ResultCategory::Success {
+            return None;
+        }
+        let (checked_at, result) = self.checks.remove(identity)?;
+        if at.duration_since(checked_at).unwrap_or_default() >= PRECALL_CHECK_KEPT {
+            return None;
+        }
+        Some(RecordOp::Timeline {
+            call_id: call.to_string(),
+            at,
+            kind: "preCallCheck".into(),
+            detail: serde_json::json!({
+                "identity": identity,
+                "checkedAt": crate::store::rfc3339(crate::store::unix_ms(checked_at)),
+                "result": result,
+            }),
+        })
     }
 
     /// The controller asks for media only when the server runs a media server
@@ -984,6 +1086,46 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
                 ended_by: ended_by_json(&ended_by),
             },
         ],
+        RecordEvent::TargetEnded {
+            call,
+            participant,
+            identity,
+            at,
+            reason,
+            raw_cause,
+            ended_by,
+        } => vec![
+            RecordOp::TargetEnded {
+                call_id: call.0.clone(),
+                participant_id: participant.0.clone(),
+                identity: identity.0,
+                at: wall(anchor, at),
+                reason,
+                raw_cause,
+            },
+            RecordOp::EndedBy {
+                call_id: call.0,
+                participant_id: Some(participant.0),
+                ended_by: ended_by_json(&ended_by),
+            },
+        ],
+        RecordEvent::RingEnded {
+            call,
+            participant,
+            endpoint,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => vec![RecordOp::RingEnded {
+            call_id: call.0,
+            participant_id: participant.0,
+            endpoint_id: endpoint.0,
+            identity: identity.0,
+            at: wall(anchor, at),
+            reason,
+            raw_cause,
+        }],
     }
 }
 

@@ -1,6 +1,7 @@
 //! Starting and stopping a server: what `appel serve` runs, and what tests start on a free port.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use appel_codes::{registry, CallingError};
@@ -75,11 +76,17 @@ impl Server {
                 "webhook events of a subscription no longer configured were discarded"
             );
         }
+        let metrics = Arc::new(crate::metrics::Metrics::new().map_err(|e| {
+            CallingError::new(&registry::INTERNAL_SERVER_ERROR)
+                .with_context("setting up the metrics")
+                .with_raw_cause(e.to_string())
+        })?);
         let webhooks = WebhookHub::start(
             &config.webhooks,
             store.clone(),
             subscriptions,
             records.outbox_signal(),
+            Arc::clone(&metrics),
         );
         let media = if config.media.enabled {
             let shell = crate::media::MediaShell::bind(&config).await?;
@@ -98,6 +105,7 @@ impl Server {
             records.clone(),
             webhooks,
             media,
+            Arc::clone(&metrics),
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -110,15 +118,16 @@ impl Server {
             store.federation_issuers().await?,
         )?;
         let shutdown = ShutdownSignal::new();
-        let state = AppState::new(
+        let state = AppState::new(crate::state::Parts {
             config,
-            access_key.clone(),
+            access_key: access_key.clone(),
             store,
-            records.clone(),
-            runtime.clone(),
-            shutdown.clone(),
+            records: records.clone(),
+            runtime: runtime.clone(),
+            shutdown: shutdown.clone(),
             federation,
-        );
+            metrics,
+        });
         let router = crate::http::router(state.clone());
         let http_task = tokio::spawn(crate::http::listener::serve(
             listener,

@@ -7,6 +7,7 @@ use appel_codes::CallingError;
 
 use crate::config::Config;
 use crate::federation::{self, Federation};
+use crate::metrics::Metrics;
 use crate::runtime::RuntimeHandle;
 use crate::shutdown::ShutdownSignal;
 use crate::store::{RecordWriter, Store};
@@ -27,19 +28,34 @@ struct Shared {
     runtime: RuntimeHandle,
     shutdown: ShutdownSignal,
     federation: Arc<Federation>,
+    metrics: Arc<Metrics>,
+}
+
+/// What the server assembles once at start and every handler shares.
+pub(crate) struct Parts {
+    pub config: Config,
+    pub access_key: String,
+    pub store: Store,
+    pub records: RecordWriter,
+    pub runtime: RuntimeHandle,
+    pub shutdown: ShutdownSignal,
+    pub federation: Federation,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     /// Bundles the server's parts.
-    pub(crate) fn new(
-        config: Config,
-        access_key: String,
-        store: Store,
-        records: RecordWriter,
-        runtime: RuntimeHandle,
-        shutdown: ShutdownSignal,
-        federation: Federation,
-    ) -> AppState {
+    pub(crate) fn new(parts: Parts) -> AppState {
+        let Parts {
+            config,
+            access_key,
+            store,
+            records,
+            runtime,
+            shutdown,
+            federation,
+            metrics,
+        } = parts;
         let keys = TokenKeys::from_access_key(&access_key);
         AppState {
             inner: Arc::new(Shared {
@@ -51,6 +67,7 @@ impl AppState {
                 runtime,
                 shutdown,
                 federation: Arc::new(federation),
+                metrics,
             }),
         }
     }
@@ -78,6 +95,11 @@ impl AppState {
     /// The batched writer of call records.
     pub fn records(&self) -> &RecordWriter {
         &self.inner.records
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The controller task.

@@ -173,7 +173,33 @@ impl EventFeed {
                     feed.sequence + 1,
                 )
             }
-            RecordEvent::Timeline { .. } => return None,
+            RecordEvent::TargetEnded {
+                call,
+                participant,
+                identity,
+                reason,
+                raw_cause,
+                ..
+            } => {
+                // No event of its own (subscribers filter on a fixed list of types): the target's
+                // leg rides in the `legs` of the call's `CallEnded`, marked as never answered.
+                let mut leg = serde_json::json!({
+                    "participantId": participant,
+                    "identity": identity,
+                    "reason": reason_json(*reason),
+                    "answered": false,
+                });
+                if let Some(raw) = raw_cause {
+                    leg["rawCause"] = serde_json::json!(raw);
+                }
+                self.calls
+                    .entry(call.to_string())
+                    .or_default()
+                    .legs
+                    .push(leg);
+                return None;
+            }
+            RecordEvent::Timeline { .. } | RecordEvent::RingEnded { .. } => return None,
         };
         let id = uuid::Uuid::new_v4().to_string();
         body["type"] = serde_json::json!(kind);
@@ -212,6 +238,7 @@ impl WebhookHub {
         store: Store,
         subscriptions: Vec<Subscription>,
         wake: Arc<Notify>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         let hub = WebhookHub {
             subscriptions: Arc::new(RwLock::new(subscriptions)),
@@ -236,6 +263,7 @@ impl WebhookHub {
                 },
                 active: Mutex::new(HashSet::new()),
                 lane_ended: Notify::new(),
+                metrics,
             }),
             slots: Arc::new(Semaphore::new(CONCURRENT_DELIVERIES)),
             page: settings.queue.max(1),
@@ -306,6 +334,8 @@ struct Shared {
     active: Mutex<HashSet<Lane>>,
     /// A lane task finished: its slot is free and its lane may have new rows.
     lane_ended: Notify,
+    /// Counts attempts and give-ups.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -425,6 +455,7 @@ impl Attempts<'_> {
         while let Some(subscription) = self.shared.subscription(&self.row.subscription_id) {
             let (status, error) = self.post(&subscription).await;
             let delivered = status.is_some_and(|s| (200..300).contains(&s));
+            self.shared.metrics.webhook_attempt(delivered);
             let record = Delivery {
                 subscription_id: subscription.id.clone(),
                 event_id: self.row.event_id.clone(),
@@ -447,7 +478,8 @@ impl Attempts<'_> {
                 return;
             }
             if started.elapsed() + backoff > policy.retry_for {
-                tracing::warn!(subscription = %subscription.id, event = %self.row.event_id, "webhook given up");
+                self.shared.metrics.webhook_given_up();
+                tracing::warn!(call_id = %self.row.call_id, subscription = %subscription.id, event = %self.row.event_id, "webhook given up");
                 return;
             }
             tokio::time::sleep(backoff).await;

@@ -32,7 +32,9 @@ async fn welcome_names_the_identity_endpoint_and_token_expiry() {
             token_expires_at,
             resumed_calls,
             custom_streams,
+            client_reports,
         }) => {
+            assert!(client_reports, "this server takes report frames");
             assert_eq!(version, PROTOCOL_VERSION);
             assert!(
                 custom_streams,

@@ -4,6 +4,7 @@ pub mod access;
 pub mod admin;
 pub mod agent;
 pub mod bench;
+pub mod calls;
 pub mod catalog;
 pub mod explain;
 pub mod locale;

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: REST, WebSocket signaling, the call controller and call records.
-    Serve(appel_server::ServeArgs),
+    Serve(ServeCli),
     /// Explain an outcome: `appel explain 10004`, `487/10004`, `603`, or --code/--subcode.
     Explain(ExplainArgs),
     /// List the catalogue, or export and check its generated files.
@@ -49,6 +49,77 @@ enum Command {
     Identities(IdentitiesArgs),
     /// User tokens: issue one for an identity (for an SDK or `appel agent`), or revoke them all.
     Token(TokenArgs),
+    /// Why calls ended: `appel calls --identity bob --code 603`, `appel calls show ID`,
+    /// `appel calls summary --since 24h`.
+    Calls(CallsArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct CallsArgs {
+    #[command(subcommand)]
+    action: Option<CallsAction>,
+    /// The server: http://host:port [default: the profile's, else http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "APPEL_SERVER")]
+    server: Option<String>,
+    /// The server's access key [default: the profile's, else ./appel-data/access-key].
+    #[arg(long, global = true, env = "APPEL_ACCESS_KEY", hide_env_values = true)]
+    access_key: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Only calls this identity took part in (caller, target or participant).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Only calls with a leg that ended so: `603` or `487/10004` (with --identity: that identity's leg).
+    #[arg(long, value_parser = appel::calls::parse_code)]
+    code: Option<(u16, Option<u32>)>,
+    /// Only calls with a leg that ended in this category.
+    #[arg(long, value_parser = parse_category)]
+    category: Option<ResultCategory>,
+    /// Only calls started since: a duration ago (1h, 24h, 7d) or an RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// How many calls, newest first (1–500).
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+#[derive(Subcommand)]
+enum CallsAction {
+    /// One call: each leg's reason explained with its advice, and the timeline.
+    Show {
+        /// The call id.
+        id: String,
+        /// Language of the explanations; default from the environment, else English.
+        #[arg(long)]
+        lang: Option<Lang>,
+    },
+    /// Leg ends by reason and by category, with their share and trend, over a window.
+    Summary {
+        /// The window: a duration ago (1h, 24h, 7d) or an RFC 3339 time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Slices of the window in the trend.
+        #[arg(long, default_value_t = 12)]
+        buckets: usize,
+    },
+}
+
+#[derive(Args)]
+struct ServeCli {
+    #[command(flatten)]
+    args: appel_server::ServeArgs,
+    /// Log lines as text for people, or one JSON object per line for a log store (every line
+    /// about a call has its `call_id`, and a leg's its `participant` and `identity`).
+    #[arg(long, env = "APPEL_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Where the server is and its access key. Each falls back to the environment, then to a profile
@@ -371,6 +442,7 @@ fn main() -> ExitCode {
             print_bytes("completions", &script)
         }
         Command::Config(args) => run_config(args),
+        Command::Calls(args) => run_calls(args),
         Command::Identities(args) => run_admin("identities", args.server, |access, json| {
             Box::pin(async move {
                 match args.action {
@@ -547,6 +619,84 @@ fn run_agent(args: AgentArgs) -> ExitCode {
     }
 }
 
+/// `appel calls`: reads the server's call records over REST with the access key.
+fn run_calls(args: CallsArgs) -> ExitCode {
+    use appel::calls;
+    let fail = |error: CallingError, locale: Locale| {
+        eprintln!("appel calls: {}", error.describe(locale));
+        eprintln!("{}", error.advice(locale));
+        ExitCode::from(1)
+    };
+    let lang = match &args.action {
+        Some(CallsAction::Show { lang, .. }) => *lang,
+        _ => None,
+    };
+    let locale = locale(lang);
+    // Found as `appel identities` finds them: flags, environment, profile, local server.
+    let access =
+        match appel::access::resolve(args.server.clone(), args.access_key.clone(), &|name| {
+            std::env::var(name).ok()
+        }) {
+            Ok(access) => access,
+            Err(error) => return fail(error, locale),
+        };
+    let client = match appel::rest::RestClient::new(&access.server, &access.access_key) {
+        Ok(client) => client,
+        Err(error) => return fail(error, locale),
+    };
+    let since = |text: &str| {
+        calls::parse_since(text, std::time::SystemTime::now()).map_err(|e| {
+            CallingError::new(&registry::INVALID_ARGUMENT).with_context(format!("--since {e}"))
+        })
+    };
+    type Render = Box<dyn Fn(&serde_json::Value) -> String>;
+    let (path, render): (String, Render) = match &args.action {
+        None => {
+            let since = match args.since.as_deref().map(since).transpose() {
+                Ok(since) => since,
+                Err(error) => return fail(error, locale),
+            };
+            let filter = calls::ListFilter {
+                identity: args.identity.clone(),
+                code: args.code,
+                category: args.category,
+                since,
+                limit: Some(args.limit),
+            };
+            (calls::list_path(&filter), Box::new(calls::render_list))
+        }
+        Some(CallsAction::Show { id, .. }) => match calls::show_path(id) {
+            Ok(path) => (path, Box::new(move |v| calls::render_show(v, locale))),
+            Err(error) => return fail(error, locale),
+        },
+        Some(CallsAction::Summary {
+            since: text,
+            buckets,
+        }) => match since(text) {
+            Ok(at) => (
+                calls::summary_path(at, *buckets),
+                Box::new(calls::render_summary),
+            ),
+            Err(error) => return fail(error, locale),
+        },
+    };
+    let runtime = match runtime("calls") {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(calls::fetch(&client, &path)) {
+        Ok(value) => {
+            if args.json {
+                println!("{value:#}");
+            } else {
+                print!("{}", render(&value));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error, locale),
+    }
+}
+
 fn run_bench(args: BenchArgs) -> ExitCode {
     let runtime = match runtime("bench") {
         Ok(runtime) => runtime,
@@ -645,14 +795,19 @@ fn run_bench(args: BenchArgs) -> ExitCode {
     }
 }
 
-fn run_serve(args: appel_server::ServeArgs) -> ExitCode {
+fn run_serve(cli: ServeCli) -> ExitCode {
+    let args = cli.args;
     // Logs go to stderr; RUST_LOG (e.g. `appel_server=debug`) overrides the default level.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // Fields at the top level of each object, where log stores index them.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -156,6 +156,11 @@ impl RestClient {
         Ok(self.issue_token_for(identity, None).await?.token)
     }
 
+    /// `GET {path}` (path and query, e.g. `/calls?identity=bob`), the answer as JSON.
+    pub async fn get_json(&self, path_and_query: &str) -> Result<serde_json::Value, CallingError> {
+        self.send(reqwest::Method::GET, path_and_query, None).await
+    }
+
     /// `POST /identities/{id}/token {expiresInMinutes}`: a user token and its expiry.
     pub async fn issue_token_for(
         &self,

@@ -252,9 +252,18 @@ impl Controller {
     }
 
     pub(super) fn token_refreshed(&mut self, endpoint: &EndpointKey, expires_at: Instant) {
-        if self.directory.endpoints.contains_key(endpoint) {
-            self.timers
-                .set(TimerKey::TokenExpiry(endpoint.clone()), expires_at);
+        let Some(known) = self.directory.endpoints.get(endpoint) else {
+            return;
+        };
+        // On the timeline of each call the endpoint is in: a later 495/4507 reads differently
+        // when a refresh had happened than when none had.
+        let mut calls: Vec<CallId> = known.legs.keys().cloned().collect();
+        calls.sort();
+        self.timers
+            .set(TimerKey::TokenExpiry(endpoint.clone()), expires_at);
+        let who = format!("{} on {endpoint}", endpoint.identity);
+        for call in calls {
+            self.timeline(&call, TimelineKind::TokenRefreshed, who.clone());
         }
     }
 

@@ -18,6 +18,9 @@ use crate::records::{RecordEvent, TimelineKind};
 use crate::ringing::{Alerting, Ring};
 use crate::timers::TimerKey;
 
+/// The most characters of a client report's detail the timeline keeps.
+const MAX_REPORT_DETAIL: usize = 200;
+
 /// Which answer a frame about an incoming call gets when that call no longer rings here.
 #[derive(Clone, Copy)]
 enum IncomingOperation {
@@ -96,6 +99,11 @@ impl Controller {
                 call_id,
             } => self.set_hold(&endpoint, request_id, &call_id, false),
             ClientFrame::MediaReady { call_id } => self.media_ready(&endpoint, &call_id),
+            ClientFrame::Report {
+                call_id,
+                kind,
+                detail,
+            } => self.client_report(&endpoint, &call_id, kind, detail),
             ClientFrame::Signal {
                 call_id,
                 to,
@@ -632,6 +640,40 @@ impl Controller {
             let who = call.participants[index].identity.to_string();
             self.timeline(call_id, TimelineKind::MediaReady, who);
         }
+        self.put_call(call);
+    }
+
+    /// A client-side fact from a participant joined in the call, put on the timeline with who
+    /// reported it. Reports for a call the endpoint is not in get the usual unknown-call error.
+    fn client_report(
+        &mut self,
+        endpoint: &EndpointKey,
+        call_id: &CallId,
+        kind: appel_protocol::ReportKind,
+        detail: Option<String>,
+    ) {
+        let Some((call, index)) = self.take_joined(endpoint, None, call_id) else {
+            return;
+        };
+        let who = call.participants[index].identity.to_string();
+        // The timeline keeps a bounded, single-line detail whatever the client sends.
+        let detail: String = detail
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_REPORT_DETAIL)
+            .collect();
+        let line = if detail.is_empty() {
+            format!("{who} on {endpoint}")
+        } else {
+            format!("{who} on {endpoint}: {detail}")
+        };
+        let kind = match kind {
+            appel_protocol::ReportKind::MediaConnected => TimelineKind::MediaConnected,
+            appel_protocol::ReportKind::IceState => TimelineKind::IceState,
+            appel_protocol::ReportKind::DeviceError => TimelineKind::DeviceError,
+        };
+        self.timeline(call_id, kind, line);
         self.put_call(call);
     }
 

@@ -146,6 +146,9 @@ impl Controller {
         if let Some(known) = self.directory.endpoints.get_mut(endpoint) {
             known.remember_stopped(&call.id);
         }
+        if let Some((reason, raw_cause)) = &tell {
+            self.ring_ended(call, endpoint, *reason, raw_cause.clone());
+        }
         if let Some((reason, raw_cause)) = tell {
             self.send(
                 endpoint,
@@ -157,6 +160,34 @@ impl Controller {
                 },
             );
         }
+    }
+
+    /// Records that `endpoint` stopped ringing for `call` with `reason`, as a leg of its own.
+    pub(super) fn ring_ended(
+        &mut self,
+        call: &Call,
+        endpoint: &EndpointKey,
+        reason: CallEndReason,
+        raw_cause: Option<String>,
+    ) {
+        let Some(participant) = call
+            .participants
+            .iter()
+            .find(|p| p.identity == endpoint.identity)
+            .map(|p| p.id.clone())
+        else {
+            return;
+        };
+        let at = self.now();
+        self.out.record(RecordEvent::RingEnded {
+            call: call.id.clone(),
+            participant,
+            endpoint: endpoint.endpoint.clone(),
+            identity: endpoint.identity.clone(),
+            at,
+            reason,
+            raw_cause,
+        });
     }
 
     /// Stops every endpoint of target `index` ringing, telling each `reason`.
@@ -187,8 +218,12 @@ impl Controller {
         participant.shown_to_others = ParticipantState::Disconnected;
         let participant_id = participant.id.clone();
         let identity = participant.identity.clone();
-        for endpoint in alerting.rings.keys() {
+        let mut silenced: Vec<EndpointKey> = alerting.rings.keys().cloned().collect();
+        silenced.sort();
+        for endpoint in &silenced {
             self.stop_ring(call, endpoint, None);
+            // Told nothing (the target's end says it all), but each still ends with that reason.
+            self.ring_ended(call, endpoint, reason, raw_cause.clone());
         }
         self.timers
             .cancel(&TimerKey::PushWait(call.id.clone(), participant_id.clone()));
@@ -199,6 +234,16 @@ impl Controller {
         };
         self.timeline(&call.id, TimelineKind::TargetEnded, detail);
         let ended_by = self.ended_by();
+        let at = self.now();
+        self.out.record(RecordEvent::TargetEnded {
+            call: call.id.clone(),
+            participant: participant_id.clone(),
+            identity: identity.clone(),
+            at,
+            reason,
+            raw_cause,
+            ended_by: ended_by.clone(),
+        });
         for endpoint in call.joined_endpoints_except(None) {
             self.send(
                 &endpoint,

@@ -94,6 +94,7 @@ async fn connection(mut stream: tokio::net::TcpStream, behaviour: Behaviour) {
                 token_expires_at: 4_000_000_000_000,
                 resumed_calls: Vec::new(),
                 custom_streams: true,
+                client_reports: false,
             }
             .to_json()],
             (

@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/identities/{id}/tokens", delete(routes::revoke_tokens))
         .route("/validate", get(routes::validate))
         .route("/calls", get(routes::list_calls))
+        .route("/calls/summary", get(routes::call_summary))
+        .route("/metrics", get(routes::metrics))
         .route("/calls/{id}", get(routes::get_call))
         .route("/signaling", get(crate::signaling::upgrade))
         .route("/relay/credentials", get(relay::credentials))

@@ -23,6 +23,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/identities/{id}/tokens"),
     ("get", "/validate"),
     ("get", "/calls"),
+    ("get", "/calls/summary"),
+    ("get", "/metrics"),
     ("get", "/calls/{id}"),
     ("get", "/signaling"),
     ("get", "/relay/credentials"),
@@ -57,6 +59,42 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/federation/issuers"),
     ("delete", "/federation/issuers/{id}"),
 ];
+
+/// Its own function: inline, the document outgrows the `json!` macro's recursion limit.
+fn call_summary_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["since", "until", "legs", "calls", "reasons", "categories", "bucketMs", "buckets"],
+        "properties": {
+            "since": { "type": "string", "format": "date-time" },
+            "until": { "type": "string", "format": "date-time" },
+            "legs": { "type": "integer", "description": "Legs that ended in the window" },
+            "calls": { "type": "integer", "description": "Calls that ended in the window" },
+            "reasons": { "type": "array", "items": { "type": "object",
+                "required": ["code", "subCode", "resultCategory", "name", "count", "share"],
+                "properties": {
+                    "code": { "type": "integer" }, "subCode": { "type": "integer" },
+                    "resultCategory": { "$ref": "#/components/schemas/ResultCategory" },
+                    "name": { "type": "string" }, "count": { "type": "integer" },
+                    "share": { "type": "number", "minimum": 0, "maximum": 1 }
+                } } },
+            "categories": { "type": "array", "items": { "type": "object",
+                "required": ["resultCategory", "count", "share"],
+                "properties": {
+                    "resultCategory": { "$ref": "#/components/schemas/ResultCategory" },
+                    "count": { "type": "integer" },
+                    "share": { "type": "number", "minimum": 0, "maximum": 1 }
+                } } },
+            "bucketMs": { "type": "integer" },
+            "buckets": { "type": "array", "items": { "type": "object",
+                "required": ["start", "categories"],
+                "properties": {
+                    "start": { "type": "string", "format": "date-time" },
+                    "categories": { "type": "object", "additionalProperties": { "type": "integer" } }
+                } } }
+        }
+    })
+}
 
 fn problem(description: &str) -> Value {
     json!({
@@ -229,6 +267,28 @@ pub fn document() -> Value {
                     "401": key_problem
                 }
             }},
+            "/calls/summary": { "get": {
+                "summary": "Leg ends over a window: counts and shares by code/subCode and by category, and the categories over time",
+                "security": access_key,
+                "parameters": [
+                    query("since", "Legs that ended at or after (RFC 3339, UTC; default 24 hours before until)", json!({ "type": "string", "format": "date-time", "maxLength": MAX_TIME_CHARS })),
+                    query("until", "Legs that ended before (RFC 3339, UTC; default now)", json!({ "type": "string", "format": "date-time", "maxLength": MAX_TIME_CHARS })),
+                    query("buckets", "Equal slices of the window for the trend, 1–500 (default 24)", json!({ "type": "integer", "minimum": 1, "maximum": 500 }))
+                ],
+                "responses": {
+                    "200": ok("The summary", "CallSummary"),
+                    "400": problem("400/900102: invalid parameter"),
+                    "401": key_problem
+                }
+            }},
+            "/metrics": { "get": {
+                "summary": "Prometheus metrics (text exposition): call and leg ends by code, subCode and category, setup latency, active calls, connected endpoints, webhook attempts, records queue depth, process (docs/operations.md)",
+                "security": access_key,
+                "responses": {
+                    "200": { "description": "The metrics", "content": { "text/plain": { "schema": { "type": "string" } } } },
+                    "401": key_problem
+                }
+            }},
             "/calls/{id}": { "get": {
                 "summary": "One call: every leg with its end reason, and the timeline",
                 "security": access_key,
@@ -383,7 +443,8 @@ pub fn document() -> Value {
                         "leftAt": { "type": ["string", "null"], "format": "date-time" },
                         "durationMs": { "type": ["integer", "null"] },
                         "endReason": { "oneOf": [{ "$ref": "#/components/schemas/EndReason" }, { "type": "null" }] },
-                        "rawCause": { "type": ["string", "null"] }
+                        "rawCause": { "type": ["string", "null"] },
+                        "answered": { "type": "boolean", "description": "false for a target that never joined: its leg starts with the call and carries the target's own end reason" }
                     }
                 },
                 "TimelineEntry": {
@@ -402,9 +463,11 @@ pub fn document() -> Value {
                         "endedAt": { "type": ["string", "null"], "format": "date-time" },
                         "endReason": { "oneOf": [{ "$ref": "#/components/schemas/EndReason" }, { "type": "null" }] },
                         "legs": { "type": "array", "items": { "$ref": "#/components/schemas/Leg" } },
+                        "rings": { "type": "array", "description": "Single-call reads: each endpoint that rang and stopped, with the reason it was given (participantId, endpointId, identity, endedAt, endReason, rawCause)", "items": { "type": "object" } },
                         "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/TimelineEntry" } }
                     }
                 },
+                "CallSummary": call_summary_schema(),
                 "CallPage": {
                     "type": "object",
                     "required": ["calls", "nextCursor"],

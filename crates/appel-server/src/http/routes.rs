@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use appel_codes::{registry, CallingError, ResultCategory};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,9 @@ use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryPara
 use super::limits::{self, MAX_SCOPES, MAX_SCOPE_CHARS, MAX_TIME_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
-use crate::store::{rfc3339, unix_ms, CallFilter, CallPage, CallRecord, IdentityState};
+use crate::store::{
+    rfc3339, unix_ms, CallFilter, CallPage, CallRecord, CallSummary, IdentityState,
+};
 use crate::tokens::{MAX_LIFETIME, MIN_LIFETIME, VOIP_SCOPE};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -172,11 +175,21 @@ pub struct Validation {
 }
 
 /// `GET /validate`: the same check the signaling handshake makes, readable from a browser.
-pub async fn validate(SignedIn(claims): SignedIn) -> ApiResult<Json<Validation>> {
-    Ok(Json(Validation {
+/// A passed check is remembered a while, so the timeline of a call the identity then fails to
+/// join shows it.
+pub async fn validate(
+    State(state): State<AppState>,
+    SignedIn(claims): SignedIn,
+) -> ApiResult<Json<Validation>> {
+    let validation = Validation {
         identity: claims.identity.clone(),
         expires_on: rfc3339(unix_ms(claims.expires_at())),
-    }))
+    };
+    state.runtime().precall_check(
+        &claims.identity,
+        serde_json::json!({ "ok": true, "expiresOn": validation.expires_on }),
+    );
+    Ok(Json(validation))
 }
 
 /// Default and largest page of `GET /calls`.
@@ -241,6 +254,63 @@ pub async fn list_calls(
     // Records are written off the hot path; a read first waits for what is queued.
     state.records().flush().await;
     Ok(Json(state.store().call_records(filter).await?))
+}
+
+/// Query parameters of `GET /calls/summary`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SummaryQuery {
+    since: Option<String>,
+    until: Option<String>,
+    buckets: Option<usize>,
+}
+
+/// The window `GET /calls/summary` covers when given no `since`.
+const DEFAULT_SUMMARY_WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// Slices of the window's trend when not asked.
+const DEFAULT_SUMMARY_BUCKETS: usize = 24;
+const MAX_SUMMARY_BUCKETS: usize = 500;
+
+/// `GET /calls/summary`.
+pub async fn call_summary(
+    _: AccessKey,
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<SummaryQuery>,
+) -> ApiResult<Json<CallSummary>> {
+    let until = time_param("until", query.until.as_deref())?
+        .unwrap_or_else(|| unix_ms(std::time::SystemTime::now()) + 1);
+    let since =
+        time_param("since", query.since.as_deref())?.unwrap_or(until - DEFAULT_SUMMARY_WINDOW_MS);
+    if since >= until {
+        return Err(invalid_request(
+            "since: before until",
+            query.since.unwrap_or_default(),
+        ));
+    }
+    let buckets = query.buckets.unwrap_or(DEFAULT_SUMMARY_BUCKETS);
+    if !(1..=MAX_SUMMARY_BUCKETS).contains(&buckets) {
+        return Err(invalid_request(
+            format!("buckets: between 1 and {MAX_SUMMARY_BUCKETS}"),
+            buckets.to_string(),
+        ));
+    }
+    state.records().flush().await;
+    Ok(Json(
+        state.store().call_summary(since, until, buckets).await?,
+    ))
+}
+
+/// `GET /metrics`: the Prometheus text exposition. Behind the access key like every operator
+/// route: the counts by reason tell how a deployment's calls go.
+pub async fn metrics(_: AccessKey, State(state): State<AppState>) -> impl IntoResponse {
+    let body = state.metrics().render(state.records().queued());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 /// `GET /calls/{id}`.

@@ -55,6 +55,27 @@ pub struct LegRecord {
     /// Who ended the leg (as `callEnded.endedBy`); `null` while it is live or for records older
     /// than this field.
     pub ended_by: Option<serde_json::Value>,
+    /// `false` for a target that never joined (declined, unreachable, not answered…): its leg
+    /// starts with the call and carries the target's own end reason.
+    pub answered: bool,
+}
+
+/// One endpoint of a target that rang, and why it stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RingRecord {
+    /// The target's participant id.
+    pub participant_id: String,
+    /// The endpoint that rang.
+    pub endpoint_id: String,
+    /// Whose endpoint.
+    pub identity: String,
+    /// RFC 3339.
+    pub ended_at: String,
+    /// The reason this endpoint was given.
+    pub end_reason: EndReasonView,
+    /// The protocol's own cause, verbatim.
+    pub raw_cause: Option<String>,
 }
 
 /// One line of a call's timeline.
@@ -89,6 +110,9 @@ pub struct CallRecord {
     pub legs: Vec<LegRecord>,
     /// Who ended the call; `null` while it is live or for records older than this field.
     pub ended_by: Option<serde_json::Value>,
+    /// Each endpoint that rang and stopped, with the reason it was given; single-call reads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rings: Option<Vec<RingRecord>>,
     /// The timeline; present on single-call reads only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineEntry>>,
@@ -137,6 +161,7 @@ impl Store {
                 return Ok(None);
             };
             call.legs = legs(db, &call.id)?;
+            call.rings = Some(rings(db, &call.id)?);
             call.timeline = Some(timeline(db, &call.id)?);
             Ok(Some(call))
         })
@@ -147,20 +172,35 @@ impl Store {
     pub async fn call_records(&self, filter: CallFilter) -> Result<CallPage, CallingError> {
         self.run("listing call records", move |db| {
             let limit = filter.limit.max(1);
+            // With an identity, the walk starts from that identity's own list of calls (newest
+            // first on its primary key) instead of every call: the filter that used to read the
+            // whole table now reads only that identity's calls.
+            let source = if filter.identity.is_some() {
+                "call_parties p
+                 JOIN calls c ON c.seq = p.call_seq
+                 WHERE p.identity = ?4 AND (?1 IS NULL OR p.call_seq < ?1)"
+            } else {
+                "calls c WHERE (?1 IS NULL OR c.seq < ?1)"
+            };
+            let order = if filter.identity.is_some() {
+                "p.call_seq"
+            } else {
+                "c.seq"
+            };
+            // A reason filter with an identity asks for a leg of that identity with that reason.
             let mut statement = db.prepare(&format!(
-                "{CALL_COLUMNS} c
-                 WHERE (?1 IS NULL OR c.seq < ?1)
+                "SELECT c.seq, c.id, c.caller, c.targets, c.created_ms, c.ended_ms, c.end_code,
+                        c.end_subcode, c.ended_by
+                 FROM {source}
                    AND (?2 IS NULL OR c.created_ms >= ?2)
                    AND (?3 IS NULL OR c.created_ms < ?3)
-                   AND (?4 IS NULL OR c.caller = ?4
-                        OR EXISTS (SELECT 1 FROM json_each(c.targets) t WHERE t.value = ?4)
-                        OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id AND l.identity = ?4))
                    AND ((?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL)
                         OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id
+                                   AND (?4 IS NULL OR l.identity = ?4)
                                    AND (?5 IS NULL OR l.code = ?5)
                                    AND (?6 IS NULL OR l.subcode = ?6)
                                    AND (?7 IS NULL OR l.result_category = ?7)))
-                 ORDER BY c.seq DESC LIMIT ?8"
+                 ORDER BY {order} DESC LIMIT ?8"
             ))?;
             let rows = statement.query_map(
                 params![
@@ -188,6 +228,170 @@ impl Store {
                 calls.push(call);
             }
             Ok(CallPage { calls, next_cursor })
+        })
+        .await
+    }
+}
+
+/// How many legs ended with one reason over a window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasonCount {
+    /// The reason.
+    #[serde(flatten)]
+    pub reason: EndReasonView,
+    /// Legs that ended with it.
+    pub count: u64,
+    /// Its part of all the legs that ended in the window, between 0 and 1.
+    pub share: f64,
+}
+
+/// How many legs ended in one category over a window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryCount {
+    /// The category.
+    pub result_category: String,
+    /// Legs that ended in it.
+    pub count: u64,
+    /// Its part of all the legs that ended in the window, between 0 and 1.
+    pub share: f64,
+}
+
+/// Leg ends per category in one slice of the window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryBucket {
+    /// RFC 3339 start of the slice.
+    pub start: String,
+    /// Category → legs that ended in it during the slice.
+    pub categories: std::collections::BTreeMap<String, u64>,
+}
+
+/// Leg ends over a window: by reason, by category, and by category over time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallSummary {
+    /// RFC 3339 start of the window.
+    pub since: String,
+    /// RFC 3339 end of the window.
+    pub until: String,
+    /// Legs that ended in the window.
+    pub legs: u64,
+    /// Calls that ended in the window.
+    pub calls: u64,
+    /// By reason, most frequent first.
+    pub reasons: Vec<ReasonCount>,
+    /// By category, most frequent first.
+    pub categories: Vec<CategoryCount>,
+    /// Length of each slice of `buckets`, in milliseconds.
+    pub bucket_ms: i64,
+    /// By category in equal slices of the window, oldest first.
+    pub buckets: Vec<SummaryBucket>,
+}
+
+impl Store {
+    /// Counts the leg ends between `since_ms` (included) and `until_ms` (excluded), with
+    /// `buckets` equal slices for the trend (at least one, at most 500).
+    pub async fn call_summary(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        buckets: usize,
+    ) -> Result<CallSummary, CallingError> {
+        self.run("summarizing call records", move |db| {
+            let until_ms = until_ms.max(since_ms + 1);
+            let slices = buckets.clamp(1, 500) as i64;
+            let bucket_ms = ((until_ms - since_ms) + slices - 1) / slices;
+            // The per-minute counts the triggers keep: one row per minute and reason, whatever
+            // the traffic. The window is read to the minute (its first and last minutes whole).
+            let mut statement = db.prepare_cached(
+                "SELECT MAX(0, (minute * 60000 - ?1) / ?3), code, subcode, SUM(count)
+                 FROM leg_end_minutes
+                 WHERE minute >= ?1 / 60000 AND minute <= (?2 - 1) / 60000
+                 GROUP BY 1, 2, 3",
+            )?;
+            let rows = statement
+                .query_map(params![since_ms, until_ms, bucket_ms], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, u16>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let calls: i64 = db.query_row(
+                "SELECT COUNT(*) FROM calls WHERE ended_ms >= ?1 AND ended_ms < ?2",
+                params![since_ms, until_ms],
+                |r| r.get(0),
+            )?;
+            let mut by_reason: std::collections::HashMap<(u16, u32), u64> = Default::default();
+            let mut by_category: std::collections::HashMap<String, u64> = Default::default();
+            let mut slices_out: Vec<SummaryBucket> = (0..slices)
+                .map(|i| SummaryBucket {
+                    start: rfc3339(since_ms + i * bucket_ms),
+                    categories: Default::default(),
+                })
+                .collect();
+            let mut total = 0u64;
+            for (slice, code, sub_code, count) in rows {
+                let count = count.max(0) as u64;
+                let view = EndReasonView::of(code, sub_code);
+                let category = view.result_category.as_str().to_string();
+                total += count;
+                *by_reason.entry((code, sub_code)).or_default() += count;
+                *by_category.entry(category.clone()).or_default() += count;
+                if let Some(bucket) = usize::try_from(slice)
+                    .ok()
+                    .and_then(|i| slices_out.get_mut(i))
+                {
+                    *bucket.categories.entry(category).or_default() += count;
+                }
+            }
+            let share = |count: u64| {
+                if total == 0 {
+                    0.0
+                } else {
+                    count as f64 / total as f64
+                }
+            };
+            let mut reasons: Vec<ReasonCount> = by_reason
+                .into_iter()
+                .map(|((code, sub_code), count)| ReasonCount {
+                    reason: EndReasonView::of(code, sub_code),
+                    count,
+                    share: share(count),
+                })
+                .collect();
+            reasons.sort_by(|a, b| {
+                b.count.cmp(&a.count).then(
+                    (a.reason.code, a.reason.sub_code).cmp(&(b.reason.code, b.reason.sub_code)),
+                )
+            });
+            let mut categories: Vec<CategoryCount> = by_category
+                .into_iter()
+                .map(|(result_category, count)| CategoryCount {
+                    result_category,
+                    count,
+                    share: share(count),
+                })
+                .collect();
+            categories.sort_by(|a, b| {
+                b.count
+                    .cmp(&a.count)
+                    .then(a.result_category.cmp(&b.result_category))
+            });
+            Ok(CallSummary {
+                since: rfc3339(since_ms),
+                until: rfc3339(until_ms),
+                legs: total,
+                calls: calls.max(0) as u64,
+                reasons,
+                categories,
+                bucket_ms,
+                buckets: slices_out,
+            })
         })
         .await
     }
@@ -388,6 +592,7 @@ fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
             end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
             legs: Vec::new(),
             ended_by: json_column(row.get(8)?),
+            rings: None,
             timeline: None,
         },
     ))
@@ -396,7 +601,7 @@ fn call_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
 fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
     let mut statement = db.prepare_cached(
         "SELECT participant_id, endpoint_id, identity, joined_ms, left_ms, duration_ms,
-                code, subcode, raw_cause, ended_by
+                code, subcode, raw_cause, ended_by, answered
          FROM legs WHERE call_id = ?1 ORDER BY joined_ms, rowid",
     )?;
     let rows = statement.query_map([call_id], |row| {
@@ -413,6 +618,25 @@ fn legs(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<LegRecord>> {
             end_reason: code.zip(sub_code).map(|(c, s)| EndReasonView::of(c, s)),
             raw_cause: row.get(8)?,
             ended_by: json_column(row.get(9)?),
+            answered: row.get::<_, i64>(10)? != 0,
+        })
+    })?;
+    rows.collect()
+}
+
+fn rings(db: &Connection, call_id: &str) -> rusqlite::Result<Vec<RingRecord>> {
+    let mut statement = db.prepare_cached(
+        "SELECT participant_id, endpoint_id, identity, ended_ms, code, subcode, raw_cause
+         FROM rings WHERE call_id = ?1 ORDER BY seq",
+    )?;
+    let rows = statement.query_map([call_id], |row| {
+        Ok(RingRecord {
+            participant_id: row.get(0)?,
+            endpoint_id: row.get(1)?,
+            identity: row.get(2)?,
+            ended_at: rfc3339(row.get(3)?),
+            end_reason: EndReasonView::of(row.get(4)?, row.get(5)?),
+            raw_cause: row.get(6)?,
         })
     })?;
     rows.collect()
@@ -589,6 +813,70 @@ mod tests {
             out.push(serde_json::to_string(&record).expect("json"));
         }
         out
+    }
+
+    /// The summary of the records `ops` leave, written in batches of `batch_size`, optionally
+    /// after a crash closed what was left open.
+    async fn summary_of(ops: &[RecordOp], batch_size: usize, crash: bool) -> CallSummary {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        let writer =
+            RecordWriter::start(store.path(), batch_size, Duration::from_secs(60)).expect("writer");
+        for op in ops {
+            writer.write(op.clone());
+        }
+        writer.close().await;
+        if crash {
+            store
+                .close_interrupted_calls(Vec::new())
+                .await
+                .expect("closed");
+        }
+        let now = super::super::unix_ms(SystemTime::now());
+        store
+            .call_summary(now - 3_600_000, now + 60_000, 4)
+            .await
+            .expect("summary")
+    }
+
+    #[tokio::test]
+    async fn the_summary_counts_each_leg_end_once_however_it_was_written() {
+        let at = SystemTime::now();
+        let mut ops = call_ops("c1", at, CallEndReason::of(&registry::RINGING_TIMEOUT));
+        ops.extend(call_ops(
+            "c2",
+            at,
+            CallEndReason::of(&registry::RINGING_TIMEOUT),
+        ));
+        // A leg joined in one batch and ended in another: inserted, then updated.
+        for (batch, crash) in [(1, false), (1000, false)] {
+            let summary = summary_of(&ops, batch, crash).await;
+            assert_eq!(summary.legs, 4, "batches of {batch}: {summary:?}");
+            let count = |code: u16, sub: u32| {
+                summary
+                    .reasons
+                    .iter()
+                    .find(|r| r.reason.code == code && r.reason.sub_code == sub)
+                    .map(|r| r.count)
+            };
+            assert_eq!(count(603, 0), Some(2));
+            assert_eq!(count(487, 10004), Some(2));
+        }
+        // A leg left open by a crash is counted once, when the restart closes it with 500/900301.
+        let open = vec![
+            ops[0].clone(),
+            RecordOp::LegJoined {
+                call_id: "c1".into(),
+                participant_id: "c1-p1".into(),
+                endpoint_id: None,
+                identity: "alice".into(),
+                at,
+            },
+        ];
+        let summary = summary_of(&open, 1, true).await;
+        assert_eq!(summary.legs, 1, "{summary:?}");
+        assert_eq!(summary.reasons[0].reason.sub_code, 900301);
+        assert_eq!(summary.calls, 1);
     }
 
     #[tokio::test]

@@ -129,6 +129,69 @@ const MIGRATIONS: &[&str] = &[
     // 7: who ended each leg and each call (JSON, as `callEnded.endedBy` carries it).
     "ALTER TABLE legs ADD COLUMN ended_by TEXT;
     ALTER TABLE calls ADD COLUMN ended_by TEXT;",
+    // 8: each endpoint that rang keeps its own end (`rings`); targets that never
+    // answered get a leg of their own (`answered` = 0), and
+    // every identity a call involves (caller, targets, anyone whose leg joined) is listed beside
+    // the call, kept by triggers, so the identity filters walk an index instead of every call;
+    // leg ends counted per minute and reason, also by triggers, so the summary of a window reads
+    // one row per minute and reason whatever the traffic.
+    "ALTER TABLE legs ADD COLUMN answered INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE call_parties (
+        identity TEXT NOT NULL,
+        call_seq INTEGER NOT NULL,
+        PRIMARY KEY (identity, call_seq)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO call_parties (identity, call_seq) SELECT caller, seq FROM calls;
+    INSERT OR IGNORE INTO call_parties (identity, call_seq)
+        SELECT t.value, c.seq FROM calls c, json_each(c.targets) t;
+    INSERT OR IGNORE INTO call_parties (identity, call_seq)
+        SELECT l.identity, c.seq FROM legs l JOIN calls c ON c.id = l.call_id;
+    CREATE TRIGGER call_parties_of_call AFTER INSERT ON calls BEGIN
+        INSERT OR IGNORE INTO call_parties (identity, call_seq) VALUES (NEW.caller, NEW.seq);
+        INSERT OR IGNORE INTO call_parties (identity, call_seq)
+            SELECT value, NEW.seq FROM json_each(NEW.targets);
+    END;
+    CREATE TRIGGER call_parties_of_leg AFTER INSERT ON legs BEGIN
+        INSERT OR IGNORE INTO call_parties (identity, call_seq)
+            SELECT NEW.identity, seq FROM calls WHERE id = NEW.call_id;
+    END;
+    CREATE INDEX legs_identity_reason ON legs(identity, code, subcode, call_id);
+    CREATE TABLE leg_end_minutes (
+        minute INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        subcode INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (minute, code, subcode)
+    ) WITHOUT ROWID;
+    INSERT INTO leg_end_minutes (minute, code, subcode, count)
+        SELECT left_ms / 60000, code, subcode, COUNT(*) FROM legs
+        WHERE code IS NOT NULL AND left_ms IS NOT NULL GROUP BY 1, 2, 3;
+    CREATE TRIGGER leg_end_counted AFTER INSERT ON legs
+        WHEN NEW.code IS NOT NULL AND NEW.left_ms IS NOT NULL BEGIN
+        INSERT INTO leg_end_minutes (minute, code, subcode, count)
+            VALUES (NEW.left_ms / 60000, NEW.code, NEW.subcode, 1)
+            ON CONFLICT (minute, code, subcode) DO UPDATE SET count = count + 1;
+    END;
+    CREATE TRIGGER leg_end_counted_late AFTER UPDATE OF code ON legs
+        WHEN OLD.code IS NULL AND NEW.code IS NOT NULL AND NEW.left_ms IS NOT NULL BEGIN
+        INSERT INTO leg_end_minutes (minute, code, subcode, count)
+            VALUES (NEW.left_ms / 60000, NEW.code, NEW.subcode, 1)
+            ON CONFLICT (minute, code, subcode) DO UPDATE SET count = count + 1;
+    END;
+    CREATE TABLE rings (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        ended_ms INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        subcode INTEGER NOT NULL,
+        result_category TEXT NOT NULL,
+        raw_cause TEXT
+    );
+    CREATE INDEX rings_call ON rings(call_id, seq);
+    CREATE INDEX calls_ended ON calls(ended_ms);",
 ];
 
 /// The version a fully migrated database has.

@@ -20,7 +20,8 @@ use appel_codes::{registry, CallingError};
 use rusqlite::Connection;
 
 pub use calls::{
-    CallFilter, CallPage, CallRecord, EndReasonView, Interrupted, LegRecord, TimelineEntry,
+    CallFilter, CallPage, CallRecord, CallSummary, EndReasonView, Interrupted, LegRecord,
+    TimelineEntry,
 };
 pub use federation::StoredIssuer;
 pub use identities::{name_key, IdentityCursor, IdentityEntry, IdentityState};

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -62,6 +63,38 @@ pub enum RecordOp {
         /// When.
         at: SystemTime,
         /// Why.
+        reason: CallEndReason,
+        /// The protocol's own cause, verbatim.
+        raw_cause: Option<String>,
+    },
+    /// A target's leg ended without ever being answered, with its own reason.
+    TargetEnded {
+        /// Call id.
+        call_id: String,
+        /// The target's participant id.
+        participant_id: String,
+        /// The target's identity.
+        identity: String,
+        /// When.
+        at: SystemTime,
+        /// Why.
+        reason: CallEndReason,
+        /// The protocol's own cause, verbatim.
+        raw_cause: Option<String>,
+    },
+    /// One endpoint of a target stopped ringing, with its own reason.
+    RingEnded {
+        /// Call id.
+        call_id: String,
+        /// The target's participant id.
+        participant_id: String,
+        /// The endpoint that rang.
+        endpoint_id: String,
+        /// Whose endpoint.
+        identity: String,
+        /// When.
+        at: SystemTime,
+        /// Why it stopped.
         reason: CallEndReason,
         /// The protocol's own cause, verbatim.
         raw_cause: Option<String>,
@@ -122,9 +155,16 @@ pub struct RecordWriter {
     thread: std::sync::Arc<Mutex<Option<JoinHandle<()>>>>,
     committed: watch::Receiver<u64>,
     outbox: Arc<Notify>,
+    /// Operations sent and not yet through a commit (the metrics' records queue depth).
+    queued: Arc<AtomicI64>,
 }
 
 impl RecordWriter {
+    /// Operations queued and not yet committed.
+    pub fn queued(&self) -> i64 {
+        self.queued.load(Ordering::Relaxed).max(0)
+    }
+
     /// Whether the writer thread still takes records.
     pub fn is_running(&self) -> bool {
         self.thread
@@ -150,12 +190,15 @@ impl RecordWriter {
         let (marks, committed) = watch::channel(0);
         let outbox = Arc::new(Notify::new());
         let signal = Arc::clone(&outbox);
+        let queued = Arc::new(AtomicI64::new(0));
+        let done = Arc::clone(&queued);
         let thread = std::thread::Builder::new()
             .name("appel-records".into())
             .spawn(move || {
                 let signals = Signals {
                     marks,
                     outbox: signal,
+                    queued: done,
                 };
                 run(db, receiver, batch_size.max(1), flush_interval, signals)
             })
@@ -165,6 +208,7 @@ impl RecordWriter {
             thread: std::sync::Arc::new(Mutex::new(Some(thread))),
             committed,
             outbox,
+            queued,
         })
     }
 
@@ -178,7 +222,10 @@ impl RecordWriter {
         if ops.is_empty() {
             return;
         }
+        let count = i64::try_from(ops.len()).unwrap_or(i64::MAX);
+        self.queued.fetch_add(count, Ordering::Relaxed);
         if self.sender.send(Command::Write(ops)).is_err() {
+            self.queued.fetch_sub(count, Ordering::Relaxed);
             tracing::warn!("call record dropped: the records writer is closed");
         }
     }
@@ -233,6 +280,7 @@ impl RecordWriter {
 struct Signals {
     marks: watch::Sender<u64>,
     outbox: Arc<Notify>,
+    queued: Arc<AtomicI64>,
 }
 
 /// What one transaction gathers.
@@ -297,6 +345,10 @@ fn run(
                 tracing::error!(error = %e, events = batch.ops.len(), "call records could not be committed");
             }
         }
+        signals.queued.fetch_sub(
+            i64::try_from(batch.ops.len()).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
         if batch.mark > 0 {
             signals.marks.send_if_modified(|last| {
                 let newer = batch.mark > *last;
@@ -386,7 +438,11 @@ fn merge_pairs(batch: &[RecordOp]) -> Vec<Merge> {
                     merged[index] = Merge::With(start);
                 }
             }
-            RecordOp::Timeline { .. } | RecordOp::Webhook(_) | RecordOp::EndedBy { .. } => {}
+            RecordOp::Timeline { .. }
+            | RecordOp::TargetEnded { .. }
+            | RecordOp::RingEnded { .. }
+            | RecordOp::EndedBy { .. }
+            | RecordOp::Webhook(_) => {}
         }
     }
     merged
@@ -573,6 +629,61 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
                 reason,
                 raw_cause,
             )?;
+        }
+        RecordOp::TargetEnded {
+            call_id,
+            participant_id,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => {
+            // The leg counts from the call's start (when the target was first offered it) and is
+            // marked unanswered; a leg already stored under this participant is left as it is.
+            db.prepare_cached(
+                "INSERT INTO legs (call_id, participant_id, identity, joined_ms, left_ms,
+                                   duration_ms, code, subcode, result_category, raw_cause,
+                                   answered)
+                 VALUES (?1, ?2, ?3, MIN(?4, COALESCE((SELECT created_ms FROM calls WHERE id = ?1), ?4)),
+                         ?4, 0, ?5, ?6, ?7, ?8, 0)
+                 ON CONFLICT(call_id, participant_id) DO NOTHING",
+            )?
+            .execute(params![
+                call_id,
+                participant_id,
+                identity,
+                unix_ms(*at),
+                reason.code,
+                reason.subcode,
+                reason.category().as_str(),
+                raw_cause
+            ])?;
+        }
+        RecordOp::RingEnded {
+            call_id,
+            participant_id,
+            endpoint_id,
+            identity,
+            at,
+            reason,
+            raw_cause,
+        } => {
+            db.prepare_cached(
+                "INSERT INTO rings (call_id, participant_id, endpoint_id, identity, ended_ms,
+                                    code, subcode, result_category, raw_cause)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                call_id,
+                participant_id,
+                endpoint_id,
+                identity,
+                unix_ms(*at),
+                reason.code,
+                reason.subcode,
+                reason.category().as_str(),
+                raw_cause
+            ])?;
         }
         RecordOp::CallEnded {
             call_id,

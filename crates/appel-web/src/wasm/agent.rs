@@ -557,6 +557,7 @@ impl AgentInner {
                 token_expires_at,
                 resumed_calls,
                 custom_streams,
+                client_reports,
                 ..
             } => {
                 self.custom_streams.set(custom_streams);
@@ -572,6 +573,7 @@ impl AgentInner {
                     heartbeat: Duration::from_millis(heartbeat_interval_ms),
                     token_expires_unix_ms: token_expiry_ms(&token).unwrap_or(token_expires_at),
                     resumed_calls,
+                    client_reports,
                 };
                 if self.core.borrow().is_some() {
                     self.with_core(|core| core.connected(now(), welcome));
@@ -952,6 +954,18 @@ impl AgentInner {
     // ---- what the JavaScript objects ask ----
 
     /// Sends a frame that has no answer (`signal`, `mediaReady`); kept while reconnecting.
+    /// A client-side fact about `call` for the server's timeline (the core sends it only to a
+    /// server that takes reports).
+    pub(crate) fn report(
+        &self,
+        call: appel_client::CallRef,
+        kind: appel_protocol::ReportKind,
+        detail: Option<String>,
+    ) {
+        self.with_core(|core| core.report(call, kind, detail));
+        self.pump();
+    }
+
     pub(crate) fn send(&self, frame: &ClientFrame) {
         self.with_core(|core| core.send(frame.clone()));
         self.pump();

@@ -275,7 +275,15 @@ impl CallInner {
         }
     }
 
+    /// Tells the server a fact of this call that only the page sees, for the call's timeline.
+    pub(crate) fn report(&self, kind: appel_protocol::ReportKind, detail: Option<String>) {
+        if let (Some(agent), Some(call)) = (self.agent.upgrade(), self.core_ref.get()) {
+            agent.report(call, kind, detail);
+        }
+    }
+
     pub(crate) fn media_connected(&self) {
+        self.report(appel_protocol::ReportKind::MediaConnected, None);
         if self.direction == "Incoming" {
             if let (Some(agent), Some(call_id)) = (self.agent.upgrade(), self.call_id()) {
                 agent.send(&ClientFrame::MediaReady { call_id });

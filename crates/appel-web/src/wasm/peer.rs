@@ -134,7 +134,16 @@ impl Peer {
                 if peer.closed.get() {
                     return;
                 }
-                match peer.pc.ice_connection_state() {
+                let state = peer.pc.ice_connection_state();
+                // Every change goes on the call's timeline: a drop and its recovery (or not)
+                // explain a media end better than its reason alone.
+                if let Some(call) = peer.call.upgrade() {
+                    call.report(
+                        appel_protocol::ReportKind::IceState,
+                        Some(format!("{state:?}").to_lowercase()),
+                    );
+                }
+                match state {
                     // Only the first connection counts; later ones are recoveries.
                     RtcIceConnectionState::Connected | RtcIceConnectionState::Completed
                         if !peer.connected_once.replace(true) =>
