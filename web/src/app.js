@@ -123,11 +123,13 @@ function describeRecord(record, locale) {
   const outgoing = record.caller === me;
   const others = legs.filter((l) => l.identity !== me);
   const otherIdentity = outgoing ? (record.targets || [])[0] || (others[0] || {}).identity : record.caller;
-  // Connected for this viewer: as caller, someone answered; as callee, this identity answered.
-  const connected = outgoing ? others.length > 0 : Boolean(mine);
+  // Connected for this viewer: as caller, someone answered; as callee, this identity answered. A
+  // target that never answered has a leg too, marked `answered: false`.
+  const answered = (leg) => Boolean(leg) && leg.answered !== false;
+  const connected = outgoing ? others.some(answered) : answered(mine);
   const reason = (mine && mine.endReason) || record.endReason;
   const endedBy = normalizeEndedBy((mine && mine.endedBy) || record.endedBy, me);
-  const other = others[0];
+  const other = others.find(answered) || others[0];
   const leftFirst = other && other.leftAt && mine && mine.leftAt && other.leftAt <= mine.leftAt ? other.identity : null;
   const view = viewpoint({ endedBy, outgoing, connected, otherIdentity, leftFirst });
   const told = view.viewer === 'other' && leftFirst === view.identity && other.endReason ? other.endReason : reason;
