@@ -62,7 +62,9 @@ impl CallClient {
     /// A client for a desktop browser (`{mobile: true}` lowers the remote view limit to 6;
     /// `mediaRequestTimeoutMs`, default 30000, bounds the wait for a camera or microphone prompt).
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> CallClient {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "CallClientOptions | undefined")] options: JsValue,
+    ) -> CallClient {
         let mobile = js::member(&options, "mobile").as_bool().unwrap_or(false);
         CallClient {
             shared: Rc::new(ClientShared {
@@ -80,8 +82,12 @@ impl CallClient {
     /// Resolves to a `CallAgent`; rejects with 40114 (unreachable), 40115 (handshake refused),
     /// 40101 (no welcome in time), 40228 (this client already has an agent for the identity),
     /// 400/900900 (an option of the wrong kind) or the server's own refusal (401/10009…).
-    #[wasm_bindgen(js_name = createCallAgent)]
-    pub fn create_call_agent(&self, token: String, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = createCallAgent, unchecked_return_type = "Promise<CallAgent>")]
+    pub fn create_call_agent(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "CallAgentOptions")] options: JsValue,
+    ) -> Promise {
         let (promise, resolve, reject) = js::deferred();
         let handshake = Handshake { resolve, reject };
         if let Err((error, handshake)) =
@@ -101,8 +107,12 @@ impl CallClient {
     /// identity in this client is 409/40230, and a token the server signs in as a native
     /// identity is 400/900900. Its provider's policy may refuse calls (412/41056) and rooms
     /// (403/5830).
-    #[wasm_bindgen(js_name = createFederatedCallAgent)]
-    pub fn create_federated_call_agent(&self, token: String, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = createFederatedCallAgent, unchecked_return_type = "Promise<CallAgent>")]
+    pub fn create_federated_call_agent(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "CallAgentOptions")] options: JsValue,
+    ) -> Promise {
         let (promise, resolve, reject) = js::deferred();
         let handshake = Handshake { resolve, reject };
         if let Err((error, handshake)) =
@@ -1212,7 +1222,7 @@ impl CallAgent {
 
     /// Sends a fresh token for this connection (and every later one); resolves once the server
     /// took it.
-    #[wasm_bindgen(js_name = refreshToken)]
+    #[wasm_bindgen(js_name = refreshToken, unchecked_return_type = "Promise<void>")]
     pub fn refresh_token(&self, token: String) -> Promise {
         self.inner.options.network.set_token(&token);
         let inner = &self.inner;

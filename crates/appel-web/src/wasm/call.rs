@@ -439,7 +439,7 @@ impl Call {
     }
 
     /// The local camera or screen, for a preview (`null` when none is sent).
-    #[wasm_bindgen(getter, js_name = localVideoStream)]
+    #[wasm_bindgen(getter, js_name = localVideoStream, unchecked_return_type = "MediaStream | null")]
     pub fn local_video_stream(&self) -> JsValue {
         match self.inner.outgoing_video() {
             Some(track) => MediaStream::new()
@@ -476,8 +476,11 @@ impl Call {
     /// Leaves the call (`{forEveryone: true}` ends it for all). Ends with 0/0 here even when the
     /// server cannot be told; a refused end-for-everyone (403/900500, 403/900501) rejects and
     /// leaves the call going on.
-    #[wasm_bindgen(js_name = hangUp)]
-    pub fn hang_up(&self, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = hangUp, unchecked_return_type = "Promise<void>")]
+    pub fn hang_up(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "HangUpOptions | undefined")] options: JsValue,
+    ) -> Promise {
         let for_everyone = js::member(&options, "forEveryone")
             .as_bool()
             .unwrap_or(false);
@@ -518,11 +521,13 @@ impl Call {
     }
 
     /// Puts the call on hold (local media paused); 41033 when the server does not confirm.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn hold(&self) -> Promise {
         self.hold_or_resume(true)
     }
 
     /// Takes the call off hold; 41034 when the server does not confirm.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn resume(&self) -> Promise {
         self.hold_or_resume(false)
     }
@@ -572,11 +577,13 @@ impl Call {
     }
 
     /// Mutes the microphone; 41015 when there is no microphone track to change.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn mute(&self) -> Promise {
         self.set_muted(true)
     }
 
     /// Unmutes the microphone; 41016 when there is no microphone track to change.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn unmute(&self) -> Promise {
         self.set_muted(false)
     }
@@ -606,7 +613,7 @@ impl Call {
     /// Sends video: the default camera, or `stream` (a camera or a page's own `MediaStream`).
     /// 41027 when video is already sent; 41025, 43017, 43019 or 41073 for a stream that cannot be
     /// sent; 43001/43013/43000/… from the browser's `getUserMedia` failure.
-    #[wasm_bindgen(js_name = startVideo)]
+    #[wasm_bindgen(js_name = startVideo, unchecked_return_type = "Promise<void>")]
     pub fn start_video(
         &self,
         #[wasm_bindgen(unchecked_param_type = "LocalVideoStream")] stream: Option<js_sys::Object>,
@@ -662,7 +669,7 @@ impl Call {
     }
 
     /// Stops sending video; 41030 when none is sent, 41032 when `stream` is not the one sent.
-    #[wasm_bindgen(js_name = stopVideo)]
+    #[wasm_bindgen(js_name = stopVideo, unchecked_return_type = "Promise<void>")]
     pub fn stop_video(
         &self,
         #[wasm_bindgen(unchecked_param_type = "LocalVideoStream")] stream: Option<js_sys::Object>,
@@ -699,7 +706,7 @@ impl Call {
 
     /// Shares the screen instead of the camera: 41071 unless the call is Connected, 41035 when
     /// already sharing.
-    #[wasm_bindgen(js_name = startScreenShare)]
+    #[wasm_bindgen(js_name = startScreenShare, unchecked_return_type = "Promise<void>")]
     pub fn start_screen_share(&self) -> Promise {
         if self.inner.state.get() != CallState::Connected {
             return rejected(
@@ -731,7 +738,7 @@ impl Call {
     }
 
     /// Stops sharing the screen; 41041 when not sharing.
-    #[wasm_bindgen(js_name = stopScreenShare)]
+    #[wasm_bindgen(js_name = stopScreenShare, unchecked_return_type = "Promise<void>")]
     pub fn stop_screen_share(&self) -> Promise {
         let Some(track) = self.inner.screen.borrow_mut().take() else {
             return rejected(&CallingError::new(&registry::SCREEN_SHARE_ALREADY_STOPPED));
@@ -850,7 +857,11 @@ impl IncomingCall {
     }
 
     /// Answers (`{video?: boolean}`); resolves to the `Call`. 41006 when it no longer rings.
-    pub fn accept(&self, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Call>")]
+    pub fn accept(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AcceptOptions | undefined")] options: JsValue,
+    ) -> Promise {
         let video = js::member(&options, "video").as_bool().unwrap_or(false);
         let incoming = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -901,6 +912,7 @@ impl IncomingCall {
     }
 
     /// Declines on this endpoint; 41007 when it no longer rings.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn reject(&self) -> Promise {
         if self.inner.end_reason.get().is_some() {
             return rejected(

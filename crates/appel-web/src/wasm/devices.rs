@@ -215,8 +215,11 @@ export interface RemoteView {
 impl DeviceManager {
     /// Asks for `{audio, video}`; resolves to the same shape with what was granted; rejects
     /// with 40613 when refused and 40614 when the request itself failed.
-    #[wasm_bindgen(js_name = askDevicePermission)]
-    pub fn ask_device_permission(&self, kinds: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = askDevicePermission, unchecked_return_type = "Promise<DevicePermissions>")]
+    pub fn ask_device_permission(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "DevicePermissions")] kinds: JsValue,
+    ) -> Promise {
         let audio = js::member(&kinds, "audio").as_bool().unwrap_or(false);
         let video = js::member(&kinds, "video").as_bool().unwrap_or(false);
         let timeout = self.client.media_timeout_ms;
@@ -277,8 +280,12 @@ impl DeviceManager {
 
     /// Plays a media element's sound on the speaker `deviceId`; 40606 where the browser cannot
     /// select audio outputs (`setSinkId` missing, or refused here).
-    #[wasm_bindgen(js_name = selectSpeaker)]
-    pub fn select_speaker(&self, element: JsValue, device_id: String) -> Promise {
+    #[wasm_bindgen(js_name = selectSpeaker, unchecked_return_type = "Promise<void>")]
+    pub fn select_speaker(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "HTMLMediaElement")] element: JsValue,
+        device_id: String,
+    ) -> Promise {
         let set_sink = js::member(&element, "setSinkId");
         let Some(set_sink) = set_sink
             .dyn_ref::<js_sys::Function>()

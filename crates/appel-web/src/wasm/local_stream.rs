@@ -316,7 +316,7 @@ impl LocalVideoStream {
     /// Moves this stream to another camera; a call sending it goes on with the new one. 43004
     /// for something that is not a camera (or a custom stream, which has none), 43005 for the
     /// camera in use, 43019 for a camera without an id; the camera's own failures otherwise.
-    #[wasm_bindgen(js_name = switchSource)]
+    #[wasm_bindgen(js_name = switchSource, unchecked_return_type = "Promise<void>")]
     pub fn switch_source(
         &self,
         #[wasm_bindgen(unchecked_param_type = "VideoDeviceInfo")] camera: JsValue,

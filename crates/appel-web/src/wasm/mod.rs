@@ -41,6 +41,62 @@ export type EndedBy =
   | { kind: "participant"; participantId: string; identity: string }
   | { kind: "callControl" }
   | { kind: "server"; cause: "timer" | "unreachable" | "shutdown" };
+/** Options of `CallClient.createCallAgent` and `createFederatedCallAgent` (docs/sdk.md). */
+export interface CallAgentOptions {
+  /** The server: `https://host:port` (or `ws(s)://host:port/path`). */
+  serverUrl: string;
+  /** This endpoint's id (default: a random one). */
+  endpointId?: string;
+  /** How long a request waits for the server's answer, in ms (default 10,000). */
+  requestTimeoutMs?: number;
+  /** `"relay"` allows relayed media paths only (docs/relay.md). */
+  iceTransportPolicy?: "all" | "relay";
+  /** Keep only ICE candidates of these addresses (tests on loopback). */
+  allowedCandidateAddresses?: string[];
+  /** How long calls outlive a dropped signaling connection, and the retry pacing. */
+  reconnect?: { graceMs?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+  /** Fetches a fresh token from the application's backend. */
+  tokenRefresher?: () => Promise<string>;
+  /** Refresh before expiry rather than when the server asks. */
+  refreshProactively?: boolean;
+  /** How long before expiry a proactive refresh starts, in ms. */
+  refreshLeadMs?: number;
+  /** How long the refresher may take, in ms. */
+  tokenFetchTimeoutMs?: number;
+  /** How long an accepted call may take to connect, in ms. */
+  callEstablishmentMs?: number;
+  /** Fetch the server's relay (TURN) credentials before each call's media. */
+  useRelay?: boolean;
+  /** How long media may stay disconnected before the call ends 410/3101, in ms. */
+  mediaRecoveryMs?: number;
+}
+/** Options of `Call.hangUp`. */
+export interface HangUpOptions {
+  /** End the call for everyone (the organizer, or a participant granted it). */
+  forEveryone?: boolean;
+}
+/** Options of `IncomingCall.accept`. */
+export interface AcceptOptions {
+  /** Answer with video. */
+  video?: boolean;
+}
+/** What `DeviceManager.askDevicePermission` asks for, and answers with what was granted. */
+export interface DevicePermissions {
+  audio?: boolean;
+  video?: boolean;
+}
+/** A catalogue entry explained in one language (`explain`). */
+export interface Explanation {
+  code: number;
+  subCode: number | null;
+  name: EntryName;
+  resultCategory: ResultCategory;
+  message: string;
+  advice: string;
+  retryable: boolean;
+  /** A call-end entry's sentences for the person who sees the end, by point of view; null otherwise. */
+  endUser: { you?: string; other?: string; caller?: string; callee?: string } | null;
+}
 "#;
 
 /// Chooses the language of the messages and advice of every error and `explain` answer that
@@ -58,7 +114,7 @@ pub fn set_locale(tag: &str) -> String {
 /// `endUser` holds a call-end entry's texts for the person who sees the end, by point of view
 /// (`you`, `other`, `caller`, `callee`; `{name}` stands for the other party), and is `null` for
 /// other entries.
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "Explanation")]
 pub fn explain(code: u16, sub_code: u32, locale: Option<String>) -> JsValue {
     let locale = locale
         .as_deref()
