@@ -313,6 +313,11 @@ impl Peer {
         Ok(())
     }
 
+    /// Whether its media connected at least once.
+    pub(crate) fn connected(&self) -> bool {
+        self.connected_once.get()
+    }
+
     pub(crate) fn close(&self) {
         self.closed.set(true);
         self.pc.close();
