@@ -207,15 +207,18 @@ impl CallInner {
         self.participants.borrow().clone()
     }
 
-    /// Whether the media of this call still goes peer to peer (a 1:1 call, or one moving to the
-    /// media server whose media does not flow there yet).
-    pub(crate) fn peer_to_peer(&self) -> bool {
-        self.peer.borrow().is_some() || !self.via_server.get()
+    /// Whether `media`'s media comes over the peer-to-peer connection: in a 1:1 call, and for the
+    /// other end of that connection while the call moves to the media server.
+    pub(crate) fn carried_peer_to_peer(&self, media: &RemoteMedia) -> bool {
+        match self.peer.borrow().as_ref() {
+            Some(peer) => peer.remote() == media.id,
+            None => !self.via_server.get(),
+        }
     }
 
     /// Whether `media`'s video can be shown now, on whichever connection carries it.
     pub(crate) fn participant_video_available(&self, media: &RemoteMedia) -> bool {
-        if self.peer_to_peer() {
+        if self.carried_peer_to_peer(media) {
             return !media.gone.get()
                 && self.remote_video.get()
                 && self.remote_stream.get_video_tracks().length() > 0;
@@ -225,7 +228,7 @@ impl CallInner {
 
     /// The stream a view of `media`'s video shows.
     pub(crate) fn participant_stream(&self, media: &RemoteMedia) -> MediaStream {
-        if self.peer_to_peer() {
+        if self.carried_peer_to_peer(media) {
             Clone::clone(&self.remote_stream)
         } else {
             Clone::clone(&media.video)

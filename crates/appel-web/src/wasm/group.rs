@@ -512,7 +512,7 @@ impl RemoteParticipant {
     /// Its audio as received (it already plays; this is for a level meter).
     #[wasm_bindgen(getter, js_name = audioStream)]
     pub fn audio_stream(&self) -> MediaStream {
-        if self.call.peer_to_peer() {
+        if self.call.carried_peer_to_peer(&self.media) {
             return Clone::clone(&self.call.remote_stream);
         }
         Clone::clone(&self.media.audio)
