@@ -106,6 +106,12 @@ describe('group calls through the media server', () => {
     await hearsEveryone(erin, [dan.identity, fay.identity]);
     await dan.page.click('#mute');
     await erin.page.waitForSelector(`#grid .tile[data-identity="${dan.identity}"][data-muted="true"]`);
+    // The grid speaks the page's language: the indicator and the group call's buttons in French.
+    await erin.page.selectOption('#locale', 'fr');
+    assert.equal(await erin.page.textContent(`#grid .tile[data-identity="${dan.identity}"] .muted-indicator`), 'micro coupé');
+    assert.equal(await erin.page.textContent('#invite-button'), 'Inviter');
+    assert.equal(await erin.page.textContent('#end-all'), 'Terminer pour tous');
+    assert.equal(await erin.page.textContent('#peer'), 'Appel de groupe');
     // Packets already on their way when the server took the mute may still land.
     await new Promise((r) => setTimeout(r, 800));
     const before = await audioPackets(erin);
