@@ -96,7 +96,38 @@ describe('group calls through the media server', () => {
       assert.equal(await side.page.locator('#grid .tile').count(), 3, 'two others and oneself');
     }
     await screenshot(sides[0].page, 'group-call-grid.png');
+    // The organizer ends it for everyone: the two others see 0/4097.
+    await sides[0].page.click('#end-all');
+    for (const side of sides.slice(1)) {
+      await side.page.waitForSelector('body[data-screen="ended"]', { timeout: 15000 });
+      assert.equal(await side.page.evaluate(() => document.body.dataset.endReason), '0/4097');
+    }
     for (const side of sides) await side.page.context().close();
+  });
+
+  test("two pages join a room's call by its id and see each other in the grid", async () => {
+    const lea = await signIn(browser, server, 'Lea');
+    const max = await signIn(browser, server, 'Max');
+    const response = await fetch(`${server.url}/rooms`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ participants: [{ identity: lea.identity, role: 'Presenter' }, { identity: max.identity, role: 'Attendee' }] }),
+    });
+    assert.ok(response.ok, `POST /rooms: ${response.status}`);
+    const room = (await response.json()).id;
+    for (const side of [lea, max]) {
+      await side.page.fill('#join-id', room);
+      await side.page.click('#join-room-button');
+      await side.page.waitForSelector('body[data-screen="call"]');
+    }
+    await seesEveryone(lea, [max.identity]);
+    await seesEveryone(max, [lea.identity]);
+    await hearsEveryone(max, [lea.identity]);
+    // Nobody ends a room's call for everyone: the refusal shows, and the call goes on.
+    await lea.page.click('#end-all');
+    await lea.page.waitForFunction(() => document.body.dataset.lastError === '403/900501');
+    assert.equal(await max.page.evaluate(() => document.body.dataset.screen), 'call');
+    for (const side of [lea, max]) await side.page.context().close();
   });
 
   test("a muted participant's audio stops reaching the others while the rest is still heard", async () => {
