@@ -188,7 +188,7 @@ describe('group calls through the media server', () => {
     for (const side of all) await side.page.context().close();
   });
 
-  test('a device failure during a call is reported on its timeline (deviceError)', async () => {
+  test('a device failure during a call is reported on its timeline (deviceError); a camera or microphone ending under the SDK is 900710/900711 and the call goes on', async () => {
     const { id, sides } = await groupCall(browser, server, ['Jo', 'Kim']);
     const [, kim] = sides;
     await seesEveryone(kim, [sides[0].identity]);
@@ -208,6 +208,30 @@ describe('group calls through the media server', () => {
     assert.ok(entry, `no deviceError on the timeline: ${JSON.stringify(await timeline(server, id))}`);
     assert.match(JSON.stringify(entry.detail), /43005 SWITCH_CAMERA_SAME_DEVICE: /);
     assert.match(JSON.stringify(entry.detail), new RegExp(kim.identity));
+
+    // Kim's camera and microphone end under the SDK (as when unplugged: the browser ends the
+    // track and fires `ended`, which its own `stop()` never does). The call goes on without them.
+    const failures = await kim.page.evaluate(async () => {
+      const callNow = window.appel.state.call;
+      const seen = [];
+      callNow.on('videoFailed', (e) => seen.push(['video', e.subCode]));
+      callNow.on('microphoneFailed', (e) => seen.push(['microphone', e.subCode]));
+      for (const track of [callNow.localVideoStreams[0].getMediaStream().getVideoTracks()[0], callNow.localAudioStream.getAudioTracks()[0]]) {
+        track.stop();
+        track.dispatchEvent(new Event('ended'));
+      }
+      return { seen, videoOn: callNow.isVideoOn, state: callNow.state };
+    });
+    assert.deepEqual(failures, { seen: [['video', 900710], ['microphone', 900711]], videoOn: false, state: 'Connected' });
+    // Jo's tile of Kim stops showing video, and the timeline says why.
+    await sides[0].page.waitForSelector(`#grid .tile[data-identity="${kim.identity}"][data-video="none"]`, { timeout: 15000 });
+    let details = '';
+    for (let i = 0; i < 50 && !/900711/.test(details); i += 1) {
+      details = JSON.stringify((await timeline(server, id)).filter((e) => e.kind === 'deviceError'));
+      if (!/900711/.test(details)) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(details, /900710 CAMERA_ENDED_DURING_CALL: /);
+    assert.match(details, /900711 MICROPHONE_ENDED_DURING_CALL: /);
     for (const side of sides) await side.page.context().close();
   });
 });

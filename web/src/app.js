@@ -253,6 +253,8 @@ function renderGrid() {
     tile.element.dataset.muted = String(p.isMuted);
     tile.element.dataset.identity = p.identity;
     const [stream] = p.videoStreams;
+    // Its video went away (camera off, or ended): the frozen view goes too.
+    if (tile.view && !(stream && stream.isAvailable)) dropView(tile);
     tile.none.textContent = tile.view ? '' : t(locale, 'noVideo');
     if (!stream || !stream.isAvailable || tile.view || tile.pending) continue;
     tile.pending = true;

@@ -135,7 +135,12 @@ impl CallInner {
         let timeout = self.media_timeout_ms();
         match get_user_media(true, false, DeviceOperation::StartAudio, timeout).await {
             Ok(stream) => {
-                *self.local_audio.borrow_mut() = stream.get_audio_tracks().get(0).dyn_into().ok()
+                let track: Option<MediaStreamTrack> =
+                    stream.get_audio_tracks().get(0).dyn_into().ok();
+                if let Some(track) = &track {
+                    self.watch(track);
+                }
+                *self.local_audio.borrow_mut() = track;
             }
             Err(error) => self.emitter.emit("microphoneFailed", &js::error_js(&error)),
         }
@@ -146,6 +151,7 @@ impl CallInner {
                         stream.get_video_tracks().get(0).dyn_into().ok();
                     if let Some(track) = &track {
                         self.adopt_stream(LocalStreamInner::of_track(track));
+                        self.watch(track);
                     }
                     *self.local_video.borrow_mut() = track;
                     self.emitter.emit("localVideoChanged", &JsValue::TRUE);
@@ -379,6 +385,43 @@ impl CallInner {
         });
     }
 
+    /// Watches a local track for its source ending under the SDK (a camera or microphone
+    /// unplugged, or taken back by the system): `ended` fires only then, never for the SDK's own
+    /// `stop()`.
+    fn watch(&self, track: &MediaStreamTrack) {
+        let weak = self.self_ref.borrow().clone();
+        let id = track.id();
+        track.set_onended(Some(&js::callback(move |_| {
+            if let Some(call) = weak.upgrade() {
+                call.track_ended(&id);
+            }
+        })));
+    }
+
+    /// A local track ended under the SDK. The call goes on: without video (900710, through
+    /// `videoFailed`), or unheard (900711, through `microphoneFailed`).
+    fn track_ended(&self, id: &str) {
+        if self.has_ended() {
+            return;
+        }
+        let is = |slot: &RefCell<Option<MediaStreamTrack>>| {
+            slot.borrow().as_ref().is_some_and(|t| t.id() == id)
+        };
+        if is(&self.local_video) {
+            let error = CallingError::new(&registry::CAMERA_ENDED_DURING_CALL)
+                .with_raw_cause("the camera track ended");
+            self.release_local_video();
+            self.refresh_video();
+            self.device_failed(&error);
+            self.emitter.emit("videoFailed", &js::error_js(&error));
+        } else if is(&self.local_audio) {
+            let error = CallingError::new(&registry::MICROPHONE_ENDED_DURING_CALL)
+                .with_raw_cause("the microphone track ended");
+            self.device_failed(&error);
+            self.emitter.emit("microphoneFailed", &js::error_js(&error));
+        }
+    }
+
     /// A device failed while the call goes on: the server's timeline hears of it (when it takes
     /// reports), so the failure explains what the others saw.
     pub(crate) fn device_failed(&self, error: &CallingError) {
@@ -584,6 +627,7 @@ impl CallInner {
         if self.has_ended() || !sent.is_some_and(|s| Rc::ptr_eq(&s, stream)) {
             return false;
         }
+        self.watch(&track);
         if let Some(old) = self.local_video.borrow_mut().replace(track) {
             old.stop();
         }
@@ -922,6 +966,7 @@ impl Call {
                 return Ok(JsValue::UNDEFINED);
             }
             inner.adopt_stream(stream);
+            inner.watch(&track);
             *inner.local_video.borrow_mut() = Some(track);
             inner.refresh_video();
             Ok(JsValue::UNDEFINED)
