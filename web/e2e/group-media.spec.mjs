@@ -183,6 +183,12 @@ describe('group calls through the media server', () => {
       assert.equal(await side.page.evaluate(() => document.body.dataset.screen), 'call');
       ended.push(await side.page.evaluate(() => window.endedEarly));
       assert.equal(await side.page.evaluate(() => window.appel.state.call.usesMediaServer), true);
+      // Its peer-to-peer connection is closed once media flows through the server: the tracks it
+      // received have ended.
+      await side.page.waitForFunction(() => {
+        const tracks = window.appel.state.call.remoteMediaStream.getTracks();
+        return tracks.length > 0 && tracks.every((track) => track.readyState === 'ended');
+      }, null, { timeout: 15000 });
     }
     assert.deepEqual(ended, [false, false], 'the 1:1 call never ended on the way');
     for (const side of all) await side.page.context().close();
@@ -232,6 +238,14 @@ describe('group calls through the media server', () => {
     }
     assert.match(details, /900710 CAMERA_ENDED_DURING_CALL: /);
     assert.match(details, /900711 MICROPHONE_ENDED_DURING_CALL: /);
+    // The media-server connection is on the timeline as a peer-to-peer one is: connected, and its
+    // ICE states, from both pages.
+    const entries = await timeline(server, id);
+    for (const side of sides) {
+      const mine = entries.filter((e) => JSON.stringify(e.detail).includes(side.identity));
+      assert.ok(mine.some((e) => e.kind === 'mediaConnected'), `no mediaConnected of ${side.identity}: ${JSON.stringify(entries)}`);
+      assert.ok(mine.some((e) => e.kind === 'iceState' && /connected/.test(JSON.stringify(e.detail))), `no iceState of ${side.identity}`);
+    }
     for (const side of sides) await side.page.context().close();
   });
 });
