@@ -363,6 +363,10 @@ export declare const Codes: {
   readonly MEDIA_ALREADY_CONNECTED: { readonly code: 409; readonly subCode: 900702; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The media server could not use the SDP it was sent (unreadable, no usable media line, or not the answer it waits for). */
   readonly MEDIA_SDP_REFUSED: { readonly code: 400; readonly subCode: 900703; readonly resultCategory: "UnexpectedClientError"; readonly scope: "sdk"; readonly retryable: false };
+  /** The camera stopped during the call (unplugged, taken by the system or another application), so this side no longer sends video; the call goes on. */
+  readonly CAMERA_ENDED_DURING_CALL: { readonly code: 410; readonly subCode: 900710; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
+  /** The microphone stopped during the call (unplugged, taken by the system or another application), so the others no longer hear this side; the call goes on. */
+  readonly MICROPHONE_ENDED_DURING_CALL: { readonly code: 410; readonly subCode: 900711; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
   /** The load tool only runs against a server on a loopback address of this machine. */
   readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** An argument is not valid. */

@@ -3,6 +3,7 @@
 // to compile if one becomes `any`).
 import init, {
   CallClient,
+  VideoStreamRenderer,
   explain,
   setLocale,
   type AppelError,
@@ -11,6 +12,7 @@ import init, {
   type EndedBy,
   type Explanation,
   type IncomingCall,
+  type RemoteParticipant,
 } from '@appel/sdk';
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
@@ -46,4 +48,17 @@ export async function example(token: string, bob: string): Promise<void> {
   }
   const permissions = typed(await client.getDeviceManager().askDevicePermission({ audio: true, video: true }));
   console.log(permissions.audio, permissions.video);
+  // A group call: joined by id, every other participant's video in a view of its own.
+  const group: Call = typed(agent.join('9f0c…', { video: true }));
+  await typed(group.addParticipant(bob));
+  group.on('mediaPathChanged', () => console.log(group.usesMediaServer));
+  for (const participant of group.remoteParticipants) {
+    const p: RemoteParticipant = typed(participant);
+    const [stream] = p.videoStreams;
+    if (stream && stream.isAvailable) {
+      const view = typed(await new VideoStreamRenderer(stream).createView({ timeoutMs: 15_000 }));
+      console.log(p.identity, p.isMuted, view.target, (await p.audioStats()).packetsReceived);
+    }
+  }
+  agent.joinRoom('room-1', { video: false });
 }

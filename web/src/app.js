@@ -1,7 +1,7 @@
 // Appel's web app: signs in (development mode or a token), calls, answers, and explains how each
 // call ended in English or French with the catalogue's advice. Everything goes through the
 // browser SDK (crates/appel-web compiled to wasm).
-import init, { CallClient, explain, setLocale } from '/app/pkg/appel_web.js';
+import init, { CallClient, VideoStreamRenderer, explain, setLocale } from '/app/pkg/appel_web.js';
 import { endSentence, formatDuration, normalizeEndedBy, t, translatePage, viewpoint } from '/app/endings.js';
 
 const $ = (id) => document.getElementById(id);
@@ -180,7 +180,116 @@ async function refreshHome() {
   document.body.dataset.homeReady = String(Date.now());
 }
 
+/**
+ * A group call's grid: one tile per participant (this page's own first), each with its name, its
+ * video once frames show, and whether its microphone is off. Tiles keep their renderer; a view that
+ * could not be made is tried again at the next change (or the next second).
+ */
+const grid = { tiles: new Map(), timer: null };
+
+function gridTile(key) {
+  let tile = grid.tiles.get(key);
+  if (tile) return tile;
+  const element = document.createElement('div');
+  element.className = 'tile';
+  element.dataset.participantId = key;
+  element.dataset.video = 'none';
+  const name = document.createElement('span');
+  name.className = 'name';
+  const muted = document.createElement('span');
+  muted.className = 'muted-indicator';
+  muted.hidden = true;
+  const none = document.createElement('span');
+  none.className = 'no-video';
+  element.append(none, name, muted);
+  tile = { element, name, muted, none, renderer: null, view: null, pending: false };
+  grid.tiles.set(key, tile);
+  $('grid').append(element);
+  return tile;
+}
+
+function dropView(tile) {
+  if (tile.renderer) { try { tile.renderer.dispose(); } catch (_) { /* disposed already */ } }
+  if (tile.view) tile.view.remove();
+  tile.renderer = null;
+  tile.view = null;
+  tile.pending = false;
+  tile.element.dataset.video = 'none';
+}
+
+function renderGrid() {
+  const call = state.call;
+  const locale = lang();
+  if (!call || !call.usesMediaServer) return;
+  $('one-to-one').hidden = true;
+  $('grid').hidden = false;
+  $('call-with').hidden = true;
+  $('peer').textContent = t(locale, 'groupCall');
+  const own = gridTile('self');
+  own.name.textContent = `${t(locale, 'you')} (${nameOf(state.me.identity)})`;
+  own.muted.textContent = t(locale, 'muted');
+  own.muted.hidden = !call.isMuted;
+  own.element.dataset.muted = String(call.isMuted);
+  const preview = call.localVideoStream;
+  if (preview && !own.view) {
+    own.view = document.createElement('video');
+    own.view.autoplay = true;
+    own.view.muted = true;
+    own.view.playsInline = true;
+    own.element.prepend(own.view);
+  }
+  // A new stream object each time: set it only when the track sent changed, or the preview restarts.
+  const track = preview ? preview.getVideoTracks()[0].id : '';
+  if (own.view && own.track !== track) { own.view.srcObject = preview; own.track = track; }
+  own.none.textContent = preview ? '' : t(locale, 'noVideo');
+  const present = new Set(['self']);
+  for (const p of call.remoteParticipants) {
+    if (p.state === 'Disconnected') continue;
+    present.add(p.id);
+    const tile = gridTile(p.id);
+    tile.name.textContent = nameOf(p.identity);
+    tile.muted.textContent = t(locale, 'muted');
+    tile.muted.hidden = !p.isMuted;
+    tile.element.dataset.muted = String(p.isMuted);
+    tile.element.dataset.identity = p.identity;
+    const [stream] = p.videoStreams;
+    // Its video went away (camera off, or ended): the frozen view goes too.
+    if (tile.view && !(stream && stream.isAvailable)) dropView(tile);
+    tile.none.textContent = tile.view ? '' : t(locale, 'noVideo');
+    if (!stream || !stream.isAvailable || tile.view || tile.pending) continue;
+    tile.pending = true;
+    tile.renderer = tile.renderer || new VideoStreamRenderer(stream);
+    const renderer = tile.renderer;
+    renderer.createView({ timeoutMs: 15000 }).then(({ target }) => {
+      if (tile.renderer !== renderer) return;
+      tile.pending = false;
+      tile.view = target;
+      tile.element.prepend(target);
+      tile.none.textContent = '';
+      tile.element.dataset.video = 'shown';
+    }, () => { if (tile.renderer === renderer) tile.pending = false; });
+  }
+  for (const [key, tile] of grid.tiles) {
+    if (present.has(key)) continue;
+    dropView(tile);
+    tile.element.remove();
+    grid.tiles.delete(key);
+  }
+}
+
+function clearGrid() {
+  for (const tile of grid.tiles.values()) dropView(tile);
+  grid.tiles.clear();
+  $('grid').replaceChildren();
+  $('grid').hidden = true;
+  $('one-to-one').hidden = false;
+  $('call-with').hidden = false;
+  clearInterval(grid.timer);
+  grid.timer = null;
+}
+
 function bindCall(call) {
+  clearGrid();
   state.call = call;
   $('peer').textContent = nameOf(call.remoteIdentity);
   // Someone who signed in after this page loaded its directory: look the name up again.
@@ -195,8 +304,16 @@ function bindCall(call) {
   const seen = { connectedAt: null, leftFirst: null };
   const remote = $('remote');
   remote.srcObject = call.remoteMediaStream;
-  const updateLocal = () => { $('local').srcObject = call.localVideoStream; $('video').classList.toggle('off', !call.isVideoOn); };
+  const updateLocal = () => { $('local').srcObject = call.localVideoStream; $('video').classList.toggle('off', !call.isVideoOn); renderGrid(); };
   updateLocal();
+  $('call-id').textContent = call.id || '—';
+  call.on('idChanged', (id) => { $('call-id').textContent = id; });
+  // The media moved (a 1:1 call gained a third participant): views of the old path stop, so
+  // every tile makes its view again on the new one.
+  call.on('mediaPathChanged', () => { for (const tile of grid.tiles.values()) if (tile.renderer) dropView(tile); renderGrid(); });
+  for (const event of ['remoteParticipantsUpdated', 'remoteParticipantLeft', 'remoteVideoChanged', 'remoteMutedChanged', 'mutedChanged']) call.on(event, () => renderGrid());
+  grid.timer = setInterval(renderGrid, 1000);
+  renderGrid();
   call.on('stateChanged', (s) => {
     $('state').textContent = t(lang(), `state_${s}`);
     document.body.dataset.callState = s;
@@ -222,6 +339,7 @@ function bindCall(call) {
 }
 
 function showEnd(reason, context) {
+  clearGrid();
   state.lastReason = reason;
   state.lastEnd = context;
   state.call = null;
@@ -267,6 +385,17 @@ function startCall(identity) {
   bindCall(call);
 }
 
+function startGroupCall() {
+  bindCall(state.agent.startCall([], { video: $('with-video').checked, joinable: true }));
+}
+
+function join(room) {
+  const id = $('join-id').value.trim();
+  if (!id) return;
+  const options = { video: $('with-video').checked };
+  bindCall(room ? state.agent.joinRoom(id, options) : state.agent.join(id, options));
+}
+
 function onIncoming(incoming) {
   state.incoming = incoming;
   $('caller').textContent = nameOf(incoming.from);
@@ -303,6 +432,15 @@ $('accept').onclick = () => accept(false);
 $('accept-video').onclick = () => accept(true);
 $('reject').onclick = () => state.incoming.reject().catch(showError);
 $('hangup').onclick = () => state.call && state.call.hangUp({});
+$('end-all').onclick = () => state.call && state.call.hangUp({ forEveryone: true }).catch(showError);
+$('group-button').onclick = () => startGroupCall();
+$('join-form').onsubmit = (event) => { event.preventDefault(); join(false); };
+$('join-room-button').onclick = () => join(true);
+$('invite-form').onsubmit = (event) => {
+  event.preventDefault();
+  const identity = $('invite-identity').value.trim();
+  if (identity && state.call) state.call.addParticipant(identity).then(() => { $('invite-identity').value = ''; }, showError);
+};
 $('mute').onclick = async () => {
   const call = state.call;
   try { if (call.isMuted) await call.unmute(); else await call.mute(); $('mute').textContent = t(lang(), call.isMuted ? 'unmute' : 'mute'); } catch (e) { showError(e); }
@@ -322,6 +460,7 @@ $('locale').onchange = () => {
   if (state.agent) $('connection').textContent = t(lang(), `connection_${state.agent.connectionState}`);
   if (state.call) $('mute').textContent = t(lang(), state.call.isMuted ? 'unmute' : 'mute');
   if (state.call) $('hold').textContent = t(lang(), state.call.state === 'LocalHold' ? 'resume' : 'hold');
+  renderGrid();
   if (state.me) { renderPeople(state.users.filter((u) => u.identity !== state.me.identity)); renderRecent(); }
 };
 let searching = null;

@@ -147,6 +147,26 @@ pub enum Event {
         /// The call.
         call: CallRef,
     },
+    /// The call's media goes through the media server (`mediaServer`): connect there with
+    /// `mediaOffer`, and close a peer-to-peer connection once media flows through the server.
+    MediaServer {
+        /// The call.
+        call: CallRef,
+    },
+    /// The media server's answer to this endpoint's `mediaOffer` (its request is answered too).
+    MediaAnswer {
+        /// The call.
+        call: CallRef,
+        /// The SDP answer.
+        sdp: String,
+    },
+    /// The media server's offer of the other participants' tracks: answer with `mediaAnswer`.
+    MediaOffer {
+        /// The call.
+        call: CallRef,
+        /// The SDP offer.
+        sdp: String,
+    },
     /// The call came through a reconnect; its state as the server has it (the changes it brings
     /// were told first as `ParticipantUpdated` and `CallState`).
     CallResumed {
@@ -589,9 +609,27 @@ impl Core {
                 });
                 self.start_refresh();
             }
-            // Sent only to endpoints that sent `mediaOffer`, which this core does not yet:
-            // native media through the media server is a later step (docs/architecture.md).
-            ServerFrame::MediaAnswer { .. } | ServerFrame::MediaOffer { .. } => {}
+            ServerFrame::MediaServer { call_id } => {
+                if let Some(call) = self.by_id.get(&call_id).copied() {
+                    self.event(Event::MediaServer { call });
+                }
+            }
+            ServerFrame::MediaOffer { call_id, sdp } => {
+                if let Some(call) = self.by_id.get(&call_id).copied() {
+                    self.event(Event::MediaOffer { call, sdp });
+                }
+            }
+            ServerFrame::MediaAnswer {
+                request_id,
+                call_id,
+                sdp,
+            } => {
+                // The SDP first, so that the request's answer finds it applied or applying.
+                if let Some(call) = self.by_id.get(&call_id).copied() {
+                    self.event(Event::MediaAnswer { call, sdp });
+                }
+                self.answered(now, request_id, Ok(()));
+            }
         }
     }
 

@@ -1061,3 +1061,63 @@ fn reports_go_out_only_for_a_named_call_on_a_server_that_takes_them() {
         .report(call, appel_protocol::ReportKind::MediaConnected, None);
     assert!(older.sent().is_empty());
 }
+
+#[test]
+fn a_call_told_to_move_to_the_media_server_hears_it_once_and_gets_its_answer_and_offers() {
+    let mut rig = Rig::new(config(static_token()));
+    let call = rig.named_call("c-move");
+    let out = rig.frame(ServerFrame::MediaServer {
+        call_id: CallId::new("c-move"),
+    });
+    assert_eq!(events(&out), vec![Event::MediaServer { call }]);
+    // A notice about a call this endpoint is not in is nobody's business.
+    let out = rig.frame(ServerFrame::MediaServer {
+        call_id: CallId::new("someone-else"),
+    });
+    assert!(events(&out).is_empty());
+
+    let request_id = rig
+        .core
+        .request(rig.now, Duration::from_secs(10), |request_id| {
+            ClientFrame::MediaOffer {
+                request_id,
+                call_id: CallId::new("c-move"),
+                sdp: "offer".into(),
+            }
+        });
+    rig.sent();
+    let out = rig.frame(ServerFrame::MediaAnswer {
+        request_id,
+        call_id: CallId::new("c-move"),
+        sdp: "answer".into(),
+    });
+    // The SDP reaches the call before the request is answered, so the answer finds it.
+    assert_eq!(
+        events(&out),
+        vec![
+            Event::MediaAnswer {
+                call,
+                sdp: "answer".into()
+            },
+            Event::Answered {
+                request_id,
+                result: Ok(())
+            }
+        ]
+    );
+    let out = rig.frame(ServerFrame::MediaOffer {
+        call_id: CallId::new("c-move"),
+        sdp: "tracks of the others".into(),
+    });
+    assert_eq!(
+        events(&out),
+        vec![Event::MediaOffer {
+            call,
+            sdp: "tracks of the others".into()
+        }]
+    );
+    // Answered once: no timeout of the media offer later.
+    assert!(events(&rig.advance_to(60_000))
+        .iter()
+        .all(|e| !matches!(e, Event::NoAnswer { .. })));
+}

@@ -35,6 +35,8 @@ pub(crate) struct Leg {
     /// Its audio is not to be forwarded by the media server: its last `mediaState` had the
     /// microphone off, or the call-control API muted it since.
     pub(crate) audio_muted: bool,
+    /// Its endpoint was told (`mediaServer`) that the call's media goes through the media server.
+    pub(crate) told_media_server: bool,
     /// The call state last sent to its endpoint.
     pub(crate) shown: CallState,
 }
@@ -47,6 +49,7 @@ impl Leg {
             held: false,
             media_server: false,
             audio_muted: false,
+            told_media_server: false,
             shown: CallState::None,
         }
     }

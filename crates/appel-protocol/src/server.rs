@@ -155,6 +155,14 @@ pub enum ServerFrame {
         /// The call.
         call_id: CallId,
     },
+    /// This call's media goes through the media server: the endpoint connects there with
+    /// `mediaOffer` (and closes a peer-to-peer connection of the call once media flows through the
+    /// server). Told once per leg: when it joins a call that already uses the media server, or
+    /// when a one-to-one call it is in gains a third participant. Added within version 1.
+    MediaServer {
+        /// The call.
+        call_id: CallId,
+    },
     /// The media server's answer to this endpoint's `mediaOffer`.
     MediaAnswer {
         /// The `mediaOffer` this answers.
@@ -194,6 +202,7 @@ impl ServerFrame {
         "muted",
         "mediaAnswer",
         "mediaOffer",
+        "mediaServer",
     ];
 
     /// The frame's `type` on the wire.
@@ -216,6 +225,7 @@ impl ServerFrame {
             ServerFrame::Muted { .. } => "muted",
             ServerFrame::MediaAnswer { .. } => "mediaAnswer",
             ServerFrame::MediaOffer { .. } => "mediaOffer",
+            ServerFrame::MediaServer { .. } => "mediaServer",
         }
     }
 

@@ -202,6 +202,9 @@ fn every_server_frame() -> Vec<ServerFrame> {
             call_id: "c1".into(),
             sdp: "v=0\r\n".into(),
         },
+        ServerFrame::MediaServer {
+            call_id: "c1".into(),
+        },
     ]
 }
 

@@ -393,6 +393,9 @@ impl Session {
                     shared.muted_by_server();
                 }
             }
+            // The native SDK carries no media of its own yet: the application that connects to
+            // the media server reads these frames itself (docs/protocol.md, `mediaServer`).
+            Event::MediaServer { .. } | Event::MediaAnswer { .. } | Event::MediaOffer { .. } => {}
             // What the reconnect changed came just before, as participant and state events.
             Event::CallResumed { .. } => {}
             // The credential's refresher is already under way (the core asked for it).

@@ -243,3 +243,55 @@ mod tests {
         assert!(!unknown["advice"].as_str().unwrap_or_default().is_empty());
     }
 }
+
+/// The error a rejected promise of this SDK carried ([`error_object`]'s fields), back as a
+/// `CallingError`: by its name, else by its code pair; anything else is a client-side unknown.
+pub fn error_from_object(object: &Value) -> CallingError {
+    let entry = object["name"]
+        .as_str()
+        .and_then(appel_codes::by_name)
+        .unwrap_or_else(|| {
+            let code = object["code"].as_u64().unwrap_or(0) as u16;
+            let subcode = object["subCode"].as_u64().unwrap_or(0) as u32;
+            lookup(code, subcode).entry
+        });
+    let mut error = CallingError::new(entry);
+    if let Some(raw) = object["rawCause"].as_str() {
+        error = error.with_raw_cause(raw);
+    }
+    if let Some(context) = object["context"].as_str() {
+        error = error.with_context(context);
+    }
+    error
+}
+
+/// The line a `deviceError` report carries: the entry's subcode and name, then its message.
+pub fn device_report_detail(error: &CallingError) -> String {
+    format!(
+        "{} {}: {}",
+        error.subcode().unwrap_or(0),
+        error.name(),
+        error.message(Locale::En)
+    )
+}
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+
+    #[test]
+    fn an_error_handed_to_javascript_comes_back_as_the_same_entry() {
+        let sent = CallingError::new(&registry::MEDIA_SERVER_DISABLED).with_context("call c1");
+        let back = error_from_object(&error_object(&sent, Locale::Fr));
+        assert!(back.is(&registry::MEDIA_SERVER_DISABLED));
+        assert_eq!(back.context(), Some("call c1"));
+        // A thrown value that is no error of ours still maps to an entry, never a panic.
+        let odd = error_from_object(&json!({"code": "x"}));
+        assert_eq!(odd.code().0, lookup(0, 0).entry.code.0);
+        let detail = device_report_detail(&CallingError::new(&registry::SWITCH_CAMERA_SAME_DEVICE));
+        assert!(
+            detail.starts_with("43005 SWITCH_CAMERA_SAME_DEVICE: "),
+            "{detail}"
+        );
+    }
+}

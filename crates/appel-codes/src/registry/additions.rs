@@ -385,6 +385,20 @@ entries! {
             => "Envoyez l'offre ou la réponse produite par le navigateur ou le SDK, sans la modifier, et ne répondez qu'au dernier mediaOffer.",
     }
 
+    CAMERA_ENDED_DURING_CALL = Sdk(410, Some(900710), ExpectedError, retryable: true) {
+        en: "The camera stopped during the call (unplugged, taken by the system or another application), so this side no longer sends video; the call goes on."
+            => "Reconnect or free the camera, then start the video again; another camera can be chosen meanwhile.",
+        fr: "La caméra s'est arrêtée pendant l'appel (débranchée, reprise par le système ou une autre application) : ce côté n'envoie plus de vidéo, mais l'appel continue."
+            => "Rebranchez ou libérez la caméra puis relancez la vidéo ; vous pouvez aussi choisir une autre caméra en attendant.",
+    }
+
+    MICROPHONE_ENDED_DURING_CALL = Sdk(410, Some(900711), ExpectedError, retryable: true) {
+        en: "The microphone stopped during the call (unplugged, taken by the system or another application), so the others no longer hear this side; the call goes on."
+            => "Reconnect or free the microphone, then leave and join the call again to be heard.",
+        fr: "Le micro s'est arrêté pendant l'appel (débranché, repris par le système ou une autre application) : les autres n'entendent plus ce côté, mais l'appel continue."
+            => "Rebranchez ou libérez le micro, puis quittez et rejoignez l'appel pour être de nouveau entendu.",
+    }
+
     BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
         en: "The load tool only runs against a server on a loopback address of this machine."
             => "Start the server on 127.0.0.1 (or another 127.x address) and point --server at it; never load a server you do not own.",

@@ -306,6 +306,7 @@ impl Controller {
                 participant_id: caller_participant,
             },
         );
+        self.announce_media_server(&mut call);
         // The caller learns its state and every target before any target's fate.
         self.sync(&mut call);
         self.arm(
@@ -460,6 +461,7 @@ impl Controller {
                 state: CallState::Connecting,
             },
         );
+        self.announce_media_server(&mut call);
         for other in 0..call.participants.len() {
             if other != index && !matches!(call.participants[other].phase, Phase::Gone(_)) {
                 let participant = call.info(other);

@@ -231,6 +231,7 @@ impl Controller {
                 state: CallState::Connecting,
             },
         );
+        self.announce_media_server(call);
         let index = call.participants.len() - 1;
         for other in 0..index {
             if !matches!(call.participants[other].phase, Phase::Gone(_)) {
@@ -268,6 +269,9 @@ impl Controller {
             Phase::Alerting(Alerting::default()),
         ));
         self.timeline(&call.id, TimelineKind::Added, identity.to_string());
+        // A one-to-one call that gains a third participant moves to the media server now, while
+        // the new one rings, so its media is there when it answers.
+        self.announce_media_server(call);
         // The added target rings for a full ringing period (the call's timer restarts).
         self.arm(
             TimerKey::Ringing(call.id.clone()),

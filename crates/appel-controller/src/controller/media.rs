@@ -22,6 +22,33 @@ impl Controller {
         call.room.is_some() || call.joinable || call.participants.len() > 2
     }
 
+    /// Tells every joined leg not yet told that the call's media goes through the media server
+    /// (`mediaServer`). Called whenever a leg joins and whenever a participant is added, so a
+    /// one-to-one call that gains a third participant moves its two legs there without ending.
+    /// Once a group call, always one: `participants` keeps those who left.
+    pub(super) fn announce_media_server(&mut self, call: &mut Call) {
+        if !self.config.media_server || !Self::uses_media_server(call) {
+            return;
+        }
+        let call_id = call.id.clone();
+        for index in 0..call.participants.len() {
+            let Some(leg) = call.leg_mut(index) else {
+                continue;
+            };
+            if leg.told_media_server {
+                continue;
+            }
+            leg.told_media_server = true;
+            let endpoint = leg.endpoint.clone();
+            self.send(
+                &endpoint,
+                ServerFrame::MediaServer {
+                    call_id: call_id.clone(),
+                },
+            );
+        }
+    }
+
     /// `mediaOffer`: only a participant joined to the call on this endpoint may connect, once.
     pub(super) fn media_offer(
         &mut self,

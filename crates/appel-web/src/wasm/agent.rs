@@ -1106,6 +1106,9 @@ fn call_of(event: &Event) -> Option<CallRef> {
         | Event::ParticipantLeft { call, .. }
         | Event::Signal { call, .. }
         | Event::MutedByServer { call }
+        | Event::MediaServer { call }
+        | Event::MediaOffer { call, .. }
+        | Event::MediaAnswer { call, .. }
         | Event::CallResumed { call, .. } => Some(*call),
         _ => None,
     }
@@ -1126,6 +1129,9 @@ fn on_call_event(inner: &CallInner, event: Event) {
         // The peer connection takes the other side's offers, answers and candidates.
         Event::Signal { from, payload, .. } => inner.on_signal(from.0, payload),
         Event::MutedByServer { .. } => inner.emitter.emit("mutedByServer", &JsValue::TRUE),
+        Event::MediaServer { .. } => inner.move_to_media_server(),
+        Event::MediaOffer { sdp, .. } => inner.server_description(false, sdp),
+        Event::MediaAnswer { sdp, .. } => inner.server_description(true, sdp),
         // What the reconnect changed came just before, as participant and state events.
         _ => {}
     }
@@ -1216,6 +1222,63 @@ impl CallAgent {
                 video,
                 joinable,
             });
+        });
+        Call::wrap(call)
+    }
+
+    /// Joins a call by its id (`joinCall`): a joinable call, or one this identity was called or
+    /// added to; `options` = `{video?: boolean}`. Answers the call at once (state `Connecting`);
+    /// a refusal (404/900200, 403/900202…) is its `callEndReason`.
+    #[wasm_bindgen(js_name = join)]
+    pub fn join(
+        &self,
+        call_id: String,
+        #[wasm_bindgen(unchecked_param_type = "JoinCallOptions | undefined")] options: JsValue,
+    ) -> Call {
+        let video = js::member(&options, "video").as_bool().unwrap_or(false);
+        self.begin(String::new(), video, move |request_id| {
+            ClientFrame::JoinCall {
+                request_id,
+                call_id: CallId::new(call_id),
+                video,
+            }
+        })
+    }
+
+    /// Joins a room's call (`joinRoom`), as the roster allows; `options` = `{video?: boolean}`.
+    /// A refusal (404/900505, 403/5828, 403/5829…) is its `callEndReason`.
+    #[wasm_bindgen(js_name = joinRoom)]
+    pub fn join_room(
+        &self,
+        room_id: String,
+        #[wasm_bindgen(unchecked_param_type = "JoinCallOptions | undefined")] options: JsValue,
+    ) -> Call {
+        let video = js::member(&options, "video").as_bool().unwrap_or(false);
+        self.begin(room_id.clone(), video, move |request_id| {
+            ClientFrame::JoinRoom {
+                request_id,
+                room_id,
+                video,
+            }
+        })
+    }
+
+    /// A call of this agent started by `frame` once its local media is ready.
+    fn begin(
+        &self,
+        remote: String,
+        video: bool,
+        frame: impl FnOnce(u64) -> ClientFrame + 'static,
+    ) -> Call {
+        let call = CallInner::outgoing(&self.inner, remote, video);
+        let agent = self.inner.clone();
+        let started = call.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            started.prepare_local_media(video).await;
+            if started.has_ended() {
+                return;
+            }
+            agent.start_call(&started, frame);
         });
         Call::wrap(call)
     }

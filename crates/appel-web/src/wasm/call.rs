@@ -13,6 +13,7 @@ use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::agent::AgentInner;
 use super::devices::{get_user_media, VideoStreamRenderer};
+use super::group::{RemoteMedia, RemoteParticipant, ServerPeer};
 use super::js::{self, Emitter};
 use super::local_stream::{stream_of, LocalStreamInner, LocalVideoStream};
 use super::peer::Peer;
@@ -71,6 +72,12 @@ pub(crate) struct CallInner {
     pub(crate) remote_stream: MediaStream,
     pub(crate) remote_video: Cell<bool>,
     pub(crate) peer: RefCell<Option<Rc<Peer>>>,
+    /// The other participants, in the order the server named them.
+    participants: RefCell<Vec<Rc<RemoteMedia>>>,
+    /// The server said this call's media goes through the media server (`mediaServer`).
+    via_server: Cell<bool>,
+    /// The peer connection to the media server, once `via_server`.
+    server: RefCell<Option<Rc<ServerPeer>>>,
     /// The relay credentials fetched for this call (wasm/network.rs), if the page asked for them.
     pub(crate) relay: RefCell<Option<appel_client::relay::RelayCredentials>>,
     muted: Cell<bool>,
@@ -99,6 +106,9 @@ impl CallInner {
             remote_stream: MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into()),
             remote_video: Cell::new(false),
             peer: RefCell::new(None),
+            participants: RefCell::new(Vec::new()),
+            via_server: Cell::new(false),
+            server: RefCell::new(None),
             relay: RefCell::new(None),
             muted: Cell::new(false),
             video_starting: Cell::new(false),
@@ -125,7 +135,12 @@ impl CallInner {
         let timeout = self.media_timeout_ms();
         match get_user_media(true, false, DeviceOperation::StartAudio, timeout).await {
             Ok(stream) => {
-                *self.local_audio.borrow_mut() = stream.get_audio_tracks().get(0).dyn_into().ok()
+                let track: Option<MediaStreamTrack> =
+                    stream.get_audio_tracks().get(0).dyn_into().ok();
+                if let Some(track) = &track {
+                    self.watch(track);
+                }
+                *self.local_audio.borrow_mut() = track;
             }
             Err(error) => self.emitter.emit("microphoneFailed", &js::error_js(&error)),
         }
@@ -136,6 +151,7 @@ impl CallInner {
                         stream.get_video_tracks().get(0).dyn_into().ok();
                     if let Some(track) = &track {
                         self.adopt_stream(LocalStreamInner::of_track(track));
+                        self.watch(track);
                     }
                     *self.local_video.borrow_mut() = track;
                     self.emitter.emit("localVideoChanged", &JsValue::TRUE);
@@ -170,8 +186,252 @@ impl CallInner {
     pub(crate) fn participant_updated(&self, participant: &ParticipantInfo) {
         *self.remote_identity.borrow_mut() = participant.identity.0.clone();
         let info = serde_json::to_value(participant).unwrap_or_default();
+        let state = info["state"].as_str().unwrap_or_default().to_string();
+        let media = self.remote(participant.id.as_str());
+        *media.identity.borrow_mut() = participant.identity.0.clone();
+        let was = media.state.replace(state.clone());
+        // Someone who just connected has not heard what this side sends.
+        if was != "Connected" && state == "Connected" {
+            self.announce_media_flags();
+        }
         self.emitter
             .emit("remoteParticipantsUpdated", &js::to_js(&info));
+    }
+
+    /// The participant `id`, added when first heard of.
+    fn remote(&self, id: &str) -> Rc<RemoteMedia> {
+        if let Some(found) = self.participants.borrow().iter().find(|p| p.id == id) {
+            return found.clone();
+        }
+        let media = RemoteMedia::new(id.to_string());
+        self.participants.borrow_mut().push(media.clone());
+        media
+    }
+
+    /// The other participants still in the call.
+    pub(crate) fn remote_participants(&self) -> Vec<Rc<RemoteMedia>> {
+        self.participants.borrow().clone()
+    }
+
+    /// Whether `media`'s media comes over the peer-to-peer connection: in a 1:1 call, and for the
+    /// other end of that connection while the call moves to the media server.
+    pub(crate) fn carried_peer_to_peer(&self, media: &RemoteMedia) -> bool {
+        match self.peer.borrow().as_ref() {
+            Some(peer) => peer.remote() == media.id,
+            None => !self.via_server.get(),
+        }
+    }
+
+    /// Whether `media`'s video can be shown now, on whichever connection carries it.
+    pub(crate) fn participant_video_available(&self, media: &RemoteMedia) -> bool {
+        if self.carried_peer_to_peer(media) {
+            return !media.gone.get()
+                && self.remote_video.get()
+                && self.remote_stream.get_video_tracks().length() > 0;
+        }
+        media.video_available()
+    }
+
+    /// The stream a view of `media`'s video shows.
+    pub(crate) fn participant_stream(&self, media: &RemoteMedia) -> MediaStream {
+        if self.carried_peer_to_peer(media) {
+            Clone::clone(&self.remote_stream)
+        } else {
+            Clone::clone(&media.video)
+        }
+    }
+
+    /// `mediaServer`: this call's media goes through the media server from now on. A
+    /// peer-to-peer connection that never connected is dropped at once; one that carries media
+    /// stays until media flows through the server.
+    pub(crate) fn move_to_media_server(&self) {
+        if self.has_ended() || self.via_server.replace(true) {
+            return;
+        }
+        let unconnected = self
+            .peer
+            .borrow()
+            .as_ref()
+            .is_some_and(|peer| !peer.connected());
+        if unconnected {
+            if let Some(peer) = self.peer.borrow_mut().take() {
+                peer.close();
+            }
+        }
+        let (Some(me), Some(agent)) = (self.self_ref.borrow().upgrade(), self.agent.upgrade())
+        else {
+            return;
+        };
+        // The media server holds back a muted microphone from the first packet.
+        self.send_media_state();
+        match ServerPeer::open(&me, agent.options.allowed_addresses.clone()) {
+            Ok(server) => *self.server.borrow_mut() = Some(server),
+            Err(error) => self.media_server_failed(&error),
+        }
+        self.announce_media_flags();
+        self.emitter
+            .emit("mediaPathChanged", &JsValue::from_str("mediaServer"));
+    }
+
+    /// The media server's answer (`answer`) or offer, for its peer connection.
+    pub(crate) fn server_description(&self, answer: bool, sdp: String) {
+        let server = self.server.borrow().clone();
+        if let Some(server) = server {
+            server.description(answer, sdp);
+        }
+    }
+
+    /// A track the media server forwards, of the participant whose id is `stream_id`.
+    pub(crate) fn server_track(
+        &self,
+        stream_id: &str,
+        track: &MediaStreamTrack,
+        receiver: web_sys::RtcRtpReceiver,
+    ) {
+        let media = self.remote(stream_id);
+        media.add_track(track, receiver);
+        let weak = self.self_ref.borrow().clone();
+        let id = stream_id.to_string();
+        let changed = move |_| {
+            if let Some(call) = weak.upgrade() {
+                call.emitter
+                    .emit("remoteVideoChanged", &JsValue::from_str(&id));
+            }
+        };
+        track.set_onunmute(Some(&js::callback(changed.clone())));
+        track.set_onmute(Some(&js::callback(changed)));
+        self.emitter
+            .emit("remoteVideoChanged", &JsValue::from_str(stream_id));
+    }
+
+    /// The media server's connection came up (ICE + DTLS).
+    pub(crate) fn media_server_connected(&self) {
+        self.report(appel_protocol::ReportKind::MediaConnected, None);
+        self.emitter.emit("mediaConnected", &JsValue::TRUE);
+    }
+
+    /// Media flows through the server: the peer-to-peer connection, if any, is closed.
+    pub(crate) fn close_peer_to_peer(&self) {
+        let Some(peer) = self.peer.borrow_mut().take() else {
+            return;
+        };
+        peer.close();
+        self.emitter
+            .emit("mediaPathChanged", &JsValue::from_str("mediaServer"));
+    }
+
+    /// The media server's connection failed: a call that still has its peer-to-peer media goes
+    /// on with it (and says why); otherwise it ends with the reason.
+    pub(crate) fn media_server_failed(&self, error: &CallingError) {
+        if self.peer.borrow().as_ref().is_some_and(|p| p.connected()) {
+            if let Some(server) = self.server.borrow_mut().take() {
+                server.close();
+            }
+            self.emitter.emit("error", &js::error_js(error));
+            return;
+        }
+        self.end_with_error(error);
+    }
+
+    /// Tells the others what this side sends (`signal` to everyone: `{video, muted}`), in a call
+    /// through the media server, whose forwarded tracks do not say it.
+    fn announce_media_flags(&self) {
+        if !self.via_server.get() {
+            return;
+        }
+        let (Some(agent), Some(call_id)) = (self.agent.upgrade(), self.call_id()) else {
+            return;
+        };
+        agent.send(&ClientFrame::Signal {
+            call_id,
+            to: None,
+            payload: serde_json::json!({
+                "video": self.outgoing_video().is_some(),
+                "muted": self.muted.get(),
+            }),
+        });
+    }
+
+    /// `mediaState` with what this side sends now; the media server holds back muted audio.
+    fn send_media_state(&self) {
+        if !self.via_server.get() {
+            return;
+        }
+        let (Some(agent), Some(call_id)) = (self.agent.upgrade(), self.call_id()) else {
+            return;
+        };
+        let audio = !self.muted.get() && self.local_audio.borrow().is_some();
+        let video = self.local_video.borrow().is_some();
+        let screen_share = self.screen.borrow().is_some();
+        let answer = agent.request(
+            |request_id| ClientFrame::MediaState {
+                request_id,
+                call_id,
+                audio,
+                video,
+                screen_share,
+            },
+            &registry::SIGNALING_REQUEST_TIMEOUT,
+            "mediaState",
+        );
+        let weak = self.self_ref.borrow().clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            // A refusal (a room role that may not send) is the page's to know.
+            if let Err(thrown) = JsFuture::from(answer).await {
+                if let Some(call) = weak.upgrade() {
+                    call.emitter.emit("error", &thrown);
+                }
+            }
+        });
+    }
+
+    /// Watches a local track for its source ending under the SDK (a camera or microphone
+    /// unplugged, or taken back by the system): `ended` fires only then, never for the SDK's own
+    /// `stop()`.
+    fn watch(&self, track: &MediaStreamTrack) {
+        let weak = self.self_ref.borrow().clone();
+        let id = track.id();
+        track.set_onended(Some(&js::callback(move |_| {
+            if let Some(call) = weak.upgrade() {
+                call.track_ended(&id);
+            }
+        })));
+    }
+
+    /// A local track ended under the SDK. The call goes on: without video (900710, through
+    /// `videoFailed`), or unheard (900711, through `microphoneFailed`).
+    fn track_ended(&self, id: &str) {
+        if self.has_ended() {
+            return;
+        }
+        let is = |slot: &RefCell<Option<MediaStreamTrack>>| {
+            slot.borrow().as_ref().is_some_and(|t| t.id() == id)
+        };
+        if is(&self.local_video) {
+            let error = CallingError::new(&registry::CAMERA_ENDED_DURING_CALL)
+                .with_raw_cause("the camera track ended");
+            self.release_local_video();
+            self.refresh_video();
+            self.device_failed(&error);
+            self.emitter.emit("videoFailed", &js::error_js(&error));
+        } else if is(&self.local_audio) {
+            let error = CallingError::new(&registry::MICROPHONE_ENDED_DURING_CALL)
+                .with_raw_cause("the microphone track ended");
+            self.device_failed(&error);
+            self.emitter.emit("microphoneFailed", &js::error_js(&error));
+        }
+    }
+
+    /// A device failed while the call goes on: the server's timeline hears of it (when it takes
+    /// reports), so the failure explains what the others saw.
+    pub(crate) fn device_failed(&self, error: &CallingError) {
+        if self.has_ended() {
+            return;
+        }
+        self.report(
+            appel_protocol::ReportKind::DeviceError,
+            Some(crate::errors::device_report_detail(error)),
+        );
     }
 
     pub(crate) fn participant_left(
@@ -184,6 +444,11 @@ impl CallInner {
         let by = ended_by
             .map(Ender::to_json)
             .unwrap_or(serde_json::Value::Null);
+        let gone = self.participants.borrow().iter().position(|p| p.id == id);
+        if let Some(index) = gone {
+            let media = self.participants.borrow_mut().remove(index);
+            media.left();
+        }
         let info = serde_json::json!({
             "id": id, "identity": identity,
             "callEndReason": {"code": reason.code, "subCode": reason.subcode},
@@ -197,9 +462,27 @@ impl CallInner {
         if self.has_ended() {
             return;
         }
+        let media = self.remote(&from);
+        let video = payload.get("video").and_then(serde_json::Value::as_bool);
+        if let Some(video) = video {
+            media.video_on.set(Some(video));
+        }
+        if let Some(muted) = payload.get("muted").and_then(serde_json::Value::as_bool) {
+            media.muted.set(muted);
+            self.emitter
+                .emit("remoteMutedChanged", &JsValue::from_str(&from));
+        }
         let peer = self.peer.borrow().clone();
         let peer = match peer {
             Some(peer) => peer,
+            // Through the media server: no peer-to-peer connection is opened any more.
+            None if self.via_server.get() => {
+                if video.is_some() {
+                    self.emitter
+                        .emit("remoteVideoChanged", &JsValue::from_str(&from));
+                }
+                return;
+            }
             None => match self.open_peer(from, false) {
                 Some(peer) => peer,
                 None => return,
@@ -238,6 +521,12 @@ impl CallInner {
         *self.ended_by.borrow_mut() = ended_by;
         if let Some(peer) = self.peer.borrow_mut().take() {
             peer.close();
+        }
+        if let Some(server) = self.server.borrow_mut().take() {
+            server.close();
+        }
+        for media in self.participants.borrow().iter() {
+            media.left();
         }
         self.release_local_video();
         for track in [&self.local_audio, &self.local_video, &self.screen] {
@@ -338,6 +627,7 @@ impl CallInner {
         if self.has_ended() || !sent.is_some_and(|s| Rc::ptr_eq(&s, stream)) {
             return false;
         }
+        self.watch(&track);
         if let Some(old) = self.local_video.borrow_mut().replace(track) {
             old.stop();
         }
@@ -349,6 +639,12 @@ impl CallInner {
         if let Some(peer) = self.peer.borrow().clone() {
             peer.send_video(self.outgoing_video());
         }
+        let server = self.server.borrow().clone();
+        if let Some(server) = server {
+            server.send_video(self.outgoing_video());
+        }
+        self.announce_media_flags();
+        self.send_media_state();
         let on = self.outgoing_video().is_some();
         self.emitter
             .emit("localVideoChanged", &JsValue::from_bool(on));
@@ -462,7 +758,8 @@ impl Call {
     }
 
     /// Registers a handler: `stateChanged`, `ended`, `idChanged`, `remoteParticipantsUpdated`,
-    /// `remoteParticipantLeft`, `remoteVideoChanged`, `localVideoChanged`, `mediaConnected`,
+    /// `remoteParticipantLeft`, `remoteVideoChanged`, `remoteMutedChanged`, `mediaPathChanged`,
+    /// `localVideoChanged`, `mediaConnected`,
     /// `videoFailed` (41048), `microphoneFailed` (900640–900642), `mutedChanged`, `error`.
     pub fn on(&self, event: &str, handler: Function) {
         self.inner.emitter.on(event, handler);
@@ -594,6 +891,8 @@ impl Call {
             Some(track) if track.ready_state() == web_sys::MediaStreamTrackState::Live => {
                 track.set_enabled(!muted);
                 self.inner.muted.set(muted);
+                self.inner.send_media_state();
+                self.inner.announce_media_flags();
                 self.inner
                     .emitter
                     .emit("mutedChanged", &JsValue::from_bool(muted));
@@ -605,7 +904,9 @@ impl Call {
                 } else {
                     &registry::UNMUTE_FAILED
                 };
-                rejected(&CallingError::new(entry).with_context("no live microphone track"))
+                let error = CallingError::new(entry).with_context("no live microphone track");
+                self.inner.device_failed(&error);
+                rejected(&error)
             }
         }
     }
@@ -653,7 +954,10 @@ impl Call {
                         }),
                 };
             inner.video_starting.set(false);
-            let track: MediaStreamTrack = acquired.map_err(|e| js::error_js(&e))?;
+            let track: MediaStreamTrack = acquired.map_err(|e| {
+                inner.device_failed(&e);
+                js::error_js(&e)
+            })?;
             let stream = given.unwrap_or_else(|| LocalStreamInner::of_track(&track));
             if inner.has_ended() {
                 if !stream.is_custom() {
@@ -662,6 +966,7 @@ impl Call {
                 return Ok(JsValue::UNDEFINED);
             }
             inner.adopt_stream(stream);
+            inner.watch(&track);
             *inner.local_video.borrow_mut() = Some(track);
             inner.refresh_video();
             Ok(JsValue::UNDEFINED)
@@ -746,6 +1051,47 @@ impl Call {
         track.stop();
         self.inner.refresh_video();
         Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// The other participants: who they are, where they stand, their video streams (for
+    /// `new VideoStreamRenderer(stream)`) and their audio, in a 1:1 call as in a group call.
+    #[wasm_bindgen(getter, js_name = remoteParticipants)]
+    pub fn remote_participants(&self) -> Vec<RemoteParticipant> {
+        self.inner
+            .remote_participants()
+            .into_iter()
+            .map(|media| RemoteParticipant::wrap(self.inner.clone(), media))
+            .collect()
+    }
+
+    /// Whether this call's media goes through the media server (a group call, or a 1:1 call that
+    /// gained a third participant); `mediaPathChanged` tells when it starts to.
+    #[wasm_bindgen(getter, js_name = usesMediaServer)]
+    pub fn uses_media_server(&self) -> bool {
+        self.inner.via_server.get()
+    }
+
+    /// Rings `identity` into this call (the call moves to the media server if it was 1:1);
+    /// 412/900201 when it is in the call already or the call is a room's, 403/900202 past the
+    /// participant limit.
+    #[wasm_bindgen(js_name = addParticipant, unchecked_return_type = "Promise<void>")]
+    pub fn add_participant(&self, identity: String) -> Promise {
+        let (Some(agent), Some(call_id)) = (self.inner.agent.upgrade(), self.inner.call_id())
+        else {
+            return rejected(
+                &CallingError::new(&registry::CALL_OPERATION_INVALID_STATE)
+                    .with_context("addParticipant before the server named the call"),
+            );
+        };
+        agent.request(
+            |request_id| ClientFrame::AddParticipant {
+                request_id,
+                call_id,
+                identity: identity.into(),
+            },
+            &registry::SIGNALING_REQUEST_TIMEOUT,
+            "addParticipant",
+        )
     }
 
     /// A renderer of the remote video; each `createView()` counts against the client's limit.
@@ -898,6 +1244,9 @@ impl IncomingCall {
             }
             agent.forget_incoming(&incoming.id);
             match call.prepare_relay(agent.options.relay_only).await {
+                // A group call's media goes through the media server (`mediaServer` said so, or
+                // will, and then drops a connection that did not come up).
+                Ok(()) if call.via_server.get() => {}
                 Ok(()) => {
                     call.open_peer(incoming.from_participant.clone(), true);
                 }

@@ -317,6 +317,8 @@ impl DeviceManager {
 #[wasm_bindgen]
 pub struct VideoStreamRenderer {
     call: Rc<CallInner>,
+    /// The participant whose video it shows; none for the 1:1 `createRemoteRenderer()`.
+    participant: Option<Rc<super::group::RemoteMedia>>,
     /// Views of this renderer that hold a place in the client's budget, being created included.
     views: Rc<Cell<usize>>,
     disposed: Rc<Cell<bool>>,
@@ -326,14 +328,39 @@ impl VideoStreamRenderer {
     pub(crate) fn new(call: Rc<CallInner>) -> VideoStreamRenderer {
         VideoStreamRenderer {
             call,
+            participant: None,
             views: Rc::new(Cell::new(0)),
             disposed: Rc::new(Cell::new(false)),
+        }
+    }
+
+    pub(crate) fn of_participant(
+        call: Rc<CallInner>,
+        participant: Rc<super::group::RemoteMedia>,
+    ) -> VideoStreamRenderer {
+        VideoStreamRenderer {
+            participant: Some(participant),
+            ..VideoStreamRenderer::new(call)
+        }
+    }
+
+    /// Whether the video it shows can be expected now.
+    fn available(call: &CallInner, participant: Option<&super::group::RemoteMedia>) -> bool {
+        match participant {
+            Some(media) => call.participant_video_available(media),
+            None => call.remote_video.get() && call.remote_stream.get_video_tracks().length() > 0,
         }
     }
 }
 
 #[wasm_bindgen]
 impl VideoStreamRenderer {
+    /// A renderer of a remote participant's video stream (`remoteParticipants[i].videoStreams[0]`).
+    #[wasm_bindgen(constructor)]
+    pub fn create(stream: &super::group::RemoteVideoStream) -> VideoStreamRenderer {
+        stream.renderer()
+    }
+
     /// A new view, once its first remote frame shows: resolves to `{target}` (a playing
     /// `<video>`). 43200 when the remote side sends no video, 43202 when it stops while the view
     /// waits, 43203 when no frame comes within `timeoutMs` (default 15000), 43209 when the
@@ -349,8 +376,7 @@ impl VideoStreamRenderer {
                 &registry::RENDERER_DISPOSED_DURING_CREATE,
             ));
         }
-        if !self.call.remote_video.get() || self.call.remote_stream.get_video_tracks().length() == 0
-        {
+        if !Self::available(&self.call, self.participant.as_deref()) {
             return fail(CallingError::new(&registry::REMOTE_STREAM_NOT_AVAILABLE));
         }
         let Some(agent) = self.call.agent.upgrade() else {
@@ -384,7 +410,11 @@ impl VideoStreamRenderer {
         video.set_autoplay(true);
         video.set_muted(true);
         let _ = video.set_attribute("playsinline", "");
-        video.set_src_object(Some(&self.call.remote_stream));
+        let source = match &self.participant {
+            Some(media) => self.call.participant_stream(media),
+            None => Clone::clone(&self.call.remote_stream),
+        };
+        video.set_src_object(Some(&source));
         // Autoplay starts it anyway; a refused `play()` (the view given up) is not an error here.
         if let Ok(playing) = video.play() {
             wasm_bindgen_futures::spawn_local(async move {
@@ -392,6 +422,7 @@ impl VideoStreamRenderer {
             });
         }
         let call = self.call.clone();
+        let participant = self.participant.clone();
         let disposed = self.disposed.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let started = js_sys::Date::now();
@@ -404,7 +435,7 @@ impl VideoStreamRenderer {
                         &CallingError::new(&registry::RENDERER_DISPOSED_DURING_CREATE)
                             .with_context("the renderer was disposed before the first frame"),
                     ));
-                } else if call.has_ended() || !call.remote_video.get() {
+                } else if call.has_ended() || !Self::available(&call, participant.as_deref()) {
                     Some(
                         CallingError::new(&registry::REMOTE_STREAM_NO_LONGER_AVAILABLE)
                             .with_context("the remote video stopped before the first frame"),

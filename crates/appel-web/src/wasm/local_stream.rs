@@ -334,10 +334,12 @@ impl LocalVideoStream {
             _ => return invalid("this stream is not a camera's"),
         };
         if current == id {
-            return Promise::reject(&js::error_js(
-                &CallingError::new(&registry::SWITCH_CAMERA_SAME_DEVICE)
-                    .with_context(format!("camera {name}")),
-            ));
+            let error = CallingError::new(&registry::SWITCH_CAMERA_SAME_DEVICE)
+                .with_context(format!("camera {name}"));
+            if let Some(call) = self.inner.call.borrow().upgrade() {
+                call.device_failed(&error);
+            }
+            return Promise::reject(&js::error_js(&error));
         }
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -348,10 +350,10 @@ impl LocalVideoStream {
                     .upgrade()
                     .map(|a| a.client().media_timeout_ms)
                     .unwrap_or(super::devices::DEFAULT_MEDIA_TIMEOUT_MS);
-                let track = inner
-                    .open_camera(&id, timeout)
-                    .await
-                    .map_err(|e| js::error_js(&e))?;
+                let track = inner.open_camera(&id, timeout).await.map_err(|e| {
+                    call.device_failed(&e);
+                    js::error_js(&e)
+                })?;
                 if !call.replace_camera(&inner, track.clone()) {
                     track.stop();
                 }

@@ -3,6 +3,7 @@
 mod agent;
 mod call;
 mod devices;
+mod group;
 mod js;
 mod local_stream;
 mod network;
@@ -14,6 +15,8 @@ pub use agent::{CallAgent, CallClient};
 pub use call::{Call, IncomingCall};
 #[allow(unused_imports)]
 pub use devices::{DeviceManager, VideoStreamRenderer};
+#[allow(unused_imports)]
+pub use group::{RemoteParticipant, RemoteVideoStream};
 #[allow(unused_imports)]
 pub use local_stream::LocalVideoStream;
 
@@ -34,6 +37,11 @@ export interface StartCallOptions {
   video?: boolean;
   /** A group call that anyone who has its id may join; it may have no target (default false). */
   joinable?: boolean;
+}
+/** Options of `CallAgent.join` and `CallAgent.joinRoom`. */
+export interface JoinCallOptions {
+  /** Join with video (default false; refused for a room Consumer). */
+  video?: boolean;
 }
 /** Who ended a call or a participant's leg (`Call.endedBy`, the `ended` and `stopped` events). */
 export type EndedBy =

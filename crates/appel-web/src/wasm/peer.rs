@@ -313,6 +313,16 @@ impl Peer {
         Ok(())
     }
 
+    /// The participant at its other end.
+    pub(crate) fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    /// Whether its media connected at least once.
+    pub(crate) fn connected(&self) -> bool {
+        self.connected_once.get()
+    }
+
     pub(crate) fn close(&self) {
         self.closed.set(true);
         self.pc.close();
