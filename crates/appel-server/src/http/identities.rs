@@ -89,7 +89,7 @@ pub struct ListQuery {
     #[param(max_length = 128)]
     name: Option<String>,
     /// The `next` of the previous page: hexadecimal bytes, a dot, an identity id.
-    #[param(max_length = 1324, pattern = "^([0-9A-Fa-f]{2})*\\..+$")]
+    #[param(max_length = 1324, pattern = r"^([0-9A-Fa-f]{2})*\.[\s\S]+$")]
     after: Option<String>,
     /// Page size, 1-200 (default 50).
     #[param(minimum = 1, maximum = 200)]

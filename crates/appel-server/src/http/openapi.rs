@@ -289,3 +289,201 @@ impl<T: ToSchema> SchemaRef for T {
         RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
     }
 }
+
+/// Every operation of the document as `(method, path)`, methods in lower case.
+pub fn operations() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (path, item) in &document().paths.paths {
+        let methods = [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("patch", &item.patch),
+            ("delete", &item.delete),
+            ("put", &item.put),
+        ];
+        for (method, operation) in methods {
+            if operation.is_some() {
+                found.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::extract::UTC_TIME_PATTERN;
+    use crate::http::identities::DISPLAY_NAME_PATTERN;
+    use crate::http::limits::{
+        MAX_EVENT_CHARS, MAX_NAME_CHARS, MAX_ROSTER_ENTRIES, MAX_SCOPES, MAX_SCOPE_CHARS,
+        MAX_SECRET_CHARS, MAX_TIME_CHARS, MAX_URL_CHARS,
+    };
+    use crate::tokens::{MAX_LIFETIME, MIN_LIFETIME};
+    use serde_json::Value;
+
+    fn json() -> Value {
+        serde_json::to_value(document()).expect("the document is JSON")
+    }
+
+    /// utoipa takes only literal numbers in its attributes: each literal must equal the constant
+    /// the handler checks.
+    #[test]
+    fn every_declared_limit_is_the_one_the_handler_enforces() {
+        let document = json();
+        let schemas = &document["components"]["schemas"];
+        let cases = [
+            (
+                &schemas["RosterEntry"]["properties"]["identity"]["maxLength"],
+                MAX_ID_CHARS,
+            ),
+            (
+                &schemas["RoomRequest"]["properties"]["participants"]["maxItems"],
+                MAX_ROSTER_ENTRIES,
+            ),
+            (
+                &schemas["RosterRequest"]["properties"]["participants"]["maxItems"],
+                MAX_ROSTER_ENTRIES,
+            ),
+            (
+                &schemas["RoomRequest"]["properties"]["validFrom"]["maxLength"],
+                MAX_TIME_CHARS,
+            ),
+            (
+                &schemas["SubscriptionRequest"]["properties"]["url"]["maxLength"],
+                MAX_URL_CHARS,
+            ),
+            (
+                &schemas["SubscriptionRequest"]["properties"]["secret"]["maxLength"],
+                MAX_SECRET_CHARS,
+            ),
+            (
+                &schemas["SubscriptionRequest"]["properties"]["events"]["items"]["maxLength"],
+                MAX_EVENT_CHARS,
+            ),
+            (
+                &schemas["IssuerRequest"]["properties"]["issuer"]["maxLength"],
+                MAX_URL_CHARS,
+            ),
+            (
+                &schemas["TokenRequest"]["properties"]["scopes"]["maxItems"],
+                MAX_SCOPES,
+            ),
+            (
+                &schemas["TokenRequest"]["properties"]["scopes"]["items"]["maxLength"],
+                MAX_SCOPE_CHARS,
+            ),
+            (
+                &schemas["IdentityBody"]["properties"]["displayName"]["maxLength"],
+                MAX_NAME_CHARS,
+            ),
+            (
+                &schemas["RenameBody"]["properties"]["displayName"]["maxLength"],
+                MAX_NAME_CHARS,
+            ),
+            (
+                &schemas["AddParticipant"]["properties"]["identity"]["maxLength"],
+                MAX_ID_CHARS,
+            ),
+            (
+                &schemas["TokenRequest"]["properties"]["expiresInMinutes"]["minimum"],
+                (MIN_LIFETIME.as_secs() / 60) as usize,
+            ),
+            (
+                &schemas["TokenRequest"]["properties"]["expiresInMinutes"]["maximum"],
+                (MAX_LIFETIME.as_secs() / 60) as usize,
+            ),
+        ];
+        for (i, (declared, enforced)) in cases.iter().enumerate() {
+            assert_eq!(
+                declared.as_u64(),
+                Some(*enforced as u64),
+                "case {i}: {declared}"
+            );
+        }
+        for schema in ["IdentityBody", "RenameBody"] {
+            assert_eq!(
+                schemas[schema]["properties"]["displayName"]["pattern"],
+                DISPLAY_NAME_PATTERN
+            );
+        }
+        for field in ["validFrom", "validUntil"] {
+            assert_eq!(
+                schemas["RoomRequest"]["properties"][field]["pattern"],
+                UTC_TIME_PATTERN
+            );
+        }
+        let calls = &document["paths"]["/calls"]["get"]["parameters"];
+        let since = calls
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "since"))
+            .expect("since");
+        assert_eq!(since["schema"]["pattern"], UTC_TIME_PATTERN);
+        assert_eq!(since["schema"]["maxLength"], MAX_TIME_CHARS);
+    }
+
+    /// Every body the handlers read refuses members they do not know.
+    #[test]
+    fn request_bodies_refuse_unknown_members() {
+        let document = json();
+        let schemas = &document["components"]["schemas"];
+        for name in [
+            "IdentityBody",
+            "RenameBody",
+            "TokenRequest",
+            "RoomRequest",
+            "RosterRequest",
+            "RosterEntry",
+            "AddParticipant",
+            "SubscriptionRequest",
+            "IssuerRequest",
+        ] {
+            assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+        }
+    }
+
+    /// Each error answer carries the problem schema, each operation the listener's answers, and
+    /// each path id its length limit.
+    #[test]
+    fn every_answer_and_path_id_is_declared() {
+        let document = json();
+        let mut operations_seen = 0;
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("item") {
+                operations_seen += 1;
+                let responses = operation["responses"].as_object().expect("responses");
+                for status in ["414", "431", "503"] {
+                    assert!(responses.contains_key(status), "{method} {path} {status}");
+                }
+                for (status, response) in responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            response["content"]["application/problem+json"]["schema"]["$ref"],
+                            "#/components/schemas/Problem",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+                if operation.get("requestBody").is_some() {
+                    for status in ["400", "408", "413"] {
+                        assert!(responses.contains_key(status), "{method} {path} {status}");
+                    }
+                }
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    if parameter["in"] == "path" {
+                        assert_eq!(parameter["schema"]["maxLength"], MAX_ID_CHARS, "{path}");
+                    }
+                }
+            }
+        }
+        assert_eq!(operations_seen, operations().len());
+        let text = serde_json::to_string(&document).expect("text");
+        for reference in text.split("\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap_or_default();
+            assert!(
+                document["components"]["schemas"][name].is_object(),
+                "unresolved schema {name}"
+            );
+        }
+    }
+}

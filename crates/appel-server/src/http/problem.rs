@@ -51,7 +51,8 @@ pub struct Problem {
     pub detail: String,
     /// The entry's code.
     pub code: u16,
-    /// The entry's subcode.
+    /// The entry's subcode (null for a bare HTTP status).
+    #[schema(required = true)]
     pub sub_code: Option<u32>,
     /// The entry's category.
     #[schema(value_type = super::openapi::ResultCategorySchema)]
