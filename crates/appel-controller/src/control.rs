@@ -57,9 +57,11 @@ impl Control {
 
 /// An active call as the call-control API lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ActiveCall))]
 #[serde(rename_all = "camelCase")]
 pub struct CallSnapshot {
     /// The call.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: CallId,
     /// The room whose call it is, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,13 +74,18 @@ pub struct CallSnapshot {
 
 /// One participant of a [`CallSnapshot`].
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ActiveParticipant))]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantSnapshot {
     /// Its id in the call.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: ParticipantId,
     /// Who it is.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub identity: IdentityId,
-    /// Where it stands.
+    /// Where it stands (`Idle`, `Connecting`, `Ringing`, `Connected`, `Hold`, `InLobby`,
+    /// `EarlyMedia`, `Disconnected`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub state: ParticipantState,
     /// Whether it may end the call for everyone.
     pub organizer: bool,
@@ -89,6 +96,7 @@ pub struct ParticipantSnapshot {
 
 /// Whether an identity can be reached now, as a directory of people shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Presence {
     /// No endpoint of the identity is connected.

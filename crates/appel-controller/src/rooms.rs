@@ -8,6 +8,7 @@ use appel_protocol::IdentityId;
 
 /// A participant's role in a room. The server enforces what each role may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RoomRole {
     /// Speaks, shows video, shares the screen and removes participants.
     Presenter,

@@ -99,8 +99,9 @@ pub struct Policy {
 }
 
 /// A trusted issuer as `GET /federation/issuers` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Issuer)]
 pub struct IssuerView {
     /// Its id in the API (`config:<n>` for those of the config file).
     pub id: String,
@@ -115,8 +116,10 @@ pub struct IssuerView {
     /// Whether its users may join rooms.
     pub rooms: bool,
     /// `discovery` (fetched from the issuer) or `static`.
+    #[schema(value_type = String, pattern = "^(discovery|static)$")]
     pub keys: &'static str,
     /// `config` or `api`.
+    #[schema(value_type = String, pattern = "^(config|api)$")]
     pub source: &'static str,
 }
 

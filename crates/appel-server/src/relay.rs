@@ -14,7 +14,7 @@ use sha1::Sha1;
 use crate::config::Relay;
 
 /// One ICE server entry, shaped as `RTCIceServer` so a browser can take it as it is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IceServer {
     pub urls: Vec<String>,
@@ -23,7 +23,7 @@ pub struct IceServer {
 }
 
 /// The answer of `GET /relay/credentials`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RelayCredentials {
     /// Empty when no relay is configured.

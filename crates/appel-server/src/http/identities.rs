@@ -11,8 +11,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams, SignedIn};
+use super::extract::{
+    invalid_request, AccessKey, JsonBody, OptionalJsonBody, PathParams, QueryParams, SignedIn,
+};
 use super::limits::{self, MAX_NAME_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
@@ -24,40 +27,72 @@ type ApiResult<T> = Result<T, ApiError>;
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
 
-/// The body of `POST /identities` and `PATCH /identities/{id}`.
-#[derive(Default, Deserialize)]
+/// A display name as the handlers take it: at most 128 characters as sent; trimmed of white space
+/// (as Rust's `str::trim` counts it), it is not empty and holds no control character.
+pub const DISPLAY_NAME_PATTERN: &str = "^[\\t\\n\\u000B\\u000C\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]([^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000])?[\\t\\n\\u000B\\u000C\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$";
+
+/// The body of `POST /identities`.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IdentityBody {
+    /// The display name (none when absent or null).
+    #[schema(
+        max_length = 128,
+        pattern = "^[\\t\\n\\u000B\\u000C\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]([^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000])?[\\t\\n\\u000B\\u000C\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$"
+    )]
+    display_name: Option<String>,
+}
+
+/// The body of `PATCH /identities/{id}`: `displayName` is required, and null removes the name
+/// (an empty body or `{}` is refused, so a client mistake cannot erase it).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameBody {
+    /// The new display name, or null to remove it.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(
+        required = true,
+        max_length = 128,
+        pattern = "^[\\t\\n\\u000B\\u000C\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]([^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000])?[\\t\\n\\u000B\\u000C\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$"
+    )]
     display_name: Option<String>,
 }
 
 /// An identity as `/identities` shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Identity)]
 pub struct IdentityView {
     id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     display_name: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
     presence: Presence,
 }
 
 /// A page of identities; `next` is the `after` of the following page, absent on the last one.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct IdentityPage {
     identities: Vec<IdentityView>,
+    /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<String>,
 }
 
 /// Query of `GET /identities` and `GET /people`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Names starting with this, case ignored.
+    /// Display names starting with this, case ignored.
+    #[param(max_length = 128)]
     name: Option<String>,
-    /// The `next` of the previous page.
+    /// The `next` of the previous page: hexadecimal bytes, a dot, an identity id.
+    #[param(max_length = 1324, pattern = r"^([0-9A-Fa-f]{2})*\.[\s\S]+$")]
     after: Option<String>,
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -66,8 +101,9 @@ fn display_name(value: Option<String>) -> ApiResult<Option<String>> {
     let Some(value) = value else {
         return Ok(None);
     };
+    // The limit is on what was sent, as the OpenAPI document's maxLength says.
+    limits::text("displayName", &value, MAX_NAME_CHARS)?;
     let name = value.trim().to_string();
-    limits::text("displayName", &name, MAX_NAME_CHARS)?;
     if name.is_empty() || name.chars().any(char::is_control) {
         return Err(invalid_request(
             format!("displayName: 1 to {MAX_NAME_CHARS} characters, no control characters"),
@@ -85,11 +121,14 @@ fn encode_cursor(entry: &IdentityEntry) -> String {
     format!("{name}.{}", entry.id)
 }
 
+/// The longest `after`: a name's key in hex (4 bytes a character at most) and an id.
+const MAX_CURSOR_CHARS: usize = 2 * MAX_NAME_CHARS * 4 + 300;
+
 fn decode_cursor(text: &str) -> ApiResult<IdentityCursor> {
     let bad = || invalid_request("after: the `next` of a previous page", text.to_string());
-    limits::text("after", text, 2 * MAX_NAME_CHARS * 4 + 300)?;
+    limits::text("after", text, MAX_CURSOR_CHARS)?;
     let (hex, id) = text.split_once('.').ok_or_else(bad)?;
-    if hex.len() % 2 != 0 || id.is_empty() {
+    if hex.len() % 2 != 0 || id.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
     let bytes = (0..hex.len())
@@ -97,7 +136,9 @@ fn decode_cursor(text: &str) -> ApiResult<IdentityCursor> {
         .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
         .collect::<Result<Vec<u8>, _>>()
         .map_err(|_| bad())?;
-    let name = String::from_utf8(bytes).map_err(|_| bad())?;
+    // A cursor is only a position in the name order: bytes that are not UTF-8 (a hand-made
+    // cursor) still name a position, as their lossy reading.
+    let name = String::from_utf8_lossy(&bytes).into_owned();
     Ok(IdentityCursor {
         name,
         id: id.to_string(),
@@ -157,10 +198,20 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// `POST /identities {displayName?}`.
+#[utoipa::path(post, path = "/identities", tag = "identities",
+    summary = "Create an identity, with a display name if given",
+    security(("accessKey" = [])),
+    request_body(content = Option<IdentityBody>, description = "May be left out: an identity without a name"),
+    responses(
+        (status = 201, description = "Created", body = IdentityView),
+        (status = 400, description = "400/900102: an invalid body or display name; 400/900117: a display name over 128 characters"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn create_identity(
     _: AccessKey,
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<IdentityBody>,
+    OptionalJsonBody(body): OptionalJsonBody<IdentityBody>,
 ) -> ApiResult<(StatusCode, Json<IdentityView>)> {
     let name = display_name(body.display_name)?;
     let now = SystemTime::now();
@@ -177,6 +228,16 @@ pub async fn create_identity(
 }
 
 /// `GET /identities?name=&after=&limit=`.
+#[utoipa::path(get, path = "/identities", tag = "identities",
+    summary = "List live identities by display name (case ignored), with their presence",
+    security(("accessKey" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of identities", body = IdentityPage),
+        (status = 400, description = "400/900102: an invalid or unknown parameter or cursor; 400/900117: name or after over its maxLength"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn list_identities(
     _: AccessKey,
     State(state): State<AppState>,
@@ -186,6 +247,16 @@ pub async fn list_identities(
 }
 
 /// `GET /identities/{id}`.
+#[utoipa::path(get, path = "/identities/{id}", tag = "identities",
+    summary = "One live identity with its presence",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Identity id")),
+    responses(
+        (status = 200, description = "The identity", body = IdentityView),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900101: no such live identity"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn get_identity(
     _: AccessKey,
     State(state): State<AppState>,
@@ -195,11 +266,23 @@ pub async fn get_identity(
 }
 
 /// `PATCH /identities/{id} {displayName}`: a null name removes it.
+#[utoipa::path(patch, path = "/identities/{id}", tag = "identities",
+    summary = "Set (or, with null, remove) an identity's display name",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Identity id")),
+    request_body = RenameBody,
+    responses(
+        (status = 200, description = "The identity as it now is", body = IdentityView),
+        (status = 400, description = "400/900102: a missing or invalid body or display name; 400/900117: a display name over 128 characters"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900101: no such live identity"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn rename_identity(
     _: AccessKey,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
-    JsonBody(body): JsonBody<IdentityBody>,
+    JsonBody(body): JsonBody<RenameBody>,
 ) -> ApiResult<Json<IdentityView>> {
     let name = display_name(body.display_name)?;
     if !state.store().rename_identity(&id, name).await? {
@@ -232,6 +315,17 @@ async fn view(state: &AppState, id: &str) -> ApiResult<Json<IdentityView>> {
 /// `GET /people?name=&after=&limit=`: for a signed-in user (a user token as bearer), the named
 /// people of this server with their presence, so an application can offer "call Bob" instead of
 /// an id. Identities without a display name are not listed. Off with `directory.people = false`.
+#[utoipa::path(get, path = "/people", tag = "identities",
+    summary = "For a signed-in user: the named people of this server with their presence",
+    security(("userToken" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of people (identities with a display name)", body = IdentityPage),
+        (status = 400, description = "400/900102: an invalid or unknown parameter or cursor; 400/900117: name or after over its maxLength"),
+        (status = 401, description = "401/10009: a missing or invalid user token"),
+        (status = 403, description = "403/900122: directory.people is off on this server"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn people(
     _: SignedIn,
     State(state): State<AppState>,

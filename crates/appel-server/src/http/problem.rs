@@ -34,6 +34,38 @@ pub fn http_status(error: &CallingError) -> StatusCode {
     }
 }
 
+/// An error as every REST route answers it (`application/problem+json`): the RFC 9457 members and
+/// the catalogue entry. The OpenAPI document's `Problem` schema is derived from this type.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// `urn:appel:code:<NAME>`.
+    #[serde(rename = "type")]
+    #[schema(format = "uri")]
+    pub kind: String,
+    /// The entry's message.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What this occurrence was about, and the entry's advice.
+    pub detail: String,
+    /// The entry's code.
+    pub code: u16,
+    /// The entry's subcode (null for a bare HTTP status).
+    #[schema(required = true)]
+    pub sub_code: Option<u32>,
+    /// The entry's category.
+    #[schema(value_type = super::openapi::ResultCategorySchema)]
+    pub result_category: ResultCategory,
+    /// The entry's stable name.
+    pub name: String,
+    /// Whether the same request may succeed later.
+    pub retryable: bool,
+    /// The underlying cause, verbatim, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_cause: Option<String>,
+}
+
 /// The problem document of an error.
 pub fn problem_document(error: &CallingError) -> serde_json::Value {
     let status = http_status(error);
@@ -42,21 +74,19 @@ pub fn problem_document(error: &CallingError) -> serde_json::Value {
         Some(context) => format!("{context}. {}", entry.advice(Locale::En)),
         None => entry.advice(Locale::En).to_string(),
     };
-    let mut document = serde_json::json!({
-        "type": format!("urn:appel:code:{}", entry.name),
-        "title": entry.message(Locale::En),
-        "status": status.as_u16(),
-        "detail": detail,
-        "code": error.code().0,
-        "subCode": error.subcode(),
-        "resultCategory": error.category(),
-        "name": entry.name,
-        "retryable": error.retryable(),
-    });
-    if let (Some(raw), Some(object)) = (error.raw_cause(), document.as_object_mut()) {
-        object.insert("rawCause".into(), raw.into());
-    }
-    document
+    let problem = Problem {
+        kind: format!("urn:appel:code:{}", entry.name),
+        title: entry.message(Locale::En).to_string(),
+        status: status.as_u16(),
+        detail,
+        code: error.code().0,
+        sub_code: error.subcode(),
+        result_category: error.category(),
+        name: entry.name.to_string(),
+        retryable: error.retryable(),
+        raw_cause: error.raw_cause().map(str::to_string),
+    };
+    serde_json::to_value(problem).unwrap_or_default()
 }
 
 impl IntoResponse for ApiError {

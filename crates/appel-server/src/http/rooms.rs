@@ -11,9 +11,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::extract::{invalid_request, AccessKey, JsonBody, PathParams};
-use super::limits::{self, MAX_ID_CHARS, MAX_ROSTER_ENTRIES, MAX_TIME_CHARS};
+use super::extract::{
+    invalid_request, utc_time, AccessKey, JsonBody, OptionalJsonBody, PathParams,
+};
+use super::limits::{self, MAX_ID_CHARS, MAX_ROSTER_ENTRIES};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::{rfc3339, unix_ms, Room, RoomChange, RoomUpdate};
@@ -24,21 +27,25 @@ type ApiResult<T> = Result<T, ApiError>;
 const DEFAULT_VALIDITY: Duration = Duration::from_secs(180 * 24 * 3600);
 
 /// A roster entry as the API reads and writes it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RosterEntry {
     /// The identity.
+    #[schema(min_length = 1, max_length = 256)]
     pub identity: String,
     /// Its role.
     pub role: RoomRole,
 }
 
 /// A room as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Room)]
 pub struct RoomView {
     id: String,
+    #[schema(format = DateTime)]
     valid_from: String,
+    #[schema(format = DateTime)]
     valid_until: String,
     participants: Vec<RosterEntry>,
 }
@@ -58,33 +65,39 @@ impl From<Room> for RoomView {
     }
 }
 
-/// The body of `POST /rooms` and `PATCH /rooms/{id}`.
-#[derive(Default, Deserialize)]
+/// The body of `POST /rooms` and `PATCH /rooms/{id}`; validFrom comes before validUntil.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomRequest {
+    /// Default on creation: now.
+    #[schema(format = DateTime, max_length = 64, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")]
     valid_from: Option<String>,
+    /// Default on creation: 180 days after now.
+    #[schema(format = DateTime, max_length = 64, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")]
     valid_until: Option<String>,
+    /// The roster (on a change, it replaces the stored one); at most 1000 entries, also once
+    /// added to the stored roster.
+    #[schema(max_items = 1000)]
     participants: Option<Vec<RosterEntry>>,
 }
 
 /// The body of `PATCH /rooms/{id}/participants`.
-#[derive(Default, Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RosterRequest {
+    /// Entries to add or whose role changes; the stored roster holds at most 1000.
+    #[schema(max_items = 1000)]
     participants: Vec<RosterEntry>,
 }
 
 /// The answer of `GET /rooms`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RoomList {
     rooms: Vec<RoomView>,
 }
 
 fn time(field: &str, value: &str) -> Result<i64, ApiError> {
-    limits::text(field, value, MAX_TIME_CHARS)?;
-    humantime::parse_rfc3339_weak(value)
-        .map(unix_ms)
-        .map_err(|e| invalid_request(format!("{field}: an RFC 3339 time"), e.to_string()))
+    utc_time(field, value)
 }
 
 fn roster(entries: Vec<RosterEntry>) -> Result<BTreeMap<String, RoomRole>, ApiError> {
@@ -129,10 +142,20 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// `POST /rooms`.
+#[utoipa::path(post, path = "/rooms", tag = "rooms",
+    summary = "Create a room with a validity window and a roster",
+    security(("accessKey" = [])),
+    request_body(content = Option<RoomRequest>, description = "May be left out: a room open from now for 180 days, with an empty roster"),
+    responses(
+        (status = 201, description = "Created", body = RoomView),
+        (status = 400, description = "400/900102: an invalid body, or validFrom not before validUntil; 400/900117: a field or the roster over its limit"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn create_room(
     _: AccessKey,
     State(state): State<AppState>,
-    JsonBody(request): JsonBody<RoomRequest>,
+    OptionalJsonBody(request): OptionalJsonBody<RoomRequest>,
 ) -> ApiResult<(StatusCode, Json<RoomView>)> {
     let now = SystemTime::now();
     let from = match &request.valid_from {
@@ -156,6 +179,13 @@ pub async fn create_room(
 }
 
 /// `GET /rooms`.
+#[utoipa::path(get, path = "/rooms", tag = "rooms", summary = "List rooms",
+    security(("accessKey" = [])),
+    responses(
+        (status = 200, description = "Every room", body = RoomList),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn list_rooms(_: AccessKey, State(state): State<AppState>) -> ApiResult<Json<RoomList>> {
     let rooms = state.store().rooms().await?;
     Ok(Json(RoomList {
@@ -164,6 +194,15 @@ pub async fn list_rooms(_: AccessKey, State(state): State<AppState>) -> ApiResul
 }
 
 /// `GET /rooms/{id}`.
+#[utoipa::path(get, path = "/rooms/{id}", tag = "rooms", summary = "Get a room",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Room id")),
+    responses(
+        (status = 200, description = "The room", body = RoomView),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900505: no such room"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn get_room(
     _: AccessKey,
     State(state): State<AppState>,
@@ -194,6 +233,18 @@ async fn apply(state: &AppState, id: &str, change: RoomChange) -> ApiResult<Room
 }
 
 /// `PATCH /rooms/{id}`: changes the window; `participants`, when given, replaces the roster.
+#[utoipa::path(patch, path = "/rooms/{id}", tag = "rooms",
+    summary = "Change the window; `participants` replaces the roster (those whose role changed or who left it are removed from the room's call with 0/5317)",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Room id")),
+    request_body = RoomRequest,
+    responses(
+        (status = 200, description = "The room", body = RoomView),
+        (status = 400, description = "400/900102: a missing or invalid body, or validFrom not before validUntil; 400/900117: a field or the roster over its limit"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900505: no such room"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn update_room(
     _: AccessKey,
     State(state): State<AppState>,
@@ -227,6 +278,16 @@ pub async fn update_room(
 }
 
 /// `DELETE /rooms/{id}`: everyone in the room's call leaves with 0/5317.
+#[utoipa::path(delete, path = "/rooms/{id}", tag = "rooms",
+    summary = "Delete a room; everyone in its call leaves with 0/5317",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Room id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900505: no such room"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn delete_room(
     _: AccessKey,
     State(state): State<AppState>,
@@ -240,6 +301,18 @@ pub async fn delete_room(
 }
 
 /// `PATCH /rooms/{id}/participants`: adds participants or changes their role.
+#[utoipa::path(patch, path = "/rooms/{id}/participants", tag = "rooms",
+    summary = "Add roster participants or change their role (a role change removes the participant from the room's call with 0/5317)",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Room id")),
+    request_body = RosterRequest,
+    responses(
+        (status = 200, description = "The room", body = RoomView),
+        (status = 400, description = "400/900102: a missing or invalid body; 400/900117: a field or the roster over its limit"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900505: no such room"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn upsert_participants(
     _: AccessKey,
     State(state): State<AppState>,
@@ -255,6 +328,16 @@ pub async fn upsert_participants(
 }
 
 /// `DELETE /rooms/{id}/participants/{identity}`: takes the identity off the roster.
+#[utoipa::path(delete, path = "/rooms/{id}/participants/{identity}", tag = "rooms",
+    summary = "Take an identity off the roster (removed from the room's call with 0/5317)",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Room id"), ("identity" = String, Path, description = "Identity id")),
+    responses(
+        (status = 200, description = "The room", body = RoomView),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900505: no such room"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn remove_participant(
     _: AccessKey,
     State(state): State<AppState>,

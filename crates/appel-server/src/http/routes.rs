@@ -9,9 +9,12 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{invalid_request, AccessKey, JsonBody, PathParams, QueryParams, SignedIn};
-use super::limits::{self, MAX_SCOPES, MAX_SCOPE_CHARS, MAX_TIME_CHARS};
+use super::extract::{
+    invalid_request, utc_time, AccessKey, OptionalJsonBody, PathParams, QueryParams, SignedIn,
+};
+use super::limits::{self, MAX_SCOPES, MAX_SCOPE_CHARS};
 use super::problem::ApiError;
 use crate::state::AppState;
 use crate::store::{
@@ -21,20 +24,50 @@ use crate::tokens::{MAX_LIFETIME, MIN_LIFETIME, VOIP_SCOPE};
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// The answer of `GET /health`.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
+    signaling: SignalingSettings,
+}
+
+/// What an SDK needs before it connects; it applies the reconnect grace itself (496/7 when it runs
+/// out).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalingSettings {
+    protocol_version: u32,
+    heartbeat_interval_ms: u64,
+    reconnect_grace_ms: u64,
+    max_frame_bytes: usize,
+}
+
 /// `GET /health`: liveness, plus the signaling settings an SDK needs before it connects (the
 /// reconnect grace it applies itself when its connection drops).
-pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/health", tag = "meta",
+    responses((status = 200, description = "The server is up", body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let config = state.config();
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    Json(serde_json::json!({
-        "status": "ok",
-        "signaling": {
-            "protocolVersion": appel_protocol::PROTOCOL_VERSION,
-            "heartbeatIntervalMs": millis(config.signaling.heartbeat_interval),
-            "reconnectGraceMs": millis(config.timers.reconnect_grace),
-            "maxFrameBytes": config.signaling.max_frame_bytes,
-        }
-    }))
+    Json(Health {
+        status: "ok",
+        signaling: SignalingSettings {
+            protocol_version: appel_protocol::PROTOCOL_VERSION.into(),
+            heartbeat_interval_ms: millis(config.signaling.heartbeat_interval),
+            reconnect_grace_ms: millis(config.timers.reconnect_grace),
+            max_frame_bytes: config.signaling.max_frame_bytes,
+        },
+    })
+}
+
+/// The answer of `GET /ready` when ready.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    #[schema(value_type = String, pattern = "^ready$")]
+    status: &'static str,
 }
 
 /// How long `/ready` waits for the database before it counts it as not answering.
@@ -44,7 +77,12 @@ const READY_STORE_DEADLINE: Duration = Duration::from_secs(2);
 /// where `/health` only says the process answers HTTP. Not ready (503/900118, the failing parts
 /// named in the detail) while it shuts down, or when the database, the controller task or the
 /// records writer does not answer.
-pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+#[utoipa::path(get, path = "/ready", tag = "meta",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "503/900118: not ready; the detail names the failing parts"),
+    ))]
+pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Ready>> {
     let mut failing = Vec::new();
     if state.shutdown().is_triggered() {
         failing.push("shutting down".to_string());
@@ -67,7 +105,7 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::
         )),
     }
     if failing.is_empty() {
-        return Ok(Json(serde_json::json!({ "status": "ready" })));
+        return Ok(Json(Ready { status: "ready" }));
     }
     Err(CallingError::new(&registry::SERVER_NOT_READY)
         .with_context(failing.join("; "))
@@ -75,27 +113,85 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::
 }
 
 /// The body of `POST /identities/{id}/token`; every member is optional.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenRequest {
+    /// The scopes of the token; the only one is `voip` (the default).
+    #[schema(schema_with = scopes_schema)]
     scopes: Option<Vec<String>>,
+    /// The token's lifetime in minutes, 60 to 1440 (default: tokens.default_lifetime). A number
+    /// with a zero fraction (`120.0`) is the same integer.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(value_type = Option<i64>, minimum = 60, maximum = 1440)]
     expires_in_minutes: Option<i64>,
 }
 
+/// `scopes`: 1 to [`MAX_SCOPES`] names, each of them `voip`.
+fn scopes_schema() -> utoipa::openapi::Array {
+    let scope = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([VOIP_SCOPE]))
+        .max_length(Some(MAX_SCOPE_CHARS));
+    utoipa::openapi::ArrayBuilder::new()
+        .items(scope)
+        .min_items(Some(1))
+        .max_items(Some(MAX_SCOPES))
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::Array,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .build()
+}
+
+/// An integer, also when written with a zero fraction (JSON Schema counts `120.0` as an integer);
+/// `null` reads as absent.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(whole) = number.as_i64() {
+        return Ok(Some(whole));
+    }
+    match number.as_f64() {
+        // Within ±2^53 a float holds every integer exactly; beyond, it is out of range anyway.
+        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "expiresInMinutes: an integer, not {number}"
+        ))),
+    }
+}
+
 /// A signed token and when it expires.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
+    /// An HS256 JWT with the claims identity, scopes, iat, exp, jti and gen (the identity's token
+    /// generation); docs/tokens.md.
     token: String,
+    #[schema(format = DateTime)]
     expires_on: String,
 }
 
 /// `POST /identities/{id}/token`.
+#[utoipa::path(post, path = "/identities/{id}/token", tag = "identities",
+    summary = "Issue a user access token",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Identity id")),
+    request_body(content = Option<TokenRequest>, description = "May be left out: a `voip` token of the default lifetime"),
+    responses(
+        (status = 200, description = "The token", body = TokenResponse),
+        (status = 400, description = "400/900102: a scope other than voip, or an invalid body; 400/900103: a lifetime outside 60-1440 minutes"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900101: no such live identity"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn issue_token(
     _: AccessKey,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
-    JsonBody(request): JsonBody<TokenRequest>,
+    OptionalJsonBody(request): OptionalJsonBody<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let scopes = request
         .scopes
@@ -137,6 +233,17 @@ pub async fn issue_token(
 
 /// `DELETE /identities/{id}/tokens`: every token issued so far stops working, whatever dates it
 /// carries, and live connections of the identity are closed with 401/10009.
+#[utoipa::path(delete, path = "/identities/{id}/tokens", tag = "identities",
+    summary = "Revoke every token issued so far, whatever dates it carries; live connections are closed with 401/10009",
+    description = "Bumps the identity's token generation: tokens carry the generation they were issued in (claim `gen`) and only the current one is accepted (docs/tokens.md).",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Identity id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900101: no such identity"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn revoke_tokens(
     _: AccessKey,
     State(state): State<AppState>,
@@ -150,6 +257,16 @@ pub async fn revoke_tokens(
 }
 
 /// `DELETE /identities/{id}`.
+#[utoipa::path(delete, path = "/identities/{id}", tag = "identities",
+    summary = "Delete an identity; its live connections are closed with 401/10009",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Identity id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900101: no such identity"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn delete_identity(
     _: AccessKey,
     State(state): State<AppState>,
@@ -167,16 +284,25 @@ pub async fn delete_identity(
 }
 
 /// What `GET /validate` says about a valid token.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Validation {
     identity: String,
+    #[schema(format = DateTime)]
     expires_on: String,
 }
 
 /// `GET /validate`: the same check the signaling handshake makes, readable from a browser.
 /// A passed check is remembered a while, so the timeline of a call the identity then fails to
 /// join shows it.
+#[utoipa::path(get, path = "/validate", tag = "identities",
+    summary = "Check a user token exactly as the signaling handshake would",
+    security(("userToken" = [])),
+    responses(
+        (status = 200, description = "The token is valid", body = Validation),
+        (status = 401, description = "401/10009: missing, forged, expired, not yet valid (nbf) or revoked token, a token issued in the future (iat beyond tokens.clock_leeway), or deleted identity; the problem's rawCause names which"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn validate(
     State(state): State<AppState>,
     SignedIn(claims): SignedIn,
@@ -197,20 +323,46 @@ const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 500;
 
 /// Query parameters of `GET /calls`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CallsQuery {
+    /// A leg ended with this code.
+    #[param(maximum = 65535)]
     code: Option<u16>,
+    /// A leg ended with this subcode.
+    #[param(maximum = 4294967295_u64)]
     sub_code: Option<u32>,
+    /// A leg ended with this result category.
+    #[param(value_type = Option<super::openapi::ResultCategorySchema>)]
     category: Option<String>,
+    /// The caller, a target or a participant.
     identity: Option<String>,
+    /// Created at or after (RFC 3339).
+    #[param(format = DateTime, max_length = 64, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")]
     since: Option<String>,
+    /// Created before (RFC 3339).
+    #[param(format = DateTime, max_length = 64, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")]
     until: Option<String>,
+    /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
+    /// The `nextCursor` of the previous page.
+    #[param(value_type = Option<i64>)]
     cursor: Option<String>,
 }
 
 /// `GET /calls`.
+#[utoipa::path(get, path = "/calls", tag = "records",
+    summary = "List call records, newest first",
+    security(("accessKey" = [])),
+    params(CallsQuery),
+    responses(
+        (status = 200, description = "A page of calls", body = CallPage),
+        (status = 400, description = "400/900102: an invalid or unknown parameter; 400/900117: since or until over 64 characters"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn list_calls(
     _: AccessKey,
     State(state): State<AppState>,
@@ -257,11 +409,18 @@ pub async fn list_calls(
 }
 
 /// Query parameters of `GET /calls/summary`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
+    /// Legs that ended at or after (RFC 3339; default 24 hours before until). Before until.
+    #[param(format = DateTime, max_length = 64, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")]
     since: Option<String>,
+    /// Legs that ended before (RFC 3339; default now).
+    #[param(format = DateTime, max_length = 64, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")]
     until: Option<String>,
+    /// Equal slices of the window for the trend, 1-500 (default 24).
+    #[param(minimum = 1, maximum = 500)]
     buckets: Option<usize>,
 }
 
@@ -272,6 +431,16 @@ const DEFAULT_SUMMARY_BUCKETS: usize = 24;
 const MAX_SUMMARY_BUCKETS: usize = 500;
 
 /// `GET /calls/summary`.
+#[utoipa::path(get, path = "/calls/summary", tag = "records",
+    summary = "Leg ends over a window: counts and shares by code/subCode and by category, and the categories over time",
+    security(("accessKey" = [])),
+    params(SummaryQuery),
+    responses(
+        (status = 200, description = "The summary", body = CallSummary),
+        (status = 400, description = "400/900102: an invalid or unknown parameter, or since not before until; 400/900117: since or until over 64 characters"),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn call_summary(
     _: AccessKey,
     State(state): State<AppState>,
@@ -302,6 +471,13 @@ pub async fn call_summary(
 
 /// `GET /metrics`: the Prometheus text exposition. Behind the access key like every operator
 /// route: the counts by reason tell how a deployment's calls go.
+#[utoipa::path(get, path = "/metrics", tag = "records",
+    summary = "Prometheus metrics (text exposition): call and leg ends by code, subCode and category, setup latency, active calls, connected endpoints, webhook attempts, records queue depth, process (docs/operations.md)",
+    security(("accessKey" = [])),
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+    ))]
 pub async fn metrics(_: AccessKey, State(state): State<AppState>) -> impl IntoResponse {
     let body = state.metrics().render(state.records().queued());
     (
@@ -314,6 +490,16 @@ pub async fn metrics(_: AccessKey, State(state): State<AppState>) -> impl IntoRe
 }
 
 /// `GET /calls/{id}`.
+#[utoipa::path(get, path = "/calls/{id}", tag = "records",
+    summary = "One call: every leg with its end reason, and the timeline",
+    security(("accessKey" = [])),
+    params(("id" = String, Path, description = "Call id")),
+    responses(
+        (status = 200, description = "The call", body = CallRecord),
+        (status = 401, description = "401/900100: the access key is missing or wrong"),
+        (status = 404, description = "404/900104: no such call"),
+        (status = 500, description = "500: the database failed"),
+    ))]
 pub async fn get_call(
     _: AccessKey,
     State(state): State<AppState>,
@@ -342,12 +528,5 @@ fn identity_not_found(id: &str) -> ApiError {
 }
 
 fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
-    value
-        .map(|text| {
-            limits::text(name, text, MAX_TIME_CHARS)?;
-            humantime::parse_rfc3339_weak(text)
-                .map(unix_ms)
-                .map_err(|e| invalid_request(format!("{name}: an RFC 3339 time"), e.to_string()))
-        })
-        .transpose()
+    value.map(|text| utc_time(name, text)).transpose()
 }

@@ -32,6 +32,19 @@ fn hard_cap(max_frame_bytes: usize) -> usize {
 }
 
 /// `GET /signaling`: upgrades to a WebSocket and hands it to a connection task.
+#[utoipa::path(get, path = "/signaling", tag = "calls",
+    summary = "WebSocket signaling (JSON frames; docs/protocol.md): the first frame must be hello; refusals are error frames with fatal: true",
+    description = "A WebSocket upgrade (RFC 6455) only: an HTTP request without the upgrade headers is answered 400/900102. HTTP test tools that cannot upgrade leave this operation out (scripts/test).",
+    params(
+        ("Upgrade" = String, Header, description = "websocket"),
+        ("Connection" = String, Header, description = "Upgrade"),
+        ("Sec-WebSocket-Version" = String, Header, description = "13"),
+        ("Sec-WebSocket-Key" = String, Header, description = "16 random bytes, base64"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "400/900102: not a WebSocket upgrade"),
+    ))]
 pub async fn upgrade(
     State(state): State<AppState>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,

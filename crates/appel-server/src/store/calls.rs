@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{rfc3339, Store, Subscription};
 
 /// An end reason as records show it: the pair, its category and the entry's stable name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndReasonView {
     /// 3-digit status.
@@ -15,6 +15,7 @@ pub struct EndReasonView {
     /// Exact reason.
     pub sub_code: u32,
     /// Category of the outcome.
+    #[schema(value_type = crate::http::openapi::ResultCategorySchema)]
     pub result_category: ResultCategory,
     /// Stable name of the catalogue entry.
     pub name: &'static str,
@@ -33,7 +34,7 @@ impl EndReasonView {
 }
 
 /// One participant's leg of a call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LegRecord {
     /// Participant id within the call.
@@ -43,8 +44,10 @@ pub struct LegRecord {
     /// Identity of the participant.
     pub identity: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub joined_at: String,
     /// RFC 3339; `null` while the leg is live.
+    #[schema(format = DateTime)]
     pub left_at: Option<String>,
     /// Milliseconds between joining and leaving.
     pub duration_ms: Option<i64>,
@@ -54,6 +57,7 @@ pub struct LegRecord {
     pub raw_cause: Option<String>,
     /// Who ended the leg (as `callEnded.endedBy`); `null` while it is live or for records older
     /// than this field.
+    #[schema(value_type = Option<Object>)]
     pub ended_by: Option<serde_json::Value>,
     /// `false` for a target that never joined (declined, unreachable, not answered…): its leg
     /// starts with the call and carries the target's own end reason.
@@ -61,7 +65,7 @@ pub struct LegRecord {
 }
 
 /// One endpoint of a target that rang, and why it stopped.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RingRecord {
     /// The target's participant id.
@@ -71,6 +75,7 @@ pub struct RingRecord {
     /// Whose endpoint.
     pub identity: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub ended_at: String,
     /// The reason this endpoint was given.
     pub end_reason: EndReasonView,
@@ -79,19 +84,21 @@ pub struct RingRecord {
 }
 
 /// One line of a call's timeline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub at: String,
     /// What happened.
     pub kind: String,
     /// Details.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
 /// A call with its legs (and, for a single call, its timeline).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallRecord {
     /// Call id.
@@ -101,14 +108,17 @@ pub struct CallRecord {
     /// Identities called.
     pub targets: Vec<String>,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339; `null` while the call is live.
+    #[schema(format = DateTime)]
     pub ended_at: Option<String>,
     /// The call's overall end reason, when it has ended with one.
     pub end_reason: Option<EndReasonView>,
     /// Every leg, in joining order.
     pub legs: Vec<LegRecord>,
     /// Who ended the call; `null` while it is live or for records older than this field.
+    #[schema(value_type = Option<Object>)]
     pub ended_by: Option<serde_json::Value>,
     /// Each endpoint that rang and stopped, with the reason it was given; single-call reads only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,7 +150,7 @@ pub struct CallFilter {
 }
 
 /// One page of calls, newest first.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallPage {
     /// The calls.
@@ -234,7 +244,7 @@ impl Store {
 }
 
 /// How many legs ended with one reason over a window.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasonCount {
     /// The reason.
@@ -243,38 +253,44 @@ pub struct ReasonCount {
     /// Legs that ended with it.
     pub count: u64,
     /// Its part of all the legs that ended in the window, between 0 and 1.
+    #[schema(minimum = 0, maximum = 1)]
     pub share: f64,
 }
 
 /// How many legs ended in one category over a window.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CategoryCount {
     /// The category.
+    #[schema(value_type = crate::http::openapi::ResultCategorySchema)]
     pub result_category: String,
     /// Legs that ended in it.
     pub count: u64,
     /// Its part of all the legs that ended in the window, between 0 and 1.
+    #[schema(minimum = 0, maximum = 1)]
     pub share: f64,
 }
 
 /// Leg ends per category in one slice of the window.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryBucket {
     /// RFC 3339 start of the slice.
+    #[schema(format = DateTime)]
     pub start: String,
     /// Category → legs that ended in it during the slice.
     pub categories: std::collections::BTreeMap<String, u64>,
 }
 
 /// Leg ends over a window: by reason, by category, and by category over time.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallSummary {
     /// RFC 3339 start of the window.
+    #[schema(format = DateTime)]
     pub since: String,
     /// RFC 3339 end of the window.
+    #[schema(format = DateTime)]
     pub until: String,
     /// Legs that ended in the window.
     pub legs: u64,

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{rfc3339, unix_ms, Store};
 
 /// A webhook subscription: where events are posted and the secret that signs them.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
     /// Its id.
@@ -24,7 +24,7 @@ pub struct Subscription {
 }
 
 /// One delivery attempt.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// The subscription.
@@ -36,6 +36,7 @@ pub struct Delivery {
     /// 1 for the first attempt.
     pub attempt: u32,
     /// When the attempt finished (RFC 3339).
+    #[schema(format = DateTime)]
     pub at: String,
     /// The receiver's HTTP status, when it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
