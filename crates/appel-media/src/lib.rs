@@ -60,16 +60,21 @@ pub struct MediaConfig {
     /// The shortest gap between two keyframe requests the core sends one publisher's video track
     /// on behalf of its subscribers (a subscriber asking every frame must not flood the sender).
     pub keyframe_request_interval: Duration,
+    /// How many videos one subscriber receives at once. A publisher's video beyond it arrives
+    /// paused, and a view that would exceed it is refused ([`MediaError::TooManyVideos`]).
+    pub max_video_subscriptions: usize,
 }
 
 impl MediaConfig {
-    /// The defaults (10 s setup, 10 s loss, one keyframe request a second) for `public_address`.
+    /// The defaults (10 s setup, 10 s loss, one keyframe request a second, 25 videos per
+    /// subscriber) for `public_address`.
     pub fn new(public_address: SocketAddr) -> Self {
         MediaConfig {
             public_address,
             setup_timeout: Duration::from_secs(10),
             loss_timeout: Duration::from_secs(10),
             keyframe_request_interval: Duration::from_secs(1),
+            max_video_subscriptions: 25,
         }
     }
 }
@@ -124,6 +129,22 @@ pub enum MediaError {
     /// something: the participant's peer connection is closed (without an event) and it may join
     /// again with a new offer.
     AnswerRejected(ParticipantKey, String),
+    /// A view named a publisher whose video this participant does not receive: it never
+    /// published video, or it left.
+    NoVideo {
+        /// Who asked.
+        subscriber: ParticipantKey,
+        /// The publisher it named.
+        publisher: String,
+    },
+    /// A view would make the participant receive more videos than
+    /// [`MediaConfig::max_video_subscriptions`].
+    TooManyVideos {
+        /// Who asked.
+        subscriber: ParticipantKey,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for MediaError {
@@ -138,6 +159,17 @@ impl fmt::Display for MediaError {
             MediaError::AnswerRejected(key, why) => {
                 write!(f, "the answer of {key} does not fit the offer ({why}); its media connection is closed")
             }
+            MediaError::NoVideo {
+                subscriber,
+                publisher,
+            } => write!(
+                f,
+                "{subscriber} receives no video of {publisher:?} (it never published video, or it left)"
+            ),
+            MediaError::TooManyVideos { subscriber, limit } => write!(
+                f,
+                "{subscriber} already receives {limit} videos, the most one participant may (media.max_video_subscriptions); pause one first (width and height 0)"
+            ),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! One participant's peer connection and the tracks it sends and receives.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use str0m::change::SdpPendingOffer;
-use str0m::media::{MediaKind, Mid};
+use str0m::media::{MediaKind, Mid, Rid};
 use str0m::Rtc;
 
 use crate::ParticipantKey;
@@ -11,13 +12,82 @@ use crate::ParticipantKey;
 /// Index of a participant in the core; never reused, so a stale one finds nobody.
 pub(crate) type Slot = u64;
 
+/// How long the core measures a layer's incoming bytes before it takes them as its rate.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// One encoding of a published video: the whole track when it is not layered (`rid` none), or
+/// one simulcast layer.
+#[derive(Debug)]
+pub(crate) struct Layer {
+    pub(crate) rid: Option<Rid>,
+    /// The picture size its last keyframe announced, when the codec says (VP8 does).
+    pub(crate) size: Option<(u32, u32)>,
+    /// Bits a second over the last complete window.
+    pub(crate) rate: u64,
+    window_start: Instant,
+    window_bytes: u64,
+    /// When its last frame arrived (never, for a keyframe request made before any did).
+    pub(crate) last_seen: Option<Instant>,
+    /// When the core last asked the publisher for a keyframe of this layer.
+    pub(crate) last_keyframe_request: Option<Instant>,
+}
+
+impl Layer {
+    pub(crate) fn new(rid: Option<Rid>, now: Instant) -> Self {
+        Layer {
+            rid,
+            size: None,
+            rate: 0,
+            window_start: now,
+            window_bytes: 0,
+            last_seen: None,
+            last_keyframe_request: None,
+        }
+    }
+
+    /// Counts a frame of `bytes`; `true` when a window closed and the rate changed.
+    pub(crate) fn count(&mut self, now: Instant, bytes: usize) -> bool {
+        self.window_bytes += bytes as u64;
+        let elapsed = now.saturating_duration_since(self.window_start);
+        if elapsed < RATE_WINDOW {
+            return false;
+        }
+        let rate = self.window_bytes * 8 * 1000 / (elapsed.as_millis().max(1) as u64);
+        self.window_start = now;
+        self.window_bytes = 0;
+        let changed = rate != self.rate;
+        self.rate = rate;
+        changed
+    }
+}
+
 /// A track the participant publishes (an m-line it sends on).
 #[derive(Debug)]
 pub(crate) struct TrackIn {
     pub(crate) mid: Mid,
     pub(crate) kind: MediaKind,
-    /// When the core last asked the publisher for a keyframe on this track.
-    pub(crate) last_keyframe_request: Option<Instant>,
+    /// The encodings seen so far (video only), in arrival order. A keyframe request made before
+    /// any arrived is kept as the throttle of `None`.
+    pub(crate) layers: Vec<Layer>,
+}
+
+impl TrackIn {
+    pub(crate) fn layer_mut(&mut self, rid: Option<Rid>, now: Instant) -> &mut Layer {
+        let index = match self.layers.iter().position(|l| l.rid == rid) {
+            Some(index) => index,
+            None => {
+                self.layers.push(Layer::new(rid, now));
+                self.layers.len() - 1
+            }
+        };
+        &mut self.layers[index]
+    }
+
+    /// The layers that carry media, as opposed to the bare throttle entry of an unlayered track
+    /// (both are rid `None`; what tells them apart is whether anything was counted).
+    pub(crate) fn is_layered(&self) -> bool {
+        self.layers.iter().any(|l| l.rid.is_some())
+    }
 }
 
 /// Where an outgoing track stands in the SDP exchange with its subscriber.
@@ -47,9 +117,46 @@ pub(crate) struct TrackOut {
     pub(crate) state: OutState,
     /// The publisher left; the m-line goes once it can be renegotiated.
     pub(crate) origin_gone: bool,
+    /// Nothing is forwarded on it: the subscriber rendered it at 0×0, or it arrived beyond the
+    /// subscriber's video limit and was never viewed.
+    pub(crate) paused: bool,
+    /// Whether a first frame was written; until then (and after a pause) only a keyframe starts
+    /// it, as the subscriber's decoder could do nothing with anything else.
+    pub(crate) started: bool,
+    /// The layer forwarded now (`None` for an unlayered track).
+    pub(crate) current: Option<Rid>,
+    /// The layer that fits the subscriber; becomes `current` at its next keyframe.
+    pub(crate) target: Option<Rid>,
+    /// Added to the publisher's media time of the current layer, so the subscriber's timeline
+    /// runs on across a layer switch (each layer has its own RTP clock origin).
+    pub(crate) time_offset: i64,
+    /// The media time and arrival of the last frame written.
+    pub(crate) last_written: Option<(u64, Instant)>,
 }
 
 impl TrackOut {
+    pub(crate) fn new(origin: Slot, origin_id: String, mid_in: Mid, kind: MediaKind) -> Self {
+        TrackOut {
+            origin,
+            origin_id,
+            mid_in,
+            kind,
+            state: OutState::ToOpen,
+            origin_gone: false,
+            paused: false,
+            started: false,
+            current: None,
+            target: None,
+            time_offset: 0,
+            last_written: None,
+        }
+    }
+
+    /// A video that is (or will be) forwarded: what the subscription limit counts.
+    pub(crate) fn is_active_video(&self) -> bool {
+        self.kind == MediaKind::Video && !self.origin_gone && !self.paused
+    }
+
     pub(crate) fn open_mid(&self) -> Option<Mid> {
         match self.state {
             OutState::Open(mid) => Some(mid),
@@ -87,6 +194,10 @@ pub(crate) struct Participant {
     pub(crate) flowing: bool,
     /// Its audio is not forwarded (it declared its microphone off, or the application muted it).
     pub(crate) audio_muted: bool,
+    /// The size it renders each publisher's video at (by publisher id), as it last said.
+    pub(crate) views: HashMap<String, (u32, u32)>,
+    /// What the bandwidth estimation says the path to it carries, bits a second (none yet).
+    pub(crate) estimate: Option<u64>,
 }
 
 impl Participant {

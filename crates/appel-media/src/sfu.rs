@@ -4,16 +4,85 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::format::Codec;
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Rid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, RtcConfig};
 
 use crate::participant::{OutState, Participant, Slot, TrackIn, TrackOut};
 use crate::{MediaConfig, MediaError, MediaEvent, ParticipantKey, Transmit};
+
+/// Where the bandwidth estimation of a subscriber's path starts: enough for one top layer of a
+/// browser's camera, so a subscriber starts on the layer that fits it and moves down only when
+/// the estimate says so.
+const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(2_500);
+
+/// A layer that sent nothing for this long is taken as switched off by its publisher (a browser
+/// drops its top layers when its own uplink is short) and no longer chosen.
+const LAYER_STALE: Duration = Duration::from_millis(1500);
+
+/// What the core knows of one layer when it chooses for a subscriber.
+#[derive(Clone, Copy, Debug)]
+struct LayerInfo {
+    rid: Rid,
+    size: Option<(u32, u32)>,
+    rate: u64,
+}
+
+/// The layer of a simulcast video that fits a subscriber: the smallest whose picture covers the
+/// size it renders (the largest when none does, or when the sizes are not known), then lower
+/// while the layer's rate exceeds what the path to the subscriber carries. `None` when no layer
+/// is flowing.
+fn choose_layer(
+    layers: &[LayerInfo],
+    view: Option<(u32, u32)>,
+    estimate: Option<u64>,
+) -> Option<Rid> {
+    let mut layers = layers.to_vec();
+    if layers.is_empty() {
+        return None;
+    }
+    let by_size = layers.iter().all(|l| l.size.is_some());
+    if by_size {
+        layers.sort_by_key(|l| {
+            let (w, h) = l.size.unwrap_or_default();
+            (u64::from(w) * u64::from(h), l.rate)
+        });
+    } else {
+        layers.sort_by_key(|l| l.rate);
+    }
+    let mut index = layers.len() - 1;
+    if let (Some((width, height)), true) = (view, by_size) {
+        if let Some(fit) = layers.iter().position(|l| {
+            l.size
+                .is_some_and(|(w, h)| w >= width && h >= height)
+        }) {
+            index = fit;
+        }
+    }
+    if let Some(estimate) = estimate {
+        while index > 0 && layers[index].rate > estimate {
+            index -= 1;
+        }
+    }
+    Some(layers[index].rid)
+}
+
+/// The picture size a VP8 keyframe announces (its frame tag, start code, then 14-bit width and
+/// height); `None` for anything else.
+fn vp8_keyframe_size(frame: &[u8]) -> Option<(u32, u32)> {
+    if frame.len() < 10 || frame[0] & 1 != 0 || frame[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u32::from(u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff);
+    let height = u32::from(u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff);
+    (width > 0 && height > 0).then_some((width, height))
+}
 
 /// What one participant's output means for the others. Short-lived (built and consumed in one
 /// `run`), so the media frame is not boxed.
@@ -23,12 +92,16 @@ enum Propagate {
     TrackOpen { mid: Mid, kind: MediaKind },
     /// A media frame of one of its tracks.
     Media(MediaData),
-    /// It asks for a keyframe of a track it receives from `origin`'s `mid_in`.
+    /// It asks for a keyframe of a track it receives from `origin`'s `mid_in` (of layer `rid`,
+    /// or of every layer when `None`).
     Keyframe {
         origin: Slot,
         mid_in: Mid,
+        rid: Option<Rid>,
         kind: KeyframeRequestKind,
     },
+    /// A layer's measured rate changed: the bitrates the session's subscribers probe for follow.
+    Rates,
 }
 
 /// The selective forwarding unit. See the crate's documentation.
@@ -123,6 +196,9 @@ impl Sfu {
             .enable_opus(true, false)
             .enable_vp8(true)
             .enable_h264(true)
+            // Each subscriber's feedback (transport-wide congestion control) tells what its path
+            // carries; the layer forwarded to it follows (see `choose_layer`).
+            .enable_bwe(Some(INITIAL_ESTIMATE))
             .build(now);
         let candidate = Candidate::host(self.config.public_address, "udp")
             .map_err(|e| MediaError::BadSdp(format!("local candidate: {e}")))?;
@@ -134,22 +210,25 @@ impl Sfu {
 
         let slot = self.next_slot;
         self.next_slot += 1;
+        let limit = self.config.max_video_subscriptions;
         let members = self.sessions.entry(key.session.clone()).or_default();
-        // Everything the others already publish is offered to the newcomer.
-        let mut tracks_out = Vec::new();
+        // Everything the others already publish is offered to the newcomer; videos beyond its
+        // limit come paused.
+        let mut tracks_out: Vec<TrackOut> = Vec::new();
         for other in members.iter() {
             let Some(publisher) = self.participants.get(other).filter(|p| p.publish) else {
                 continue;
             };
             for track in &publisher.tracks_in {
-                tracks_out.push(TrackOut {
-                    origin: *other,
-                    origin_id: publisher.key.participant.clone(),
-                    mid_in: track.mid,
-                    kind: track.kind,
-                    state: OutState::ToOpen,
-                    origin_gone: false,
-                });
+                let mut out = TrackOut::new(
+                    *other,
+                    publisher.key.participant.clone(),
+                    track.mid,
+                    track.kind,
+                );
+                let active = tracks_out.iter().filter(|t| t.is_active_video()).count();
+                out.paused = track.kind == MediaKind::Video && active >= limit;
+                tracks_out.push(out);
             }
         }
         members.push(slot);
@@ -169,6 +248,8 @@ impl Sfu {
                 rtc_timeout: now,
                 flowing: false,
                 audio_muted,
+                views: HashMap::new(),
+                estimate: None,
             },
         );
         self.run(vec![slot]);
@@ -207,7 +288,7 @@ impl Sfu {
                 for track in &mut p.tracks_out {
                     if let OutState::Negotiating(mid) = track.state {
                         track.state = OutState::Open(mid);
-                        if track.kind == MediaKind::Video {
+                        if track.kind == MediaKind::Video && !track.paused {
                             // The new subscriber can only decode from a keyframe.
                             keyframes.push((track.origin, track.mid_in));
                         }
@@ -226,7 +307,7 @@ impl Sfu {
         }
         let mut dirty = vec![slot];
         for (origin, mid_in) in keyframes {
-            if self.request_keyframe(origin, mid_in, KeyframeRequestKind::Pli) {
+            if self.request_keyframe(origin, mid_in, None, KeyframeRequestKind::Pli) {
                 dirty.push(origin);
             }
         }
@@ -261,6 +342,80 @@ impl Sfu {
         };
         p.audio_muted = muted;
         true
+    }
+
+    /// `key` renders the video `publisher` publishes at `width`×`height` pixels: it gets the one
+    /// simulcast layer that fits that size (and its path), switching at a keyframe. A zero width
+    /// or height pauses that video, which frees a place under
+    /// [`MediaConfig::max_video_subscriptions`]; any other size resumes it. Refused when `key`
+    /// receives no video of `publisher` ([`MediaError::NoVideo`]) or resuming would exceed the
+    /// limit ([`MediaError::TooManyVideos`]); nothing changes then.
+    pub fn set_view(
+        &mut self,
+        now: Instant,
+        key: &ParticipantKey,
+        publisher: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<(), MediaError> {
+        self.advance(now);
+        let limit = self.config.max_video_subscriptions;
+        let Some(p) = self
+            .by_key
+            .get(key)
+            .and_then(|slot| self.participants.get_mut(slot))
+        else {
+            return Err(MediaError::UnknownParticipant(key.clone()));
+        };
+        let named = |t: &TrackOut| {
+            t.origin_id == publisher && t.kind == MediaKind::Video && !t.origin_gone
+        };
+        let wanted = p.tracks_out.iter().filter(|t| named(t)).count();
+        if wanted == 0 {
+            return Err(MediaError::NoVideo {
+                subscriber: key.clone(),
+                publisher: publisher.to_string(),
+            });
+        }
+        let pause = width == 0 || height == 0;
+        if !pause {
+            let others = p
+                .tracks_out
+                .iter()
+                .filter(|t| t.is_active_video() && !named(t))
+                .count();
+            if others + wanted > limit {
+                return Err(MediaError::TooManyVideos {
+                    subscriber: key.clone(),
+                    limit,
+                });
+            }
+        }
+        for track in p.tracks_out.iter_mut().filter(|t| named(t)) {
+            if track.paused != pause {
+                // Paused, it must start again from a keyframe; resumed, it waits for one.
+                track.started = false;
+            }
+            track.paused = pause;
+        }
+        p.views.insert(publisher.to_string(), (width, height));
+        Ok(())
+    }
+
+    /// The layer `key` receives of `publisher`'s video now: `Some(None)` for an unlayered video,
+    /// `None` when nothing of it is forwarded (paused, or no keyframe yet).
+    pub fn forwarded_layer(&self, key: &ParticipantKey, publisher: &str) -> Option<Option<String>> {
+        let p = self.by_key.get(key).and_then(|s| self.participants.get(s))?;
+        p.tracks_out
+            .iter()
+            .find(|t| {
+                t.origin_id == publisher
+                    && t.kind == MediaKind::Video
+                    && !t.origin_gone
+                    && !t.paused
+                    && t.started
+            })
+            .map(|t| t.current.map(|rid| rid.to_string()))
     }
 
     /// A UDP datagram arrived on the core's socket.
@@ -388,12 +543,16 @@ impl Sfu {
                     Propagate::Keyframe {
                         origin,
                         mid_in,
+                        rid,
                         kind,
                     } => {
-                        if self.request_keyframe(origin, mid_in, kind) && !dirty.contains(&origin) {
+                        if self.request_keyframe(origin, mid_in, rid, kind)
+                            && !dirty.contains(&origin)
+                        {
                             dirty.push(origin);
                         }
                     }
+                    Propagate::Rates => self.set_desired_bitrates(&session),
                 }
             }
         }
@@ -440,7 +599,7 @@ impl Sfu {
                             p.tracks_in.push(TrackIn {
                                 mid: added.mid,
                                 kind: added.kind,
-                                last_keyframe_request: None,
+                                layers: Vec::new(),
                             });
                             if p.publish {
                                 out.push(Propagate::TrackOpen {
@@ -459,12 +618,30 @@ impl Sfu {
                             self.events
                                 .push_back(MediaEvent::MediaFlowing(p.key.clone()));
                         }
+                        if let Some(track) = p
+                            .tracks_in
+                            .iter_mut()
+                            .find(|t| t.mid == data.mid && t.kind == MediaKind::Video)
+                        {
+                            let layer = track.layer_mut(data.rid, now);
+                            layer.last_seen = Some(now);
+                            if data.is_keyframe() && data.params.spec().codec == Codec::Vp8 {
+                                if let Some(size) = vp8_keyframe_size(&data.data) {
+                                    layer.size = Some(size);
+                                }
+                            }
+                            if layer.count(now, data.data.len()) {
+                                out.push(Propagate::Rates);
+                            }
+                        }
                         if !data.contiguous {
-                            // A gap the jitter buffer could not fill: subscribers will need a
-                            // fresh keyframe.
+                            // A gap that retransmission requests (sent by the peer connection
+                            // on its own) could not fill in time: subscribers of this layer will
+                            // need a fresh keyframe.
                             out.push(Propagate::Keyframe {
                                 origin: slot,
                                 mid_in: data.mid,
+                                rid: data.rid,
                                 kind: KeyframeRequestKind::Fir,
                             });
                         }
@@ -476,12 +653,25 @@ impl Sfu {
                             .iter()
                             .find(|t| t.mid() == Some(request.mid) && !t.origin_gone)
                         {
+                            // The subscriber knows one stream; the keyframe it needs is of the
+                            // layer it is being sent (or about to be).
+                            let rid = if track.started {
+                                track.current
+                            } else {
+                                track.target
+                            };
                             out.push(Propagate::Keyframe {
                                 origin: track.origin,
                                 mid_in: track.mid_in,
+                                rid,
                                 kind: request.kind,
                             });
                         }
+                    }
+                    Event::EgressBitrateEstimate(
+                        BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+                    ) => {
+                        p.estimate = Some(estimate.as_u64());
                     }
                     _ => {}
                 },
@@ -514,39 +704,55 @@ impl Sfu {
         else {
             return;
         };
+        let limit = self.config.max_video_subscriptions;
         for member in self.sessions.get(session).into_iter().flatten() {
             if *member == origin {
                 continue;
             }
             if let Some(p) = self.participants.get_mut(member) {
-                p.tracks_out.push(TrackOut {
-                    origin,
-                    origin_id: origin_id.clone(),
-                    mid_in: mid,
-                    kind,
-                    state: OutState::ToOpen,
-                    origin_gone: false,
-                });
+                let mut out = TrackOut::new(origin, origin_id.clone(), mid, kind);
+                // Beyond its limit a subscriber gets the video paused, until it views it.
+                let active = p.tracks_out.iter().filter(|t| t.is_active_video()).count();
+                out.paused = kind == MediaKind::Video && active >= limit;
+                p.tracks_out.push(out);
             }
         }
     }
 
-    /// Writes one media frame of `origin` to every subscriber whose m-line for it is agreed.
+    /// Writes one media frame of `origin` to every subscriber whose m-line for it is agreed and
+    /// that is to get it: audio unless muted; video unless paused, of the one layer chosen for
+    /// the subscriber, starting (and switching layer) at a keyframe.
     fn forward(&mut self, origin: Slot, session: &str, data: &MediaData, dirty: &mut Vec<Slot>) {
-        // Simulcast layers are not chosen per subscriber yet: a layered stream is forwarded by
-        // its top layer only ("h", as browsers name it), unlayered streams as they are.
-        if data.rid.is_some_and(|rid| &*rid != "h") {
+        let now = self.now;
+        let Some(publisher) = self.participants.get(&origin) else {
+            return;
+        };
+        let Some(track_in) = publisher.tracks_in.iter().find(|t| t.mid == data.mid) else {
+            return;
+        };
+        if publisher.audio_muted && track_in.kind == MediaKind::Audio {
             return;
         }
-        let muted = self.participants.get(&origin).is_some_and(|p| {
-            p.audio_muted
-                && p.tracks_in
-                    .iter()
-                    .any(|t| t.mid == data.mid && t.kind == MediaKind::Audio)
-        });
-        if muted {
-            return;
-        }
+        let origin_id = publisher.key.participant.clone();
+        let video = track_in.kind == MediaKind::Video;
+        let layered = track_in.is_layered();
+        let layers: Vec<LayerInfo> = track_in
+            .layers
+            .iter()
+            .filter(|l| {
+                l.last_seen
+                    .is_some_and(|at| now.saturating_duration_since(at) < LAYER_STALE)
+            })
+            .filter_map(|l| {
+                Some(LayerInfo {
+                    rid: l.rid?,
+                    size: l.size,
+                    rate: l.rate,
+                })
+            })
+            .collect();
+        let keyframe = data.is_keyframe();
+        let mut keyframes: Vec<Option<Rid>> = Vec::new();
         let Some(members) = self.sessions.get(session) else {
             return;
         };
@@ -557,13 +763,59 @@ impl Sfu {
             let Some(p) = self.participants.get_mut(member) else {
                 continue;
             };
-            let Some(mid) = p
+            let view = p.views.get(&origin_id).copied();
+            let estimate = p.estimate;
+            let Some(track) = p
                 .tracks_out
-                .iter()
+                .iter_mut()
                 .find(|t| t.origin == origin && t.mid_in == data.mid && !t.origin_gone)
-                .and_then(TrackOut::open_mid)
             else {
                 continue;
+            };
+            let Some(mid) = track.open_mid() else {
+                continue;
+            };
+            if video {
+                if track.paused {
+                    continue;
+                }
+                if layered {
+                    track.target = choose_layer(&layers, view, estimate);
+                }
+                let wanted = track.target;
+                let switching = !track.started || track.current != wanted;
+                if switching {
+                    if data.rid != wanted || !keyframe {
+                        // Stay on the current layer (if any) until the wanted one's keyframe.
+                        if !keyframes.contains(&wanted) {
+                            keyframes.push(wanted);
+                        }
+                        if !(track.started && data.rid == track.current) {
+                            continue;
+                        }
+                    } else {
+                        // The subscriber's timeline runs on from the last frame it got, by the
+                        // time that passed since.
+                        if let Some((last, at)) = track.last_written {
+                            let hz = u64::from(data.time.denom());
+                            let gap = data.network_time.saturating_duration_since(at);
+                            let ticks = (gap.as_micros() as u64 * hz / 1_000_000).max(1);
+                            track.time_offset =
+                                (last + ticks) as i64 - data.time.numer() as i64;
+                        }
+                        track.current = wanted;
+                        track.started = true;
+                    }
+                } else if data.rid != track.current {
+                    continue;
+                }
+            }
+            let time = if video {
+                let numer = (data.time.numer() as i64 + track.time_offset).max(0) as u64;
+                track.last_written = Some((numer, data.network_time));
+                MediaTime::new(numer, data.time.frequency())
+            } else {
+                data.time
             };
             let Some(writer) = p.rtc.writer(mid) else {
                 continue;
@@ -572,7 +824,7 @@ impl Sfu {
                 // The subscriber did not accept this codec; nothing it could decode.
                 continue;
             };
-            if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+            if let Err(e) = writer.write(pt, data.network_time, time, data.data.clone()) {
                 tracing::debug!(participant = %p.key, error = %e, "forwarding failed");
                 continue;
             }
@@ -580,11 +832,55 @@ impl Sfu {
                 dirty.push(*member);
             }
         }
+        for rid in keyframes {
+            if self.request_keyframe(origin, data.mid, rid, KeyframeRequestKind::Pli)
+                && !dirty.contains(&origin)
+            {
+                dirty.push(origin);
+            }
+        }
     }
 
-    /// Asks `origin` for a keyframe on its track `mid_in`, at most once per configured
-    /// interval. `true` when a request was written (the publisher then has output to poll).
-    fn request_keyframe(&mut self, origin: Slot, mid_in: Mid, kind: KeyframeRequestKind) -> bool {
+    /// Tells each subscriber's bandwidth estimation what it would like to send: the top layer
+    /// of every video it receives, so the estimate may climb to it by probing.
+    fn set_desired_bitrates(&mut self, session: &str) {
+        let members = self.sessions.get(session).cloned().unwrap_or_default();
+        let tops: HashMap<(Slot, Mid), u64> = members
+            .iter()
+            .filter_map(|slot| self.participants.get(slot).map(|p| (*slot, p)))
+            .flat_map(|(slot, p)| {
+                p.tracks_in.iter().map(move |t| {
+                    let top = t.layers.iter().map(|l| l.rate).max().unwrap_or(0);
+                    ((slot, t.mid), top)
+                })
+            })
+            .collect();
+        for slot in members {
+            let Some(p) = self.participants.get_mut(&slot) else {
+                continue;
+            };
+            let desired: u64 = p
+                .tracks_out
+                .iter()
+                .filter(|t| t.open_mid().is_some() && (t.kind == MediaKind::Audio || t.is_active_video()))
+                .map(|t| tops.get(&(t.origin, t.mid_in)).copied().unwrap_or(0))
+                .sum();
+            if desired > 0 {
+                p.rtc.bwe().set_desired_bitrate(Bitrate::bps(desired));
+            }
+        }
+    }
+
+    /// Asks `origin` for a keyframe on its track `mid_in` (of layer `rid`, or of every layer
+    /// seen when `None`), at most once per configured interval and layer. `true` when a request
+    /// was written (the publisher then has output to poll).
+    fn request_keyframe(
+        &mut self,
+        origin: Slot,
+        mid_in: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+    ) -> bool {
         let now = self.now;
         let interval = self.config.keyframe_request_interval;
         let Some(p) = self.participants.get_mut(&origin) else {
@@ -596,25 +892,37 @@ impl Sfu {
         if track.kind != MediaKind::Video {
             return false;
         }
-        if track
-            .last_keyframe_request
-            .is_some_and(|at| now.saturating_duration_since(at) < interval)
-        {
-            return false;
-        }
-        let Some(mut writer) = p.rtc.writer(mid_in) else {
-            return false;
+        let rids: Vec<Option<Rid>> = match rid {
+            Some(rid) => vec![Some(rid)],
+            None if track.is_layered() => track
+                .layers
+                .iter()
+                .filter(|l| l.rid.is_some())
+                .map(|l| l.rid)
+                .collect(),
+            None => vec![None],
         };
-        if !writer.is_request_keyframe_possible(kind) {
-            return false;
-        }
-        match writer.request_keyframe(None, kind) {
-            Ok(()) => {
-                track.last_keyframe_request = Some(now);
-                true
+        let mut asked = false;
+        for rid in rids {
+            let layer = track.layer_mut(rid, now);
+            if layer
+                .last_keyframe_request
+                .is_some_and(|at| now.saturating_duration_since(at) < interval)
+            {
+                continue;
             }
-            Err(_) => false,
+            let Some(mut writer) = p.rtc.writer(mid_in) else {
+                return asked;
+            };
+            if !writer.is_request_keyframe_possible(kind) {
+                return asked;
+            }
+            if writer.request_keyframe(rid, kind).is_ok() {
+                layer.last_keyframe_request = Some(now);
+                asked = true;
+            }
         }
+        asked
     }
 
     /// Sends an offer to every member of `session` whose received tracks changed and that has
