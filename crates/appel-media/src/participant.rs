@@ -28,6 +28,9 @@ pub(crate) struct Layer {
     window_bytes: u64,
     /// When its last frame arrived (never, for a keyframe request made before any did).
     pub(crate) last_seen: Option<Instant>,
+    /// Packets of it received so far, as the last statistics counted them, and when.
+    pub(crate) ingress_packets: u64,
+    pub(crate) ingress_at: Option<Instant>,
     /// When the core last asked the publisher for a keyframe of this layer.
     pub(crate) last_keyframe_request: Option<Instant>,
 }
@@ -41,23 +44,22 @@ impl Layer {
             window_start: now,
             window_bytes: 0,
             last_seen: None,
+            ingress_packets: 0,
+            ingress_at: None,
             last_keyframe_request: None,
         }
     }
 
-    /// Counts a frame of `bytes`; `true` when a window closed and the rate changed.
-    pub(crate) fn count(&mut self, now: Instant, bytes: usize) -> bool {
+    /// Counts a frame of `bytes`.
+    pub(crate) fn count(&mut self, now: Instant, bytes: usize) {
         self.window_bytes += bytes as u64;
         let elapsed = now.saturating_duration_since(self.window_start);
         if elapsed < RATE_WINDOW {
-            return false;
+            return;
         }
-        let rate = self.window_bytes * 8 * 1000 / (elapsed.as_millis().max(1) as u64);
+        self.rate = self.window_bytes * 8 * 1000 / (elapsed.as_millis().max(1) as u64);
         self.window_start = now;
         self.window_bytes = 0;
-        let changed = rate != self.rate;
-        self.rate = rate;
-        changed
     }
 }
 
@@ -69,6 +71,8 @@ pub(crate) struct TrackIn {
     /// The encodings seen so far (video only), in arrival order. A keyframe request made before
     /// any arrived is kept as the throttle of `None`.
     pub(crate) layers: Vec<Layer>,
+    /// When its first frame arrived.
+    pub(crate) first_frame: Option<Instant>,
 }
 
 impl TrackIn {
@@ -132,6 +136,9 @@ pub(crate) struct TrackOut {
     pub(crate) time_offset: i64,
     /// The media time and arrival of the last frame written.
     pub(crate) last_written: Option<(u64, Instant)>,
+    /// The highest layer rate (bits a second) the subscriber's path is trusted with for now,
+    /// after it was found congested.
+    pub(crate) ceiling: Option<u64>,
 }
 
 impl TrackOut {
@@ -149,6 +156,7 @@ impl TrackOut {
             target: None,
             time_offset: 0,
             last_written: None,
+            ceiling: None,
         }
     }
 
@@ -196,8 +204,22 @@ pub(crate) struct Participant {
     pub(crate) audio_muted: bool,
     /// The size it renders each publisher's video at (by publisher id), as it last said.
     pub(crate) views: HashMap<String, (u32, u32)>,
-    /// What the bandwidth estimation says the path to it carries, bits a second (none yet).
+    /// What its receiver estimates its path carries (REMB), bits a second (none yet).
     pub(crate) estimate: Option<u64>,
+    /// The largest share of packets lost it reported on a video since the last look.
+    pub(crate) loss: Option<f32>,
+    pub(crate) congestion: Congestion,
+}
+
+/// Where a subscriber's path stands after congestion.
+#[derive(Debug, Default)]
+pub(crate) struct Congestion {
+    /// The wait before the layers above are tried again; grows each time.
+    pub(crate) backoff: Option<Duration>,
+    /// When the ceilings go.
+    pub(crate) retry_at: Option<Instant>,
+    /// When the layers last moved for congestion (down or back up).
+    pub(crate) last_step: Option<Instant>,
 }
 
 impl Participant {

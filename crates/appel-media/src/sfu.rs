@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::bwe::{Bitrate, BweKind};
+use str0m::bwe::BweKind;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
 use str0m::format::Codec;
@@ -17,14 +17,25 @@ use str0m::{Candidate, Event, Input, Output, RtcConfig};
 use crate::participant::{OutState, Participant, Slot, TrackIn, TrackOut};
 use crate::{MediaConfig, MediaError, MediaEvent, ParticipantKey, Transmit};
 
-/// Where the bandwidth estimation of a subscriber's path starts: enough for one top layer of a
-/// browser's camera, so a subscriber starts on the layer that fits it and moves down only when
-/// the estimate says so.
-const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(2_500);
-
 /// A layer that sent nothing for this long is taken as switched off by its publisher (a browser
 /// drops its top layers when its own uplink is short) and no longer chosen.
 const LAYER_STALE: Duration = Duration::from_millis(1500);
+
+/// A new layered video is forwarded once it has flowed this long, so the subscriber starts on the
+/// layer that fits rather than on whichever layer's first frame happened to arrive first.
+const LAYER_SETTLE: Duration = Duration::from_millis(200);
+
+/// The share of its packets a subscriber may report lost before its videos step down a layer.
+const LOSS_LIMIT: f32 = 0.1;
+
+/// How long after a step down the core waits before it tries the layers above again; doubled
+/// each time the path is found congested again, up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// After a step down, receiver reports (about one a second) still describe the layer before it
+/// and the queue it left behind for a while: none is acted on for this long.
+const STEP_COOLDOWN: Duration = Duration::from_secs(3);
 
 /// What the core knows of one layer when it chooses for a subscriber.
 #[derive(Clone, Copy, Debug)]
@@ -36,12 +47,12 @@ struct LayerInfo {
 
 /// The layer of a simulcast video that fits a subscriber: the smallest whose picture covers the
 /// size it renders (the largest when none does, or when the sizes are not known), then lower
-/// while the layer's rate exceeds what the path to the subscriber carries. `None` when no layer
-/// is flowing.
+/// while the layer's rate exceeds the ceiling its path's congestion set. `None` when no layer is
+/// flowing.
 fn choose_layer(
     layers: &[LayerInfo],
     view: Option<(u32, u32)>,
-    estimate: Option<u64>,
+    ceiling: Option<u64>,
 ) -> Option<Rid> {
     let mut layers = layers.to_vec();
     if layers.is_empty() {
@@ -58,15 +69,15 @@ fn choose_layer(
     }
     let mut index = layers.len() - 1;
     if let (Some((width, height)), true) = (view, by_size) {
-        if let Some(fit) = layers.iter().position(|l| {
-            l.size
-                .is_some_and(|(w, h)| w >= width && h >= height)
-        }) {
+        if let Some(fit) = layers
+            .iter()
+            .position(|l| l.size.is_some_and(|(w, h)| w >= width && h >= height))
+        {
             index = fit;
         }
     }
-    if let Some(estimate) = estimate {
-        while index > 0 && layers[index].rate > estimate {
+    if let Some(ceiling) = ceiling {
+        while index > 0 && layers[index].rate > ceiling {
             index -= 1;
         }
     }
@@ -100,8 +111,8 @@ enum Propagate {
         rid: Option<Rid>,
         kind: KeyframeRequestKind,
     },
-    /// A layer's measured rate changed: the bitrates the session's subscribers probe for follow.
-    Rates,
+    /// New reports of how the participant's path carries what it is sent.
+    Feedback,
 }
 
 /// The selective forwarding unit. See the crate's documentation.
@@ -196,9 +207,9 @@ impl Sfu {
             .enable_opus(true, false)
             .enable_vp8(true)
             .enable_h264(true)
-            // Each subscriber's feedback (transport-wide congestion control) tells what its path
-            // carries; the layer forwarded to it follows (see `choose_layer`).
-            .enable_bwe(Some(INITIAL_ESTIMATE))
+            // Receiver reports (the losses each subscriber sees, what each publisher's layers
+            // bring) summed up once a second: the layer choice and the stall check read them.
+            .set_stats_interval(Some(Duration::from_secs(1)))
             .build(now);
         let candidate = Candidate::host(self.config.public_address, "udp")
             .map_err(|e| MediaError::BadSdp(format!("local candidate: {e}")))?;
@@ -250,6 +261,8 @@ impl Sfu {
                 audio_muted,
                 views: HashMap::new(),
                 estimate: None,
+                loss: None,
+                congestion: Default::default(),
             },
         );
         self.run(vec![slot]);
@@ -367,9 +380,8 @@ impl Sfu {
         else {
             return Err(MediaError::UnknownParticipant(key.clone()));
         };
-        let named = |t: &TrackOut| {
-            t.origin_id == publisher && t.kind == MediaKind::Video && !t.origin_gone
-        };
+        let named =
+            |t: &TrackOut| t.origin_id == publisher && t.kind == MediaKind::Video && !t.origin_gone;
         let wanted = p.tracks_out.iter().filter(|t| named(t)).count();
         if wanted == 0 {
             return Err(MediaError::NoVideo {
@@ -405,7 +417,10 @@ impl Sfu {
     /// The layer `key` receives of `publisher`'s video now: `Some(None)` for an unlayered video,
     /// `None` when nothing of it is forwarded (paused, or no keyframe yet).
     pub fn forwarded_layer(&self, key: &ParticipantKey, publisher: &str) -> Option<Option<String>> {
-        let p = self.by_key.get(key).and_then(|s| self.participants.get(s))?;
+        let p = self
+            .by_key
+            .get(key)
+            .and_then(|s| self.participants.get(s))?;
         p.tracks_out
             .iter()
             .find(|t| {
@@ -416,6 +431,15 @@ impl Sfu {
                     && t.started
             })
             .map(|t| t.current.map(|rid| rid.to_string()))
+    }
+
+    /// What `key`'s receiver last estimated its path carries (REMB), bits a second (`None`
+    /// before its first estimate, and for a receiver that sends none).
+    pub fn bandwidth_estimate(&self, key: &ParticipantKey) -> Option<u64> {
+        self.by_key
+            .get(key)
+            .and_then(|slot| self.participants.get(slot))
+            .and_then(|p| p.estimate)
     }
 
     /// A UDP datagram arrived on the core's socket.
@@ -552,7 +576,7 @@ impl Sfu {
                             dirty.push(origin);
                         }
                     }
-                    Propagate::Rates => self.set_desired_bitrates(&session),
+                    Propagate::Feedback => self.adapt(slot),
                 }
             }
         }
@@ -600,6 +624,7 @@ impl Sfu {
                                 mid: added.mid,
                                 kind: added.kind,
                                 layers: Vec::new(),
+                                first_frame: None,
                             });
                             if p.publish {
                                 out.push(Propagate::TrackOpen {
@@ -623,6 +648,7 @@ impl Sfu {
                             .iter_mut()
                             .find(|t| t.mid == data.mid && t.kind == MediaKind::Video)
                         {
+                            track.first_frame.get_or_insert(now);
                             let layer = track.layer_mut(data.rid, now);
                             layer.last_seen = Some(now);
                             if data.is_keyframe() && data.params.spec().codec == Codec::Vp8 {
@@ -630,9 +656,7 @@ impl Sfu {
                                     layer.size = Some(size);
                                 }
                             }
-                            if layer.count(now, data.data.len()) {
-                                out.push(Propagate::Rates);
-                            }
+                            layer.count(now, data.data.len());
                         }
                         if !data.contiguous {
                             // A gap that retransmission requests (sent by the peer connection
@@ -672,6 +696,45 @@ impl Sfu {
                         BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
                     ) => {
                         p.estimate = Some(estimate.as_u64());
+                        out.push(Propagate::Feedback);
+                    }
+                    Event::MediaIngressStats(stats) if p.publish => {
+                        // Packets of a layer keep coming, yet no frame of it came out since
+                        // the previous count (a second ago): a loss retransmission could not repair left the decoder (here
+                        // and at every subscriber) waiting for a keyframe the publisher will not
+                        // send unless asked.
+                        if let Some(track) = p
+                            .tracks_in
+                            .iter_mut()
+                            .find(|t| t.mid == stats.mid && t.kind == MediaKind::Video)
+                        {
+                            let layer = track.layer_mut(stats.rid, now);
+                            let grew = stats.packets > layer.ingress_packets;
+                            // Not one frame since the previous count, a full interval ago.
+                            let stalled = layer
+                                .ingress_at
+                                .is_some_and(|before| layer.last_seen.is_none_or(|at| at < before));
+                            layer.ingress_packets = stats.packets;
+                            layer.ingress_at = Some(now);
+                            if grew && stalled {
+                                out.push(Propagate::Keyframe {
+                                    origin: slot,
+                                    mid_in: stats.mid,
+                                    rid: stats.rid,
+                                    kind: KeyframeRequestKind::Pli,
+                                });
+                            }
+                        }
+                    }
+                    Event::MediaEgressStats(stats) => {
+                        let video = p
+                            .tracks_out
+                            .iter()
+                            .any(|t| t.kind == MediaKind::Video && t.open_mid() == Some(stats.mid));
+                        if let (true, Some(loss)) = (video, stats.loss) {
+                            p.loss = Some(p.loss.map_or(loss, |seen| seen.max(loss)));
+                            out.push(Propagate::Feedback);
+                        }
                     }
                     _ => {}
                 },
@@ -736,6 +799,13 @@ impl Sfu {
         let origin_id = publisher.key.participant.clone();
         let video = track_in.kind == MediaKind::Video;
         let layered = track_in.is_layered();
+        if layered
+            && track_in
+                .first_frame
+                .is_none_or(|at| now.saturating_duration_since(at) < LAYER_SETTLE)
+        {
+            return;
+        }
         let layers: Vec<LayerInfo> = track_in
             .layers
             .iter()
@@ -764,7 +834,6 @@ impl Sfu {
                 continue;
             };
             let view = p.views.get(&origin_id).copied();
-            let estimate = p.estimate;
             let Some(track) = p
                 .tracks_out
                 .iter_mut()
@@ -780,7 +849,7 @@ impl Sfu {
                     continue;
                 }
                 if layered {
-                    track.target = choose_layer(&layers, view, estimate);
+                    track.target = choose_layer(&layers, view, track.ceiling);
                 }
                 let wanted = track.target;
                 let switching = !track.started || track.current != wanted;
@@ -800,8 +869,7 @@ impl Sfu {
                             let hz = u64::from(data.time.denom());
                             let gap = data.network_time.saturating_duration_since(at);
                             let ticks = (gap.as_micros() as u64 * hz / 1_000_000).max(1);
-                            track.time_offset =
-                                (last + ticks) as i64 - data.time.numer() as i64;
+                            track.time_offset = (last + ticks) as i64 - data.time.numer() as i64;
                         }
                         track.current = wanted;
                         track.started = true;
@@ -841,32 +909,64 @@ impl Sfu {
         }
     }
 
-    /// Tells each subscriber's bandwidth estimation what it would like to send: the top layer
-    /// of every video it receives, so the estimate may climb to it by probing.
-    fn set_desired_bitrates(&mut self, session: &str) {
-        let members = self.sessions.get(session).cloned().unwrap_or_default();
-        let tops: HashMap<(Slot, Mid), u64> = members
+    /// Reads what `slot`'s path reported. When it loses more than `LOSS_LIMIT` of what it is
+    /// sent, or the bandwidth its receiver estimates (REMB) fell under a third of what it is sent,
+    /// each of its layered
+    /// videos gets a ceiling just under the layer it receives (so the next keyframe moves it one
+    /// layer down); once the backoff passed without congestion the ceilings go, and the layers
+    /// that fit its views are tried again.
+    fn adapt(&mut self, slot: Slot) {
+        let now = self.now;
+        let Some(p) = self.participants.get(&slot) else {
+            return;
+        };
+        // The rate of the layer each of its videos is sent now.
+        let rates: Vec<(usize, u64)> = p
+            .tracks_out
             .iter()
-            .filter_map(|slot| self.participants.get(slot).map(|p| (*slot, p)))
-            .flat_map(|(slot, p)| {
-                p.tracks_in.iter().map(move |t| {
-                    let top = t.layers.iter().map(|l| l.rate).max().unwrap_or(0);
-                    ((slot, t.mid), top)
-                })
+            .enumerate()
+            .filter(|(_, t)| t.is_active_video() && t.started)
+            .filter_map(|(i, t)| {
+                let origin = self.participants.get(&t.origin)?;
+                let track = origin.tracks_in.iter().find(|x| x.mid == t.mid_in)?;
+                let layer = track.layers.iter().find(|l| l.rid == t.current)?;
+                Some((i, layer.rate))
             })
             .collect();
-        for slot in members {
-            let Some(p) = self.participants.get_mut(&slot) else {
-                continue;
-            };
-            let desired: u64 = p
-                .tracks_out
-                .iter()
-                .filter(|t| t.open_mid().is_some() && (t.kind == MediaKind::Audio || t.is_active_video()))
-                .map(|t| tops.get(&(t.origin, t.mid_in)).copied().unwrap_or(0))
-                .sum();
-            if desired > 0 {
-                p.rtc.bwe().set_desired_bitrate(Bitrate::bps(desired));
+        let Some(p) = self.participants.get_mut(&slot) else {
+            return;
+        };
+        let sending: u64 = rates.iter().map(|(_, rate)| rate).sum();
+        let lossy = p.loss.take().is_some_and(|loss| loss > LOSS_LIMIT);
+        let short = p.estimate.is_some_and(|e| sending > 0 && e < sending / 3);
+        let cooling = p
+            .congestion
+            .last_step
+            .is_some_and(|at| now.saturating_duration_since(at) < STEP_COOLDOWN);
+        if (lossy || short) && !cooling {
+            let mut stepped = false;
+            for (index, rate) in rates {
+                let track = &mut p.tracks_out[index];
+                if track.current.is_some() && rate > 0 {
+                    track.ceiling = Some(rate - 1);
+                    stepped = true;
+                }
+            }
+            if stepped {
+                let backoff = p
+                    .congestion
+                    .backoff
+                    .map_or(FIRST_BACKOFF, |b| (b * 2).min(MAX_BACKOFF));
+                p.congestion.backoff = Some(backoff);
+                p.congestion.retry_at = Some(now + backoff);
+                p.congestion.last_step = Some(now);
+                tracing::debug!(participant = %p.key, lossy, short, ?backoff, "path congested: videos step down a layer");
+            }
+        } else if !lossy && !short && p.congestion.retry_at.is_some_and(|at| now >= at) {
+            p.congestion.retry_at = None;
+            p.congestion.last_step = Some(now);
+            for track in &mut p.tracks_out {
+                track.ceiling = None;
             }
         }
     }
