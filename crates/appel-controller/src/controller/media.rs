@@ -140,7 +140,9 @@ impl Controller {
                 Some(request_id),
                 CallingError::new(&registry::VIDEO_SUBSCRIPTION_FAILED)
                     .with_context(format!("call {call_id}"))
-                    .with_raw_cause("no media connection to the media server (send mediaOffer first)"),
+                    .with_raw_cause(
+                        "no media connection to the media server (send mediaOffer first)",
+                    ),
             );
         }
         self.put_call(call);
