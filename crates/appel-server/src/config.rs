@@ -958,6 +958,32 @@ mod tests {
     }
 
     #[test]
+    fn the_video_limit_per_subscriber_is_25_unless_the_file_or_the_environment_says_and_never_0() {
+        assert_eq!(Config::default().media.max_video_subscriptions, 25);
+        let (_dir, path) = file("[media]\nmax_video_subscriptions = 9\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("config");
+        assert_eq!(config.media.max_video_subscriptions, 9);
+        let config = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_MEDIA_MAX_VIDEO_SUBSCRIPTIONS", "4")]),
+        )
+        .expect("config");
+        assert_eq!(config.media.max_video_subscriptions, 4);
+        for bad in ["0", "-1", "many"] {
+            let error = Config::load_with_env(
+                &ServeArgs::default(),
+                env(&[("APPEL_MEDIA_MAX_VIDEO_SUBSCRIPTIONS", bad)]),
+            )
+            .expect_err(bad);
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{bad}");
+        }
+    }
+
+    #[test]
     fn the_clock_leeway_comes_from_the_file_or_the_environment() {
         let (_dir, path) = file("[tokens]\nclock_leeway = \"5s\"\n");
         let args = ServeArgs {
