@@ -6,8 +6,10 @@
 //! ([`Sfu::poll_transmit`]), events for the call controller ([`Sfu::poll_event`]) and the instant
 //! it next needs to be woken ([`Sfu::poll_timeout`]). Each participant has one WebRTC peer
 //! connection (a `str0m` [`str0m::Rtc`] in ICE-lite mode); every track one participant of a
-//! session publishes is forwarded to every other participant of that session, and their keyframe
-//! requests go back to the publisher. See docs/architecture.md, "The media plane".
+//! session publishes is forwarded to every other participant of that session — of a simulcast
+//! video, the one layer that fits the size each renders it at ([`Sfu::set_view`]) and what its
+//! path carries — and their keyframe requests go back to the publisher. See
+//! docs/architecture.md, "The media plane".
 
 pub mod client;
 mod participant;
