@@ -796,7 +796,6 @@ impl Sfu {
         if publisher.audio_muted && track_in.kind == MediaKind::Audio {
             return;
         }
-        let origin_id = publisher.key.participant.clone();
         let video = track_in.kind == MediaKind::Video;
         let layered = track_in.is_layered();
         if layered
@@ -806,9 +805,16 @@ impl Sfu {
         {
             return;
         }
+        // What a layer choice reads, gathered once per frame (nothing for unlayered media).
+        let origin_id = if layered {
+            publisher.key.participant.clone()
+        } else {
+            String::new()
+        };
         let layers: Vec<LayerInfo> = track_in
             .layers
             .iter()
+            .filter(|_| layered)
             .filter(|l| {
                 l.last_seen
                     .is_some_and(|at| now.saturating_duration_since(at) < LAYER_STALE)
@@ -833,7 +839,11 @@ impl Sfu {
             let Some(p) = self.participants.get_mut(member) else {
                 continue;
             };
-            let view = p.views.get(&origin_id).copied();
+            let view = if layered {
+                p.views.get(&origin_id).copied()
+            } else {
+                None
+            };
             let Some(track) = p
                 .tracks_out
                 .iter_mut()
