@@ -80,6 +80,22 @@ pub enum Action {
         /// Its SDP answer.
         sdp: String,
     },
+    /// The participant renders `publisher`'s video at `width`×`height` (0 for either: paused);
+    /// the media server answers with [`crate::MediaReport::Viewed`].
+    MediaView {
+        /// The call.
+        call: CallId,
+        /// The subscriber.
+        participant: ParticipantId,
+        /// Its `mediaView`, to answer.
+        request_id: u64,
+        /// Whose video.
+        publisher: ParticipantId,
+        /// Rendered width in pixels.
+        width: u32,
+        /// Rendered height in pixels.
+        height: u32,
+    },
     /// The participant's leg ended: the media server closes its peer connection and withdraws its
     /// tracks from the others.
     MediaLeave {

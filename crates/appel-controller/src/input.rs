@@ -141,6 +141,13 @@ pub enum MediaReport {
         /// The SDP offer.
         sdp: String,
     },
+    /// Its `mediaView` (request `request_id`) was applied, or refused with `error` (500/43204).
+    Viewed {
+        /// The request to answer.
+        request_id: u64,
+        /// Why the media server could not serve it, if it could not.
+        error: Option<CallingError>,
+    },
     /// ICE and DTLS completed.
     Connected,
     /// ICE + DTLS did not complete within the media setup timer: it is removed with 410/301004.

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid};
+use str0m::media::{
+    Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid, Simulcast, SimulcastLayer,
+};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
@@ -44,12 +46,36 @@ pub struct MediaClient {
     video_frames: u64,
     /// The video m-lines media arrived on, with their publisher.
     receiving: Vec<(Mid, String)>,
+    /// The layer each keyframe request that reached this client named (`None`: unlayered).
+    keyframe_request_rids: Vec<Option<String>>,
 }
 
 impl MediaClient {
     /// A client bound (by its shell) to `local`, with the tracks it publishes; returns it with
     /// its SDP offer.
     pub fn new(now: Instant, local: SocketAddr, audio: bool, video: bool) -> (Self, String) {
+        Self::build(now, local, audio, video, &[])
+    }
+
+    /// A client that publishes its video in simulcast layers named `rids` (smallest first, as
+    /// browsers name them: `q`, `h`, `f`), and audio when `audio`; returns it with its SDP offer.
+    /// Its frames go through [`MediaClient::send_video_layers`].
+    pub fn new_simulcast(
+        now: Instant,
+        local: SocketAddr,
+        audio: bool,
+        rids: &[&str],
+    ) -> (Self, String) {
+        Self::build(now, local, audio, true, rids)
+    }
+
+    fn build(
+        now: Instant,
+        local: SocketAddr,
+        audio: bool,
+        video: bool,
+        rids: &[&str],
+    ) -> (Self, String) {
         let mut rtc = RtcConfig::new()
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .clear_codecs()
@@ -61,8 +87,16 @@ impl MediaClient {
         let mut change = rtc.sdp_api();
         let audio = audio
             .then(|| change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
-        let video = video
-            .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let simulcast = (!rids.is_empty()).then(|| {
+            let mut simulcast = Simulcast::new();
+            for rid in rids {
+                simulcast.add_send_layer(SimulcastLayer::new(rid));
+            }
+            simulcast
+        });
+        let video = video.then(|| {
+            change.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast)
+        });
         // A client with nothing to publish still needs one m-line to connect; a receive-only
         // audio line does.
         if audio.is_none() && video.is_none() {
@@ -83,6 +117,7 @@ impl MediaClient {
             audio_frames: 0,
             video_frames: 0,
             receiving: Vec::new(),
+            keyframe_request_rids: Vec::new(),
         };
         (client, offer.to_sdp_string())
     }
@@ -170,6 +205,50 @@ impl MediaClient {
     /// How many keyframe requests reached this client's published video.
     pub fn keyframe_requests(&self) -> u64 {
         self.keyframe_requests
+    }
+
+    /// How many keyframe requests reached this client's published video for layer `rid` (`None`:
+    /// the unlayered video, or a request naming no layer).
+    pub fn keyframe_requests_for(&self, rid: Option<&str>) -> u64 {
+        self.keyframe_request_rids
+            .iter()
+            .filter(|r| r.as_deref() == rid)
+            .count() as u64
+    }
+
+    /// Writes one frame on each simulcast layer named (all of the same picture, at 30 frames a
+    /// second), for a client made by [`MediaClient::new_simulcast`]. `false` when there is no
+    /// video or the connection is not up yet.
+    pub fn send_video_layers(&mut self, now: Instant, layers: &[(&str, &[u8])]) -> bool {
+        let Some(mid) = self.video else {
+            return false;
+        };
+        if !self.connected {
+            return false;
+        }
+        let time = MediaTime::new(self.video_frames * 3000, Frequency::NINETY_KHZ);
+        for (rid, data) in layers {
+            let Some(writer) = self.rtc.writer(mid) else {
+                return false;
+            };
+            let Some(pt) = writer
+                .payload_params()
+                .find(|p| p.spec().codec == Codec::Vp8)
+                .map(|p| p.pt())
+            else {
+                return false;
+            };
+            if writer
+                .rid((*rid).into())
+                .write(pt, now, time, data.to_vec())
+                .is_err()
+            {
+                return false;
+            }
+        }
+        self.video_frames += 1;
+        self.drain();
+        true
     }
 
     /// Writes one Opus frame (20 ms of audio). `false` when there is no audio track or the
@@ -288,7 +367,11 @@ impl MediaClient {
                         data: data.data.to_vec(),
                     });
                 }
-                Ok(Output::Event(Event::KeyframeRequest(_))) => self.keyframe_requests += 1,
+                Ok(Output::Event(Event::KeyframeRequest(request))) => {
+                    self.keyframe_requests += 1;
+                    self.keyframe_request_rids
+                        .push(request.rid.map(|rid| rid.to_string()));
+                }
                 Ok(Output::Event(_)) => {}
                 Err(_) => return,
             }

@@ -6,8 +6,10 @@
 //! ([`Sfu::poll_transmit`]), events for the call controller ([`Sfu::poll_event`]) and the instant
 //! it next needs to be woken ([`Sfu::poll_timeout`]). Each participant has one WebRTC peer
 //! connection (a `str0m` [`str0m::Rtc`] in ICE-lite mode); every track one participant of a
-//! session publishes is forwarded to every other participant of that session, and their keyframe
-//! requests go back to the publisher. See docs/architecture.md, "The media plane".
+//! session publishes is forwarded to every other participant of that session — of a simulcast
+//! video, the one layer that fits the size each renders it at ([`Sfu::set_view`]) and what its
+//! path carries — and their keyframe requests go back to the publisher. See
+//! docs/architecture.md, "The media plane".
 
 pub mod client;
 mod participant;
@@ -60,16 +62,21 @@ pub struct MediaConfig {
     /// The shortest gap between two keyframe requests the core sends one publisher's video track
     /// on behalf of its subscribers (a subscriber asking every frame must not flood the sender).
     pub keyframe_request_interval: Duration,
+    /// How many videos one subscriber receives at once. A publisher's video beyond it arrives
+    /// paused, and a view that would exceed it is refused ([`MediaError::TooManyVideos`]).
+    pub max_video_subscriptions: usize,
 }
 
 impl MediaConfig {
-    /// The defaults (10 s setup, 10 s loss, one keyframe request a second) for `public_address`.
+    /// The defaults (10 s setup, 10 s loss, one keyframe request a second, 25 videos per
+    /// subscriber) for `public_address`.
     pub fn new(public_address: SocketAddr) -> Self {
         MediaConfig {
             public_address,
             setup_timeout: Duration::from_secs(10),
             loss_timeout: Duration::from_secs(10),
             keyframe_request_interval: Duration::from_secs(1),
+            max_video_subscriptions: 25,
         }
     }
 }
@@ -124,6 +131,22 @@ pub enum MediaError {
     /// something: the participant's peer connection is closed (without an event) and it may join
     /// again with a new offer.
     AnswerRejected(ParticipantKey, String),
+    /// A view named a publisher whose video this participant does not receive: it never
+    /// published video, or it left.
+    NoVideo {
+        /// Who asked.
+        subscriber: ParticipantKey,
+        /// The publisher it named.
+        publisher: String,
+    },
+    /// A view would make the participant receive more videos than
+    /// [`MediaConfig::max_video_subscriptions`].
+    TooManyVideos {
+        /// Who asked.
+        subscriber: ParticipantKey,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for MediaError {
@@ -138,6 +161,17 @@ impl fmt::Display for MediaError {
             MediaError::AnswerRejected(key, why) => {
                 write!(f, "the answer of {key} does not fit the offer ({why}); its media connection is closed")
             }
+            MediaError::NoVideo {
+                subscriber,
+                publisher,
+            } => write!(
+                f,
+                "{subscriber} receives no video of {publisher:?} (it never published video, or it left)"
+            ),
+            MediaError::TooManyVideos { subscriber, limit } => write!(
+                f,
+                "{subscriber} already receives {limit} videos, the most one participant may (media.max_video_subscriptions); pause one first (width and height 0)"
+            ),
         }
     }
 }

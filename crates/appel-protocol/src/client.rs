@@ -218,6 +218,23 @@ pub enum ClientFrame {
         /// The SDP answer.
         sdp: String,
     },
+    /// The size this endpoint renders `participant`'s video at, in pixels, so the media server
+    /// sends the one simulcast layer that fits; 0 for either pauses that video (nothing of it is
+    /// sent until a later `mediaView` with a size). Answered by `ack`, or by `error` 500/43204
+    /// when the media server cannot serve it (no such video, or the subscriber's video limit).
+    /// Sent only to a server whose `welcome` says `mediaViews: true`.
+    MediaView {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// The publisher whose video this is.
+        participant: ParticipantId,
+        /// Rendered width in pixels.
+        width: u32,
+        /// Rendered height in pixels.
+        height: u32,
+    },
     /// A client-side fact for the call's timeline; no answer. Sent only to a server whose
     /// `welcome` says `clientReports: true` (an older one does not know the type).
     Report {
@@ -255,6 +272,7 @@ impl ClientFrame {
         "mediaOffer",
         "mediaAnswer",
         "report",
+        "mediaView",
     ];
 
     /// The frame's `type` on the wire.
@@ -281,6 +299,7 @@ impl ClientFrame {
             ClientFrame::MediaOffer { .. } => "mediaOffer",
             ClientFrame::MediaAnswer { .. } => "mediaAnswer",
             ClientFrame::Report { .. } => "report",
+            ClientFrame::MediaView { .. } => "mediaView",
         }
     }
 
@@ -299,7 +318,8 @@ impl ClientFrame {
             | ClientFrame::AddParticipant { request_id, .. }
             | ClientFrame::RemoveParticipant { request_id, .. }
             | ClientFrame::MediaState { request_id, .. }
-            | ClientFrame::MediaOffer { request_id, .. } => Some(*request_id),
+            | ClientFrame::MediaOffer { request_id, .. }
+            | ClientFrame::MediaView { request_id, .. } => Some(*request_id),
             ClientFrame::Hello { .. }
             | ClientFrame::Ping
             | ClientFrame::Pong
@@ -328,7 +348,8 @@ impl ClientFrame {
             | ClientFrame::MediaState { call_id, .. }
             | ClientFrame::MediaOffer { call_id, .. }
             | ClientFrame::MediaAnswer { call_id, .. }
-            | ClientFrame::Report { call_id, .. } => Some(call_id),
+            | ClientFrame::Report { call_id, .. }
+            | ClientFrame::MediaView { call_id, .. } => Some(call_id),
             ClientFrame::JoinRoom { .. }
             | ClientFrame::Hello { .. }
             | ClientFrame::Ping

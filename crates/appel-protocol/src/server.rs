@@ -42,6 +42,10 @@ pub enum ServerFrame {
         /// Added within version 1: a welcome without it (an older server) means false.
         #[serde(default)]
         client_reports: bool,
+        /// Whether this server takes `mediaView` frames (the size a subscriber renders each
+        /// video at). Added within version 1: a welcome without it (an older server) means false.
+        #[serde(default)]
+        media_views: bool,
     },
     /// A request failed (`requestId` set), or something went wrong outside any request.
     Error {

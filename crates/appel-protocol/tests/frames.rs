@@ -103,6 +103,13 @@ fn every_client_frame() -> Vec<ClientFrame> {
             kind: appel_protocol::ReportKind::IceState,
             detail: Some("disconnected".into()),
         },
+        ClientFrame::MediaView {
+            request_id: 14,
+            call_id: "c1".into(),
+            participant: "p2".into(),
+            width: 320,
+            height: 180,
+        },
     ]
 }
 
@@ -128,6 +135,7 @@ fn every_server_frame() -> Vec<ServerFrame> {
             }],
             custom_streams: false,
             client_reports: true,
+            media_views: true,
         },
         ServerFrame::Error {
             request_id: Some(9),

@@ -216,6 +216,11 @@ pub struct Media {
     /// Whether SDKs may send a custom media stream (a stream the page made, not a camera) as
     /// video. Announced in the welcome; an SDK refuses it with 41073 when false.
     pub custom_streams: bool,
+    /// How many videos one participant receives at once from the media server. A publisher's
+    /// video beyond it arrives paused, and a `mediaView` that would exceed it gets 500/43204.
+    /// Default 25: a 5×5 grid, past which tiles are too small to tell apart and every extra
+    /// video costs the subscriber's downlink and the server's upload for little.
+    pub max_video_subscriptions: usize,
 }
 
 impl Default for Media {
@@ -225,6 +230,7 @@ impl Default for Media {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_address: None,
             custom_streams: true,
+            max_video_subscriptions: 25,
         }
     }
 }
@@ -539,6 +545,7 @@ static SETTINGS: &[Setting] = settings! {
     "records.flush_interval" => |c, v| c.records.flush_interval = duration(v)?;
     "records.durable" => |c, v| c.records.durable = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "media.custom_streams" => |c, v| c.media.custom_streams = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
+    "media.max_video_subscriptions" => |c, v| c.media.max_video_subscriptions = count(v)?;
     "push.request_timeout" => |c, v| c.push.request_timeout = duration(v)?;
     "media.enabled" => |c, v| c.media.enabled = v.parse().map_err(|_| format!("`{v}` is not true or false"))?;
     "media.bind" => |c, v| c.media.bind = v.parse().map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:4478"))?;
@@ -711,6 +718,10 @@ impl Config {
             ("http.max_body_bytes", self.http.max_body_bytes),
             ("http.max_header_bytes", self.http.max_header_bytes),
             ("http.max_connections", self.http.max_connections),
+            (
+                "media.max_video_subscriptions",
+                self.media.max_video_subscriptions,
+            ),
         ];
         for (key, value) in counts {
             if value == 0 {
@@ -944,6 +955,32 @@ mod tests {
         )
         .expect_err("not a boolean");
         assert!(error.is(&registry::INVALID_ARGUMENT));
+    }
+
+    #[test]
+    fn the_video_limit_per_subscriber_is_25_unless_the_file_or_the_environment_says_and_never_0() {
+        assert_eq!(Config::default().media.max_video_subscriptions, 25);
+        let (_dir, path) = file("[media]\nmax_video_subscriptions = 9\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load_with_env(&args, env(&[])).expect("config");
+        assert_eq!(config.media.max_video_subscriptions, 9);
+        let config = Config::load_with_env(
+            &ServeArgs::default(),
+            env(&[("APPEL_MEDIA_MAX_VIDEO_SUBSCRIPTIONS", "4")]),
+        )
+        .expect("config");
+        assert_eq!(config.media.max_video_subscriptions, 4);
+        for bad in ["0", "-1", "many"] {
+            let error = Config::load_with_env(
+                &ServeArgs::default(),
+                env(&[("APPEL_MEDIA_MAX_VIDEO_SUBSCRIPTIONS", bad)]),
+            )
+            .expect_err(bad);
+            assert!(error.is(&registry::INVALID_ARGUMENT), "{bad}");
+        }
     }
 
     #[test]

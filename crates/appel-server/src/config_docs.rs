@@ -95,6 +95,7 @@ pub static SETTING_DOCS: &[SettingDoc] = docs! {
     "media.udp_port" => |c| number(usize::from(c.media.bind.port())), "The media server's UDP port alone (the same setting as the port of media.bind), to open in a firewall.";
     "media.public_address" => |c| c.media.public_address.and_then(text), "Address clients are told to send media to, when the bound one is not reachable as is (behind NAT or a port mapping); unset: the bound address.";
     "media.custom_streams" => |c| Some(c.media.custom_streams.to_string()), "Whether SDKs may send media streams the application made itself (a canvas, generated frames) rather than a device's; announced in every welcome, and the browser SDK refuses them with 41073 when off.";
+    "media.max_video_subscriptions" => |c| number(c.media.max_video_subscriptions), "Most videos one participant receives at once from the media server; a publisher's video beyond it arrives paused, and a mediaView that would exceed it gets 500/43204 (at least 1).";
     "relay.urls" => |c| (!c.relay.urls.is_empty()).then(|| format!("{:?}", c.relay.urls)), "The TURN relay's URLs handed to clients with credentials (turn:host:3478, turns:…), as a list; unset: no relay. docs/relay.md.";
     "relay.secret" => |c| c.relay.secret.as_ref().map(|_| "\"(set)\"".to_string()), "The shared secret the relay (coturn's static-auth-secret) checks credentials with; required when urls are set.";
     "relay.credential_lifetime" => |c| span(c.relay.credential_lifetime), "How long relay credentials stay valid (1m to 24h); they cannot be revoked earlier.";

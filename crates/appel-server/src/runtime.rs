@@ -670,6 +670,7 @@ impl Runtime {
             },
             custom_streams: self.custom_streams,
             client_reports: true,
+            media_views: true,
         };
         self.links.insert(endpoint.clone(), link);
         self.deliver(now, &endpoint, Outgoing::frame(&welcome));
@@ -771,6 +772,21 @@ impl Runtime {
                     call,
                     participant,
                     sdp,
+                }),
+                Action::MediaView {
+                    call,
+                    participant,
+                    request_id,
+                    publisher,
+                    width,
+                    height,
+                } => self.to_media(MediaCommand::View {
+                    call,
+                    participant,
+                    request_id,
+                    publisher,
+                    width,
+                    height,
                 }),
                 Action::MediaLeave { call, participant } => {
                     self.to_media(MediaCommand::Leave { call, participant })

@@ -33,8 +33,10 @@ async fn welcome_names_the_identity_endpoint_and_token_expiry() {
             resumed_calls,
             custom_streams,
             client_reports,
+            media_views,
         }) => {
             assert!(client_reports, "this server takes report frames");
+            assert!(media_views, "this server takes mediaView frames");
             assert_eq!(version, PROTOCOL_VERSION);
             assert!(
                 custom_streams,

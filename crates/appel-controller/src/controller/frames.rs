@@ -153,6 +153,13 @@ impl Controller {
             ClientFrame::MediaAnswer { call_id, sdp } => {
                 self.media_answer(&endpoint, &call_id, sdp)
             }
+            ClientFrame::MediaView {
+                request_id,
+                call_id,
+                participant,
+                width,
+                height,
+            } => self.media_view(&endpoint, request_id, &call_id, participant, width, height),
         }
     }
 

@@ -137,8 +137,48 @@ impl Controller {
         self.put_call(call);
     }
 
+    /// `mediaView`: the size this participant renders another's video at. Only the media
+    /// server knows which videos it receives, so it answers (through [`MediaReport::Viewed`]);
+    /// without a media connection there is nothing to serve: 500/43204.
+    pub(super) fn media_view(
+        &mut self,
+        endpoint: &EndpointKey,
+        request_id: u64,
+        call_id: &CallId,
+        publisher: ParticipantId,
+        width: u32,
+        height: u32,
+    ) {
+        let Some((call, index)) = self.take_joined(endpoint, Some(request_id), call_id) else {
+            return;
+        };
+        if call.leg(index).is_some_and(|leg| leg.media_server) {
+            self.out.push(Action::MediaView {
+                call: call_id.clone(),
+                participant: call.participants[index].id.clone(),
+                request_id,
+                publisher,
+                width,
+                height,
+            });
+        } else {
+            self.send_error(
+                endpoint,
+                Some(request_id),
+                CallingError::new(&registry::VIDEO_SUBSCRIPTION_FAILED)
+                    .with_context(format!("call {call_id}"))
+                    .with_raw_cause(
+                        "no media connection to the media server (send mediaOffer first)",
+                    ),
+            );
+        }
+        self.put_call(call);
+    }
+
     /// A report of the media server about `participant` of `call_id`. One about a participant
-    /// that left meanwhile is dropped: its departure already told the media server.
+    /// that left meanwhile is dropped: its departure already told the media server. The answer
+    /// to a `mediaView` is the exception: each request is answered once, even when its media
+    /// connection went meanwhile.
     pub(super) fn media_report(
         &mut self,
         call_id: &CallId,
@@ -148,6 +188,19 @@ impl Controller {
         let Some(mut call) = self.calls.remove(call_id) else {
             return;
         };
+        if let MediaReport::Viewed { request_id, error } = report {
+            let endpoint = call
+                .index_of(participant)
+                .and_then(|i| call.leg(i))
+                .map(|leg| leg.endpoint.clone());
+            if let Some(endpoint) = endpoint {
+                match error {
+                    None => self.send(&endpoint, ServerFrame::Ack { request_id }),
+                    Some(error) => self.send_error(&endpoint, Some(request_id), error),
+                }
+            }
+            return self.put_call(call);
+        }
         let Some(index) = call
             .index_of(participant)
             .filter(|&i| call.leg(i).is_some_and(|leg| leg.media_server))
@@ -189,6 +242,8 @@ impl Controller {
                     sdp,
                 },
             ),
+            // Answered above.
+            MediaReport::Viewed { .. } => {}
             MediaReport::Connected => {
                 // Its media flows: the same as its own `mediaReady` (the establishment timer
                 // stops), and the media server is the better witness.

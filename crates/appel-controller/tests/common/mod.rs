@@ -84,7 +84,8 @@ impl Harness {
                 media @ (Action::MediaJoin { .. }
                 | Action::MediaAnswer { .. }
                 | Action::MediaMute { .. }
-                | Action::MediaLeave { .. }) => self.media.push(media),
+                | Action::MediaLeave { .. }
+                | Action::MediaView { .. }) => self.media.push(media),
             }
         }
     }

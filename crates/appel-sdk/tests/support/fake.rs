@@ -95,6 +95,7 @@ async fn connection(mut stream: tokio::net::TcpStream, behaviour: Behaviour) {
                 resumed_calls: Vec::new(),
                 custom_streams: true,
                 client_reports: false,
+                media_views: false,
             }
             .to_json()],
             (

@@ -40,6 +40,14 @@ pub(crate) enum Command {
         participant: ParticipantId,
         sdp: String,
     },
+    View {
+        call: CallId,
+        participant: ParticipantId,
+        request_id: u64,
+        publisher: ParticipantId,
+        width: u32,
+        height: u32,
+    },
     Leave {
         call: CallId,
         participant: ParticipantId,
@@ -81,6 +89,7 @@ impl MediaShell {
         let mut media = MediaConfig::new(config.media.public_address.unwrap_or(bound));
         media.setup_timeout = config.timers.media_setup;
         media.loss_timeout = config.timers.media_loss;
+        media.max_video_subscriptions = config.media.max_video_subscriptions;
         Ok(MediaShell {
             socket,
             config: media,
@@ -112,8 +121,23 @@ fn refusal(error: &MediaError) -> CallingError {
         | MediaError::BadSdp(_)
         | MediaError::NoPendingOffer(_)
         | MediaError::AnswerRejected(..) => &registry::MEDIA_SDP_REFUSED,
+        MediaError::NoVideo { .. } | MediaError::TooManyVideos { .. } => {
+            return view_refusal(error)
+        }
     };
     CallingError::new(entry).with_context(error.to_string())
+}
+
+/// A `mediaView` the media server cannot serve: 500/43204, the reason in `rawCause`.
+fn view_refusal(error: &MediaError) -> CallingError {
+    let cause = match error {
+        // The controller checks the connection first; this is one that closed meanwhile.
+        MediaError::UnknownParticipant(_) => {
+            "no media connection to the media server (send mediaOffer first)".to_string()
+        }
+        other => other.to_string(),
+    };
+    CallingError::new(&registry::VIDEO_SUBSCRIPTION_FAILED).with_raw_cause(cause)
 }
 
 async fn run(
@@ -215,6 +239,27 @@ fn handle(sfu: &mut Sfu, command: Command, reports: &mpsc::UnboundedSender<Repor
             muted,
         } => {
             sfu.set_audio_muted(now, &key(&call, &participant), muted);
+        }
+        Command::View {
+            call,
+            participant,
+            request_id,
+            publisher,
+            width,
+            height,
+        } => {
+            let viewed = sfu.set_view(
+                now,
+                &key(&call, &participant),
+                publisher.as_str(),
+                width,
+                height,
+            );
+            let report = MediaReport::Viewed {
+                request_id,
+                error: viewed.err().map(|e| view_refusal(&e)),
+            };
+            let _ = reports.send((call, participant, report));
         }
         Command::Leave { call, participant } => {
             sfu.leave(now, &key(&call, &participant));
