@@ -40,6 +40,8 @@ mod federated;
 mod incoming;
 mod jwt;
 mod link;
+#[cfg(feature = "media")]
+mod media;
 mod options;
 mod relay;
 mod session;
@@ -55,6 +57,12 @@ pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};
 pub use events::EventStream;
 pub use federated::FederatedCallAgent;
 pub use incoming::IncomingCall;
+#[cfg(feature = "media")]
+pub use media::devices::{
+    AudioDeviceInfo, DeviceFailure, DeviceManager, LocalVideoStream, VideoDeviceInfo, VirtualDevice,
+};
+#[cfg(feature = "media")]
+pub use media::{is_opus_frame, is_vp8_frame, MediaStatus, RemoteStream, StreamKind};
 pub use options::{
     AcceptOptions, CallAgentOptions, CallClientOptions, HangUpOptions, JoinCallOptions, MediaState,
     ReconnectPolicy, RelayMode, StartCallOptions, Timeouts,
