@@ -65,8 +65,8 @@ pub enum CallEvent {
         /// As sent.
         payload: serde_json::Value,
     },
-    /// The application's backend muted this participant through the call-control API; the
-    /// application turns its microphone off.
+    /// The application's backend muted this participant through the call-control API; the SDK
+    /// stops sending its audio ([`Call::unmute`] takes it back).
     MutedByServer,
     /// Media flows through the media server (a group call; see [`Call::media_status`]).
     MediaConnected,
@@ -285,6 +285,10 @@ impl CallShared {
     }
 
     pub(crate) fn muted_by_server(&self) {
+        #[cfg(feature = "media")]
+        if let Some(media) = self.media() {
+            media.muted_by_server();
+        }
         if !self.is_ended() {
             self.events.push(CallEvent::MutedByServer);
         }
@@ -629,7 +633,14 @@ impl Call {
             .unwrap_or_default()
     }
 
-    /// Whether the microphone is muted.
+    /// How many frames of `kind` this call sent to the media server so far.
+    #[cfg(feature = "media")]
+    pub fn sent_frames(&self, kind: crate::media::StreamKind) -> u64 {
+        self.shared.media().map_or(0, |m| m.sent_frames(kind))
+    }
+
+    /// Whether the microphone is muted (by [`Call::mute`], or by the call-control API:
+    /// [`CallEvent::MutedByServer`]).
     #[cfg(feature = "media")]
     pub fn is_muted(&self) -> bool {
         self.shared.media().is_some_and(|m| m.is_muted())

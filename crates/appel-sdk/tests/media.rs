@@ -529,6 +529,15 @@ async fn a_muted_client_is_no_longer_heard_while_its_video_still_arrives_until_i
         carol_audio,
         "bob's audio still reached carol"
     );
+    // Bob's client itself went quiet, not only the server's forwarding.
+    let sent = bob.sent_frames(StreamKind::Audio);
+    let sent_video = bob.sent_frames(StreamKind::Video);
+    assert!(
+        eventually(MEDIA_WAIT, || bob.sent_frames(StreamKind::Video)
+            >= sent_video + 10)
+        .await
+    );
+    assert_eq!(bob.sent_frames(StreamKind::Audio), sent);
     within("unmute", bob.unmute()).await.expect("unmute");
     assert!(
         eventually(MEDIA_WAIT, || frames(alice, bob, StreamKind::Audio)
@@ -537,6 +546,31 @@ async fn a_muted_client_is_no_longer_heard_while_its_video_still_arrives_until_i
         "bob is heard again after unmuting: {}",
         describe(&calls)
     );
+
+    // The application's backend mutes carol through the call-control API: her client stops
+    // sending sound by itself.
+    let response = server
+        .http
+        .post(format!(
+            "{}/call-control/calls/{}/participants/{}/mute",
+            server.url(),
+            carol.id().expect("named"),
+            carol.participant_id().expect("named")
+        ))
+        .bearer_auth(server.server.access_key())
+        .send()
+        .await
+        .expect("call-control mute");
+    assert_eq!(response.status(), 204);
+    assert!(eventually(MEDIA_WAIT, || carol.is_muted()).await);
+    let sent = carol.sent_frames(StreamKind::Audio);
+    let sent_video = carol.sent_frames(StreamKind::Video);
+    assert!(
+        eventually(MEDIA_WAIT, || carol.sent_frames(StreamKind::Video)
+            >= sent_video + 10)
+        .await
+    );
+    assert_eq!(carol.sent_frames(StreamKind::Audio), sent);
 }
 
 #[tokio::test]

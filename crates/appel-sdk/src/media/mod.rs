@@ -35,9 +35,9 @@ const DATAGRAM_MAX: usize = 2048;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StreamKind {
     /// A microphone's audio.
-    Audio,
+    Audio = 0,
     /// A camera's video.
-    Video,
+    Video = 1,
 }
 
 /// What arrived so far of one remote participant's stream.
@@ -106,6 +106,8 @@ pub(crate) struct CallMedia {
     unreported: Mutex<Vec<String>>,
     /// No answer to the `mediaOffer` yet.
     answer_awaited: std::sync::atomic::AtomicBool,
+    /// Frames written to the media server: audio, video.
+    sent: [std::sync::atomic::AtomicU64; 2],
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,6 +180,7 @@ impl CallMedia {
             changed: Notify::new(),
             unreported: Mutex::new(failures.iter().map(report_detail).collect()),
             answer_awaited: std::sync::atomic::AtomicBool::new(false),
+            sent: Default::default(),
         });
         (media, failures)
     }
@@ -201,6 +204,17 @@ impl CallMedia {
 
     pub(crate) fn remote_streams(&self) -> Vec<RemoteStream> {
         lock(&self.streams).values().cloned().collect()
+    }
+
+    pub(crate) fn sent_frames(&self, kind: StreamKind) -> u64 {
+        self.sent[kind as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The call-control API muted this participant: the microphone goes quiet here too (the
+    /// server already holds the audio back, so there is nothing to declare).
+    pub(crate) fn muted_by_server(&self) {
+        lock(&self.local).muted = true;
+        self.changed.notify_one();
     }
 
     pub(crate) fn is_muted(&self) -> bool {
@@ -713,7 +727,10 @@ impl Connection {
         if now >= self.next_audio {
             if microphone {
                 let frame = self.microphone.next_frame();
-                self.peer.send_audio(now, frame);
+                if self.peer.send_audio(now, frame) {
+                    media.sent[StreamKind::Audio as usize]
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             self.next_audio = next_tick(self.next_audio, AUDIO_PERIOD, now);
         }
@@ -725,7 +742,10 @@ impl Connection {
         if now >= self.next_video {
             if camera.is_some() {
                 let frame = self.camera.next_frame();
-                self.peer.send_video(now, frame, VIDEO_RATE);
+                if self.peer.send_video(now, frame, VIDEO_RATE) {
+                    media.sent[StreamKind::Video as usize]
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             let period = Duration::from_micros(1_000_000 / VIDEO_RATE);
             self.next_video = next_tick(self.next_video, period, now);
