@@ -900,3 +900,36 @@ async fn devices_failing_mid_call_stop_being_used_and_the_sdk_puts_its_media_sto
         "{alice_ice:?}"
     );
 }
+
+#[tokio::test]
+async fn callees_who_accept_a_call_started_to_two_of_them_connect_their_media_by_themselves() {
+    let (server, _) = server(None).await;
+    let members = members(&server, &["alice", "bob", "carol"]).await;
+    let targets: Vec<IdentityId> = members[1..].iter().map(|m| m.identity.clone()).collect();
+    let outgoing = members[0]
+        .agent
+        .start_call(
+            &targets,
+            StartCallOptions {
+                video: true,
+                joinable: false,
+            },
+        )
+        .expect("call starts");
+    let mut calls = vec![outgoing];
+    for member in &members[1..] {
+        let ring = support::next_incoming(&member.agent).await;
+        let call = within(
+            "accept",
+            ring.accept(appel_sdk::AcceptOptions { video: true }),
+        )
+        .await
+        .expect("accept");
+        calls.push(call);
+    }
+    for call in &calls {
+        reach(call, CallState::Connected).await;
+    }
+    let heard = eventually(MEDIA_WAIT, || all_hear_all(&calls, 10)).await;
+    assert!(heard, "{}", describe(&calls));
+}
