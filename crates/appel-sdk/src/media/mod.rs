@@ -724,7 +724,7 @@ impl Connection {
                 local.video.as_ref().map(|s| s.camera().0),
             )
         };
-        if now >= self.next_audio {
+        for _ in 0..due(&mut self.next_audio, AUDIO_PERIOD, now) {
             if microphone {
                 let frame = self.microphone.next_frame();
                 if self.peer.send_audio(now, frame) {
@@ -732,14 +732,14 @@ impl Connection {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            self.next_audio = next_tick(self.next_audio, AUDIO_PERIOD, now);
         }
         if camera != self.camera_id {
             // Another camera (or the same one started again): its encoder starts with a keyframe.
             self.camera.ask_keyframe();
             self.camera_id = camera.clone();
         }
-        if now >= self.next_video {
+        let period = Duration::from_micros(1_000_000 / VIDEO_RATE);
+        for _ in 0..due(&mut self.next_video, period, now) {
             if camera.is_some() {
                 let frame = self.camera.next_frame();
                 if self.peer.send_video(now, frame, VIDEO_RATE) {
@@ -747,21 +747,26 @@ impl Connection {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            let period = Duration::from_micros(1_000_000 / VIDEO_RATE);
-            self.next_video = next_tick(self.next_video, period, now);
         }
     }
 }
 
-/// The next frame time after `at`; a task woken late skips the frames it missed rather than
-/// bursting them out, as a device's clock would.
-fn next_tick(at: Instant, period: Duration, now: Instant) -> Instant {
-    let next = at + period;
-    if next <= now {
-        now + period
-    } else {
-        next
+/// How many frames a device holds while its reader is late; older ones are lost, as when a real
+/// capture buffer overflows.
+const CAPTURE_BUFFER: u32 = 5;
+
+/// How many frames of a clock ticking every `period` from `next` are due at `now` (a task woken
+/// late sends the ones its device buffered, up to [`CAPTURE_BUFFER`]); moves `next` past `now`.
+fn due(next: &mut Instant, period: Duration, now: Instant) -> u32 {
+    let mut frames = 0;
+    while *next <= now {
+        *next += period;
+        frames += 1;
     }
+    if frames > CAPTURE_BUFFER {
+        *next = now + period;
+    }
+    frames.min(CAPTURE_BUFFER)
 }
 
 async fn recv(
