@@ -27,6 +27,10 @@ const MEDIA_LOSS: Duration = Duration::from_millis(1000);
 /// The longest media may take to reach everyone on loopback.
 const MEDIA_WAIT: Duration = Duration::from_secs(20);
 
+/// One test of this file at a time: each runs a server and up to five peer connections that send
+/// 80 frames a second each, which two shared cores carry for one test but not for several.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A server whose media timers are short; with `relay`, clients are told to send their media to
 /// that address (`media.public_address`) and the media server binds the port returned.
 async fn server(relay: Option<SocketAddr>) -> (TestServer, Option<SocketAddr>) {
@@ -232,6 +236,7 @@ fn assert_is(error: &CallingError, entry: &'static Entry) {
 
 #[tokio::test]
 async fn five_sdk_clients_in_a_group_call_each_receive_every_others_audio_and_video() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["alice", "bob", "carol", "dan", "erin"]).await;
     let calls = group_call(&members).await;
@@ -260,6 +265,7 @@ async fn five_sdk_clients_in_a_group_call_each_receive_every_others_audio_and_vi
 
 #[tokio::test]
 async fn four_sdk_clients_in_a_room_each_receive_every_others_audio_and_video() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["ann", "ben", "cat", "dov"]).await;
     let roster: Vec<serde_json::Value> = members
@@ -408,6 +414,7 @@ async fn relayed_server() -> (TestServer, UdpRelay) {
 #[tokio::test]
 async fn a_client_whose_udp_is_blocked_before_ice_completes_ends_with_301004_and_the_others_see_it_leave_so(
 ) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, relay) = relayed_server().await;
     let members = members(&server, &["alice", "bob", "carol"]).await;
     let calls = group_call(&members[..2]).await;
@@ -454,6 +461,7 @@ async fn end_of_within(call: &Call, limit: Duration) -> appel_sdk::CallEndReason
 
 #[tokio::test]
 async fn a_client_whose_udp_is_cut_mid_call_ends_with_301005_while_its_signaling_stays_up() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, relay) = relayed_server().await;
     let members = members(&server, &["alice", "bob", "carol"]).await;
     let calls = group_call(&members).await;
@@ -494,6 +502,7 @@ async fn a_client_whose_udp_is_cut_mid_call_ends_with_301005_while_its_signaling
 
 #[tokio::test]
 async fn a_muted_client_is_no_longer_heard_while_its_video_still_arrives_until_it_unmutes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["alice", "bob", "carol"]).await;
     let calls = group_call(&members).await;
@@ -575,6 +584,7 @@ async fn a_muted_client_is_no_longer_heard_while_its_video_still_arrives_until_i
 
 #[tokio::test]
 async fn camera_operations_answer_with_the_catalogue_error_of_the_cameras_real_state() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["alice", "bob"]).await;
     let (alice, bob) = (&members[0], &members[1]);
@@ -687,7 +697,13 @@ async fn camera_operations_answer_with_the_catalogue_error_of_the_cameras_real_s
     alice.camera.unplug();
     assert!(devices.cameras().is_empty());
     assert_error(call.start_video(None).await, &registry::NO_CAMERA_FOUND);
-    // Bob saw alice's video stop: nothing more arrives.
+    // Bob saw alice's video stop: once her audio moved on, nothing more of it arrives.
+    let audio = frames(&calls[1], call, StreamKind::Audio);
+    assert!(
+        eventually(MEDIA_WAIT, || frames(&calls[1], call, StreamKind::Audio)
+            >= audio + 10)
+        .await
+    );
     let last = frames(&calls[1], call, StreamKind::Video);
     let audio = frames(&calls[1], call, StreamKind::Audio);
     assert!(
@@ -695,11 +711,12 @@ async fn camera_operations_answer_with_the_catalogue_error_of_the_cameras_real_s
             >= audio + 25)
         .await
     );
-    assert!(frames(&calls[1], call, StreamKind::Video) <= last + 2);
+    assert_eq!(frames(&calls[1], call, StreamKind::Video), last);
 }
 
 #[tokio::test]
 async fn starting_a_call_with_video_and_no_camera_goes_on_without_video_and_says_43013() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["alice", "bob"]).await;
     members[1].camera.unplug();
@@ -726,6 +743,7 @@ async fn starting_a_call_with_video_and_no_camera_goes_on_without_video_and_says
 #[tokio::test]
 async fn microphone_troubles_answer_with_the_catalogue_errors_and_unmute_takes_a_freed_microphone_back(
 ) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["alice", "bob", "carol", "dan"]).await;
     // Bob's microphone is refused to the application, carol's is held by another one, and dan
@@ -825,6 +843,7 @@ async fn reports(server: &TestServer, call: &Call) -> Vec<(String, String)> {
 #[tokio::test]
 async fn devices_failing_mid_call_stop_being_used_and_the_sdk_puts_its_media_story_on_the_timeline()
 {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["alice", "bob", "carol"]).await;
     let calls = group_call(&members).await;
@@ -840,22 +859,26 @@ async fn devices_failing_mid_call_stop_being_used_and_the_sdk_puts_its_media_sto
     let failure = device_failure(&calls[2]).await;
     assert_is(&failure, &registry::MICROPHONE_UNAVAILABLE);
     assert!(!calls[2].has_microphone());
-    // What they no longer capture stops arriving; the rest goes on.
+    // What they no longer capture stops arriving; the rest goes on. Frames already on their
+    // way may land, so the count is taken once what they still send has moved on.
+    let flowing = |bob_audio: u64, carol_video: u64, more: u64| {
+        frames(&calls[0], &calls[1], StreamKind::Audio) >= bob_audio + more
+            && frames(&calls[0], &calls[2], StreamKind::Video) >= carol_video + more
+    };
+    let (bob_audio, carol_video) = (
+        frames(&calls[0], &calls[1], StreamKind::Audio),
+        frames(&calls[0], &calls[2], StreamKind::Video),
+    );
+    assert!(eventually(MEDIA_WAIT, || flowing(bob_audio, carol_video, 10)).await);
     let bob_video = frames(&calls[0], &calls[1], StreamKind::Video);
     let carol_audio = frames(&calls[0], &calls[2], StreamKind::Audio);
     let (bob_audio, carol_video) = (
         frames(&calls[0], &calls[1], StreamKind::Audio),
         frames(&calls[0], &calls[2], StreamKind::Video),
     );
-    assert!(
-        eventually(MEDIA_WAIT, || {
-            frames(&calls[0], &calls[1], StreamKind::Audio) >= bob_audio + 40
-                && frames(&calls[0], &calls[2], StreamKind::Video) >= carol_video + 25
-        })
-        .await
-    );
-    assert!(frames(&calls[0], &calls[1], StreamKind::Video) <= bob_video + 2);
-    assert!(frames(&calls[0], &calls[2], StreamKind::Audio) <= carol_audio + 2);
+    assert!(eventually(MEDIA_WAIT, || flowing(bob_audio, carol_video, 30)).await);
+    assert_eq!(frames(&calls[0], &calls[1], StreamKind::Video), bob_video);
+    assert_eq!(frames(&calls[0], &calls[2], StreamKind::Audio), carol_audio);
 
     // Each one's reports are on the call's timeline, read back over REST.
     let complete = |reports: &[(String, String)]| {
@@ -903,6 +926,7 @@ async fn devices_failing_mid_call_stop_being_used_and_the_sdk_puts_its_media_sto
 
 #[tokio::test]
 async fn callees_who_accept_a_call_started_to_two_of_them_connect_their_media_by_themselves() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
     let members = members(&server, &["alice", "bob", "carol"]).await;
     let targets: Vec<IdentityId> = members[1..].iter().map(|m| m.identity.clone()).collect();

@@ -753,7 +753,7 @@ impl Connection {
 
 /// How many frames a device holds while its reader is late; older ones are lost, as when a real
 /// capture buffer overflows.
-const CAPTURE_BUFFER: u32 = 5;
+const CAPTURE_BUFFER: u32 = 3;
 
 /// How many frames of a clock ticking every `period` from `next` are due at `now` (a task woken
 /// late sends the ones its device buffered, up to [`CAPTURE_BUFFER`]); moves `next` past `now`.
