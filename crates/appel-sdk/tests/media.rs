@@ -255,6 +255,7 @@ async fn five_sdk_clients_in_a_group_call_each_receive_every_others_audio_and_vi
         assert_eq!(call.media_status(), MediaStatus::Connected);
         for stream in call.remote_streams() {
             assert!(stream.packets >= stream.frames, "{stream:?}");
+            assert_eq!(stream.malformed, 0, "{stream:?}");
             assert!(stream.last_received.is_some());
             // Generated frames at a device's size: 80-byte Opus frames, VP8 frames of hundreds
             // of bytes (each one several packets when it is a keyframe).

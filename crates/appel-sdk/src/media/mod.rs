@@ -53,6 +53,9 @@ pub struct RemoteStream {
     pub frames: u64,
     /// Bytes of frames received (payload, without RTP and SRTP overhead).
     pub bytes: u64,
+    /// Frames that do not parse as their codec's (an Opus packet, a VP8 frame tag and, for a
+    /// keyframe, its start code and size).
+    pub malformed: u64,
     /// When the last frame arrived.
     pub last_received: Option<Instant>,
 }
@@ -614,6 +617,7 @@ impl Task {
                     video,
                     bytes,
                     packets,
+                    well_formed,
                 } => {
                     let kind = if video {
                         StreamKind::Video
@@ -630,11 +634,13 @@ impl Task {
                                 packets: 0,
                                 frames: 0,
                                 bytes: 0,
+                                malformed: 0,
                                 last_received: None,
                             });
                     stream.packets += packets;
                     stream.frames += 1;
                     stream.bytes += bytes as u64;
+                    stream.malformed += u64::from(!well_formed);
                     stream.last_received = Some(Instant::now());
                 }
             }

@@ -33,6 +33,8 @@ pub(crate) enum PeerEvent {
         video: bool,
         bytes: usize,
         packets: u64,
+        /// The frame parses as the codec's (an Opus packet, a VP8 frame).
+        well_formed: bool,
     },
 }
 
@@ -237,11 +239,18 @@ impl Peer {
                     let packets = (**data.seq_range.end())
                         .saturating_sub(**data.seq_range.start())
                         .saturating_add(1);
+                    let video = media.kind() == MediaKind::Video;
+                    let well_formed = if video {
+                        crate::media::is_vp8_frame(&data.data)
+                    } else {
+                        crate::media::is_opus_frame(&data.data)
+                    };
                     self.events.push_back(PeerEvent::Media {
                         from: media.stream_id().to_string(),
-                        video: media.kind() == MediaKind::Video,
+                        video,
                         bytes: data.data.len(),
                         packets,
+                        well_formed,
                     });
                 }
                 Ok(Output::Event(_)) => {}
