@@ -963,3 +963,68 @@ async fn callees_who_accept_a_call_started_to_two_of_them_connect_their_media_by
     let heard = eventually(MEDIA_WAIT, || all_hear_all(&calls, 10)).await;
     assert!(heard, "{}", describe(&calls));
 }
+
+#[tokio::test]
+async fn datagrams_from_a_stranger_to_a_clients_media_port_are_dropped_and_its_media_goes_on() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (server, _) = server(None).await;
+    let members = members(&server, &["alice", "bob", "carol"]).await;
+    let calls = group_call(&members).await;
+    let heard = eventually(MEDIA_WAIT, || all_hear_all(&calls, 10)).await;
+    assert!(heard, "{}", describe(&calls));
+    let target = calls[0].media_address().expect("alice's media socket");
+    let before: Vec<_> = calls[0]
+        .remote_streams()
+        .iter()
+        .map(|s| (s.participant_id.clone(), s.kind))
+        .collect();
+    // Someone on the network who learned alice's port sends what looks like each kind of
+    // datagram her socket multiplexes — STUN, DTLS, RTP, RTCP — and plain junk.
+    let stranger = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let mut noise = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..2000u32 {
+        noise ^= noise << 13;
+        noise ^= noise >> 7;
+        noise ^= noise << 17;
+        let mut datagram = noise.to_le_bytes().repeat(1 + (i as usize % 20));
+        datagram[0] = [0x00, 0x01, 0x16, 0x80, 0x81, 0xff][i as usize % 6];
+        if datagram[0] == 0x16 {
+            datagram[1] = 0xfe;
+            datagram[2] = 0xfd;
+        }
+        if datagram[0] >= 0x80 {
+            // An RTP or RTCP header with a payload type the call uses.
+            datagram[1] = [111, 96, 200, 201][i as usize % 4];
+        }
+        let _ = stranger.send_to(&datagram, target).await;
+    }
+    let (bob, carol) = (&calls[1], &calls[2]);
+    let (from_bob, from_carol) = (
+        frames(&calls[0], bob, StreamKind::Video),
+        frames(&calls[0], carol, StreamKind::Audio),
+    );
+    let going_on = eventually(MEDIA_WAIT, || {
+        frames(&calls[0], bob, StreamKind::Video) >= from_bob + 25
+            && frames(&calls[0], carol, StreamKind::Audio) >= from_carol + 25
+    })
+    .await;
+    assert!(going_on, "{}", describe(&calls));
+    let after = calls[0].remote_streams();
+    assert_eq!(
+        after
+            .iter()
+            .map(|s| (s.participant_id.clone(), s.kind))
+            .collect::<Vec<_>>(),
+        before,
+        "no stream appeared from the stranger"
+    );
+    assert!(after.iter().all(|s| s.malformed == 0), "{after:?}");
+    assert_eq!(calls[0].state(), CallState::Connected);
+    // Her own media still reaches the others.
+    let to_bob = frames(bob, &calls[0], StreamKind::Audio);
+    assert!(
+        eventually(MEDIA_WAIT, || frames(bob, &calls[0], StreamKind::Audio)
+            >= to_bob + 25)
+        .await
+    );
+}
