@@ -1028,3 +1028,29 @@ async fn datagrams_from_a_stranger_to_a_clients_media_port_are_dropped_and_its_m
         .await
     );
 }
+
+#[tokio::test]
+async fn a_group_call_on_a_server_without_its_media_server_goes_on_and_says_503_900700() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = TestServer::start_with(|config| {
+        config.media.enabled = false;
+        config.timers.ringing = Duration::from_secs(20);
+        config.timers.establishment = Duration::from_secs(20);
+    })
+    .await;
+    let members = members(&server, &["alice", "bob"]).await;
+    let calls = group_call(&members).await;
+    for call in &calls {
+        let refused = eventually(MEDIA_WAIT, || {
+            matches!(call.media_status(), MediaStatus::Unavailable(_))
+        })
+        .await;
+        assert!(refused, "{:?}", call.media_status());
+        let MediaStatus::Unavailable(error) = call.media_status() else {
+            unreachable!()
+        };
+        assert_is(&error, &registry::MEDIA_SERVER_DISABLED);
+        assert_eq!(call.state(), CallState::Connected, "the call goes on");
+        assert!(call.remote_streams().is_empty());
+    }
+}
