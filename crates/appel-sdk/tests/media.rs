@@ -52,6 +52,11 @@ async fn server(relay: Option<SocketAddr>) -> (TestServer, Option<SocketAddr>) {
         config.timers.establishment = Duration::from_secs(20);
         // A joinable call started to nobody waits for its first joiner this long.
         config.timers.ringing = Duration::from_secs(20);
+        // Setting up several peer connections (a certificate and a DTLS handshake each, in a
+        // debug build) holds the process for a while on two shared cores: the signaling
+        // heartbeat, which is not under test here, must not take that for a dead connection.
+        config.signaling.heartbeat_interval = Duration::from_secs(2);
+        config.timers.abrupt_disconnect = Duration::from_secs(5);
         if let (Some(front), Some(bound)) = (relay, bound) {
             config.media.public_address = Some(front);
             config.media.bind = bound;
@@ -81,6 +86,7 @@ async fn member(server: &TestServer, name: &str) -> Member {
     // Several peer connections share two cores with the server: confirmations may be slow.
     options.timeouts.call_establishment = Duration::from_secs(10);
     options.timeouts.request = Duration::from_secs(5);
+    options.reconnect.grace = Duration::from_secs(20);
     let agent = client
         .create_call_agent(credential, options)
         .await
@@ -239,7 +245,7 @@ fn assert_is(error: &CallingError, entry: &'static Entry) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_sdk_clients_in_a_group_call_each_receive_every_others_audio_and_video() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
@@ -269,7 +275,7 @@ async fn five_sdk_clients_in_a_group_call_each_receive_every_others_audio_and_vi
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_sdk_clients_in_a_room_each_receive_every_others_audio_and_video() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
@@ -417,7 +423,7 @@ async fn relayed_server() -> (TestServer, UdpRelay) {
     (server, relay)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_whose_udp_is_blocked_before_ice_completes_ends_with_301004_and_the_others_see_it_leave_so(
 ) {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -465,7 +471,7 @@ async fn end_of_within(call: &Call, limit: Duration) -> appel_sdk::CallEndReason
         .unwrap_or_else(|_| panic!("the call did not end within {limit:?}"))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_whose_udp_is_cut_mid_call_ends_with_301005_while_its_signaling_stays_up() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, relay) = relayed_server().await;
@@ -506,7 +512,7 @@ async fn a_client_whose_udp_is_cut_mid_call_ends_with_301005_while_its_signaling
     assert!(back, "{}", describe(&[calls[0].clone(), again.clone()]));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_muted_client_is_no_longer_heard_while_its_video_still_arrives_until_it_unmutes() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
@@ -588,7 +594,7 @@ async fn a_muted_client_is_no_longer_heard_while_its_video_still_arrives_until_i
     assert_eq!(carol.sent_frames(StreamKind::Audio), sent);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_operations_answer_with_the_catalogue_error_of_the_cameras_real_state() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
@@ -720,7 +726,7 @@ async fn camera_operations_answer_with_the_catalogue_error_of_the_cameras_real_s
     assert_eq!(frames(&calls[1], call, StreamKind::Video), last);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_a_call_with_video_and_no_camera_goes_on_without_video_and_says_43013() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
@@ -746,7 +752,7 @@ async fn starting_a_call_with_video_and_no_camera_goes_on_without_video_and_says
     assert_eq!(frames(&calls[0], &calls[1], StreamKind::Video), 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microphone_troubles_answer_with_the_catalogue_errors_and_unmute_takes_a_freed_microphone_back(
 ) {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -846,7 +852,7 @@ async fn reports(server: &TestServer, call: &Call) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_failing_mid_call_stop_being_used_and_the_sdk_puts_its_media_story_on_the_timeline()
 {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -930,7 +936,7 @@ async fn devices_failing_mid_call_stop_being_used_and_the_sdk_puts_its_media_sto
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callees_who_accept_a_call_started_to_two_of_them_connect_their_media_by_themselves() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
@@ -964,7 +970,7 @@ async fn callees_who_accept_a_call_started_to_two_of_them_connect_their_media_by
     assert!(heard, "{}", describe(&calls));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datagrams_from_a_stranger_to_a_clients_media_port_are_dropped_and_its_media_goes_on() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, _) = server(None).await;
@@ -1029,7 +1035,7 @@ async fn datagrams_from_a_stranger_to_a_clients_media_port_are_dropped_and_its_m
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_call_on_a_server_without_its_media_server_goes_on_and_says_503_900700() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let server = TestServer::start_with(|config| {
