@@ -613,6 +613,25 @@ async fn camera_operations_answer_with_the_catalogue_error_of_the_cameras_real_s
         "{failure}"
     );
     assert!(!call.is_video_on());
+    // The timeline says it too, with the camera's own entry.
+    let expected = "VIDEO_FAILED_DURING_SETUP 410/41048 (CAMERA_IN_USE): ";
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = reports(&server, call).await;
+        if found
+            .iter()
+            .any(|(k, d)| k == "deviceError" && d.contains(expected))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        found.iter().any(|(k, d)| k == "deviceError"
+            && d.starts_with(alice.identity.as_str())
+            && d.contains(expected)),
+        "{found:#?}"
+    );
     assert_error(call.start_video(None).await, &registry::CAMERA_IN_USE);
     alice.camera.fail(DeviceFailure::PermissionDenied);
     assert_error(
@@ -922,6 +941,12 @@ async fn devices_failing_mid_call_stop_being_used_and_the_sdk_puts_its_media_sto
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(complete(&last), "{last:#?}");
+    // The entries say what failed, never the device's name (it stays on the device).
+    assert!(
+        last.iter()
+            .all(|(_, d)| !d.contains("microphone)") && !d.contains("virtual-")),
+        "{last:#?}"
+    );
     let alice_ice: Vec<&str> = last
         .iter()
         .filter(|(k, d)| k == "iceState" && d.starts_with(members[0].identity.as_str()))

@@ -120,10 +120,28 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// How a device error reads in a `deviceError` report or as a raw cause: its name first, so a
-/// timeline or a log is searched by name.
-fn report_detail(error: &CallingError) -> String {
+/// How a device error reads as a raw cause: its name first, so a log is searched by name.
+fn cause_text(error: &CallingError) -> String {
     format!("{} {error}", error.name())
+}
+
+/// How a device error reads in a `deviceError` report: the entry (name, pair, message) and, for a
+/// wrapping entry such as 41048, the device's own entry. Never the error's context, which names
+/// the device: a device's name ("Alice's iPhone camera") stays on the device rather than on a
+/// timeline the operator keeps.
+fn report_detail(error: &CallingError, cause: Option<&CallingError>) -> String {
+    let pair = match error.subcode() {
+        Some(subcode) => format!("{}/{subcode}", error.code().0),
+        None => error.code().0.to_string(),
+    };
+    let cause = cause
+        .map(|c| format!(" ({})", c.name()))
+        .unwrap_or_default();
+    format!(
+        "{} {pair}{cause}: {}",
+        error.name(),
+        error.message(appel_codes::Locale::En)
+    )
 }
 
 impl CallMedia {
@@ -135,6 +153,7 @@ impl CallMedia {
         video: bool,
     ) -> (Arc<CallMedia>, Vec<CallingError>) {
         let mut failures = Vec::new();
+        let mut reports = Vec::new();
         let microphone = match manager.microphone_id() {
             None => {
                 failures.push(
@@ -151,6 +170,7 @@ impl CallMedia {
                 }
             },
         };
+        reports.extend(failures.iter().map(|e| report_detail(e, None)));
         let mut stream = None;
         if video {
             let opened = match manager.first_camera() {
@@ -161,10 +181,12 @@ impl CallMedia {
             };
             match opened {
                 Ok(opened) => stream = Some(opened),
-                Err(cause) => failures.push(
-                    CallingError::new(&registry::VIDEO_FAILED_DURING_SETUP)
-                        .with_raw_cause(report_detail(&cause)),
-                ),
+                Err(cause) => {
+                    let error = CallingError::new(&registry::VIDEO_FAILED_DURING_SETUP)
+                        .with_raw_cause(cause_text(&cause));
+                    reports.push(report_detail(&error, Some(&cause)));
+                    failures.push(error);
+                }
             }
         }
         let (inbox, inbox_rx) = mpsc::unbounded_channel();
@@ -181,7 +203,7 @@ impl CallMedia {
             inbox,
             inbox_rx: Mutex::new(Some(inbox_rx)),
             changed: Notify::new(),
-            unreported: Mutex::new(failures.iter().map(report_detail).collect()),
+            unreported: Mutex::new(reports),
             answer_awaited: std::sync::atomic::AtomicBool::new(false),
             sent: Default::default(),
         });
@@ -265,7 +287,7 @@ impl CallMedia {
                 local.microphone = None;
                 return Err(CallingError::new(&registry::UNMUTE_FAILED)
                     .with_context("the microphone cannot capture")
-                    .with_raw_cause(report_detail(&cause)));
+                    .with_raw_cause(cause_text(&cause)));
             }
             local.microphone = id;
         }
@@ -663,7 +685,7 @@ impl Task {
         }
         for error in failed {
             tracing::info!(%error, "a device failed during the call");
-            self.report(ReportKind::DeviceError, Some(report_detail(&error)));
+            self.report(ReportKind::DeviceError, Some(report_detail(&error, None)));
             self.call.push_event(CallEvent::DeviceFailed(error));
         }
         self.media.changed.notify_one();
