@@ -22,6 +22,11 @@
 //! - A [`Call`] has a state, remote participants (each with its own end reason once gone), an event
 //!   stream and an end reason.
 //! - [`TokenCredential`] holds a static token or renews it through an async refresher.
+//! - With the `media` feature (on by default), a group call or a room's call carries its audio and
+//!   video through the media server by itself, from the devices of the client's `DeviceManager`
+//!   (virtual microphones and cameras in this build), and counts what it receives per remote
+//!   participant and stream; device operations fail with the catalogue's entries for the devices'
+//!   state.
 //!
 //! Every operation is bounded by a timeout of [`Timeouts`] that maps to a catalogue entry, so none
 //! can hang. `docs/sdk.md` is the guide.
