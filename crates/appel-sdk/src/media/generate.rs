@@ -100,7 +100,7 @@ impl Vp8Source {
     }
 }
 
-/// Whether `frame` is a VP8 frame as [`Vp8Source`] and real encoders write it: a frame tag whose
+/// Whether `frame` is a VP8 frame as virtual cameras and real encoders write it: a frame tag whose
 /// first partition fits, and for a keyframe the start code and a non-zero size.
 pub fn is_vp8_frame(frame: &[u8]) -> bool {
     if frame.len() < 3 {
