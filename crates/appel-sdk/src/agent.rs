@@ -41,6 +41,9 @@ pub(crate) struct AgentShared {
     incoming: Mutex<HashMap<CallId, Arc<IncomingShared>>>,
     incoming_feed: Mutex<Option<broadcast::Sender<Arc<IncomingShared>>>>,
     pub(crate) connection: watch::Sender<ConnectionState>,
+    /// The client's devices, which this agent's calls use.
+    #[cfg(feature = "media")]
+    pub(crate) devices: std::sync::OnceLock<crate::DeviceManager>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -66,11 +69,44 @@ impl AgentShared {
             incoming: Mutex::new(HashMap::new()),
             incoming_feed: Mutex::new(Some(broadcast::channel(INCOMING_QUEUE).0)),
             connection: watch::channel(ConnectionState::Connected).0,
+            #[cfg(feature = "media")]
+            devices: std::sync::OnceLock::new(),
         })
     }
 
     pub(crate) fn add_call(&self, id: CallId, call: Arc<CallShared>) {
         lock(&self.calls).insert(id, call);
+    }
+
+    /// The call in progress with id `id`.
+    #[cfg(feature = "media")]
+    pub(crate) fn call(&self, id: &CallId) -> Option<Arc<CallShared>> {
+        lock(&self.calls).get(id).cloned()
+    }
+
+    /// Opens `call`'s devices and starts its media task (docs/sdk.md, "Media").
+    #[cfg(feature = "media")]
+    pub(crate) fn start_media(
+        &self,
+        call: &Arc<CallShared>,
+        link: &AgentLink,
+        video: bool,
+        group: crate::media::Group,
+    ) {
+        let devices = self.devices.get_or_init(crate::DeviceManager::new);
+        let (media, failures) = crate::media::CallMedia::open(devices.shared(), video);
+        call.set_media(media.clone());
+        for failure in failures {
+            call.push_event(crate::CallEvent::DeviceFailed(failure));
+        }
+        crate::media::spawn(
+            call.clone(),
+            media,
+            link.clone(),
+            group,
+            self.options.server_url.clone(),
+            self.options.timeouts.request,
+        );
     }
 
     pub(crate) fn forget_call(&self, id: &CallId) -> Option<Arc<CallShared>> {
@@ -228,6 +264,12 @@ impl CallAgent {
             return Err(CallingError::new(&registry::NO_TARGETS).with_context("start_call targets"));
         }
         let call = CallShared::new(CallDirection::Outgoing, options.video, None, None);
+        #[cfg(feature = "media")]
+        let group = if options.joinable || targets.len() >= 2 {
+            crate::media::Group::Yes
+        } else {
+            crate::media::Group::IfThirdParticipant
+        };
         let build = move |request_id| ClientFrame::StartCall {
             request_id,
             targets,
@@ -235,6 +277,9 @@ impl CallAgent {
             joinable: options.joinable,
         };
         self.launch("start_call", &call, Box::new(build))?;
+        #[cfg(feature = "media")]
+        self.shared
+            .start_media(&call, &self.link, options.video, group);
         Ok(Call::new(
             call,
             self.link.clone(),
@@ -335,6 +380,9 @@ impl CallAgent {
         let call = CallShared::new(CallDirection::Joined, options.video, None, None);
         // The protocol core ends it with 408/4506 if the server does not name it in time.
         self.launch(operation, &call, Box::new(frame))?;
+        #[cfg(feature = "media")]
+        self.shared
+            .start_media(&call, &self.link, options.video, crate::media::Group::Yes);
         Ok(Call::new(
             call,
             self.link.clone(),

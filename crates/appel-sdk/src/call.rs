@@ -65,9 +65,16 @@ pub enum CallEvent {
         /// As sent.
         payload: serde_json::Value,
     },
-    /// The application's backend muted this participant through the call-control API; the
-    /// application turns its microphone off.
+    /// The application's backend muted this participant through the call-control API; the SDK
+    /// stops sending its audio ([`Call::unmute`] takes it back).
     MutedByServer,
+    /// Media flows through the media server (a group call; see [`Call::media_status`]).
+    MediaConnected,
+    /// A device of the call failed and the call goes on without it: the microphone at the start
+    /// (403/900640, 412/900641, 412/900642), the camera asked for at the start (410/41048, the
+    /// camera's own error as raw cause), or either one mid-call (its own error: 412/43000,
+    /// 403/43001, 412/43019, 412/900641…). Unmute or start video again once it works.
+    DeviceFailed(CallingError),
     /// The call ended for this agent; the last event.
     Ended(CallEndReason),
 }
@@ -81,6 +88,9 @@ pub(crate) struct CallShared {
     end: watch::Sender<Option<CallEndReason>>,
     /// The call's name in the session's protocol core, once the session registered it.
     core_ref: Mutex<Option<CallRef>>,
+    /// Its devices and its connection to the media server.
+    #[cfg(feature = "media")]
+    media: std::sync::OnceLock<Arc<crate::media::CallMedia>>,
 }
 
 struct CallData {
@@ -119,7 +129,39 @@ impl CallShared {
             events,
             end: watch::channel(None).0,
             core_ref: Mutex::new(None),
+            #[cfg(feature = "media")]
+            media: std::sync::OnceLock::new(),
         })
+    }
+
+    #[cfg(feature = "media")]
+    pub(crate) fn set_media(&self, media: Arc<crate::media::CallMedia>) {
+        let _ = self.media.set(media);
+    }
+
+    #[cfg(feature = "media")]
+    pub(crate) fn media(&self) -> Option<&Arc<crate::media::CallMedia>> {
+        self.media.get()
+    }
+
+    /// Every event so far, then live ones.
+    #[cfg(feature = "media")]
+    pub(crate) fn events_stream(&self) -> EventStream<CallEvent> {
+        self.events.stream()
+    }
+
+    /// An event of the call's media (ignored once the call ended).
+    #[cfg(feature = "media")]
+    pub(crate) fn push_event(&self, event: CallEvent) {
+        if !self.is_ended() {
+            self.events.push(event);
+        }
+    }
+
+    /// How many other participants were heard of, gone or not.
+    #[cfg(feature = "media")]
+    pub(crate) fn remote_count(&self) -> usize {
+        self.data().remotes.len()
     }
 
     pub(crate) fn set_core_ref(&self, call: CallRef) {
@@ -243,6 +285,10 @@ impl CallShared {
     }
 
     pub(crate) fn muted_by_server(&self) {
+        #[cfg(feature = "media")]
+        if let Some(media) = self.media() {
+            media.muted_by_server();
+        }
         if !self.is_ended() {
             self.events.push(CallEvent::MutedByServer);
         }
@@ -557,6 +603,151 @@ impl Call {
                 video: state.video,
                 screen_share: state.screen_share,
             }
+        })
+        .await
+    }
+
+    /// Where the call's connection to the media server stands (group calls connect by
+    /// themselves once joined).
+    #[cfg(feature = "media")]
+    pub fn media_status(&self) -> crate::media::MediaStatus {
+        self.shared
+            .media()
+            .map(|m| m.status())
+            .unwrap_or(crate::media::MediaStatus::Off)
+    }
+
+    /// The local UDP address of the call's media connection, once opened.
+    #[cfg(feature = "media")]
+    pub fn media_address(&self) -> Option<std::net::SocketAddr> {
+        self.shared.media().and_then(|m| m.address())
+    }
+
+    /// What arrived so far from each remote participant, per stream (audio, video): packets,
+    /// frames, bytes and when the last frame came.
+    #[cfg(feature = "media")]
+    pub fn remote_streams(&self) -> Vec<crate::media::RemoteStream> {
+        self.shared
+            .media()
+            .map(|m| m.remote_streams())
+            .unwrap_or_default()
+    }
+
+    /// How many frames of `kind` this call sent to the media server so far.
+    #[cfg(feature = "media")]
+    pub fn sent_frames(&self, kind: crate::media::StreamKind) -> u64 {
+        self.shared.media().map_or(0, |m| m.sent_frames(kind))
+    }
+
+    /// Whether the microphone is muted (by [`Call::mute`], or by the call-control API:
+    /// [`CallEvent::MutedByServer`]).
+    #[cfg(feature = "media")]
+    pub fn is_muted(&self) -> bool {
+        self.shared.media().is_some_and(|m| m.is_muted())
+    }
+
+    /// Whether the call captures sound: a microphone opened and not failed since (muted or not).
+    #[cfg(feature = "media")]
+    pub fn has_microphone(&self) -> bool {
+        self.shared.media().is_some_and(|m| m.has_microphone())
+    }
+
+    /// Whether video is sent.
+    #[cfg(feature = "media")]
+    pub fn is_video_on(&self) -> bool {
+        self.local_video_stream().is_some()
+    }
+
+    /// The video stream sent, if any.
+    #[cfg(feature = "media")]
+    pub fn local_video_stream(&self) -> Option<crate::LocalVideoStream> {
+        self.shared.media().and_then(|m| m.video_stream())
+    }
+
+    /// Mutes the microphone: nothing more is sent and the server holds back the audio (a
+    /// `mediaState`). 500/41015 when the call has no live microphone; the server's refusal or
+    /// 408/900401 when it does not confirm (the microphone stays muted here either way).
+    #[cfg(feature = "media")]
+    pub async fn mute(&self) -> Result<(), CallingError> {
+        let call_id = self.active_id("mute")?;
+        let media = self.local_media(&registry::MUTE_FAILED)?;
+        media.set_muted(true)?;
+        self.declare_media(call_id, &media, "mute").await
+    }
+
+    /// Unmutes the microphone, opening it again if it had failed. 400/41016 when it cannot
+    /// capture (the device's own error as raw cause); the server's refusal (403/900502 for a
+    /// room Consumer) leaves it muted.
+    #[cfg(feature = "media")]
+    pub async fn unmute(&self) -> Result<(), CallingError> {
+        let call_id = self.active_id("unmute")?;
+        let media = self.local_media(&registry::UNMUTE_FAILED)?;
+        let was_muted = media.set_muted(false)?;
+        let declared = self.declare_media(call_id, &media, "unmute").await;
+        if declared.is_err() {
+            media.restore(was_muted, media.video_stream());
+        }
+        declared
+    }
+
+    /// Sends video: `stream`, or the first camera's. 400/41027 when video is already sent,
+    /// 400/41025 for a stream of another client's devices, 412/43013 with no camera at all, the
+    /// camera's own error otherwise (412/43019 unplugged, 412/43000 in use, 403/43001 refused);
+    /// the server's refusal (403/900502 for a room Consumer) leaves video off.
+    #[cfg(feature = "media")]
+    pub async fn start_video(
+        &self,
+        stream: Option<crate::LocalVideoStream>,
+    ) -> Result<crate::LocalVideoStream, CallingError> {
+        let call_id = self.active_id("start_video")?;
+        let media = self.local_media(&registry::START_VIDEO_UNKNOWN_FAILURE)?;
+        let started = media.start_video(stream)?;
+        if let Err(error) = self.declare_media(call_id, &media, "start_video").await {
+            media.restore(media.is_muted(), None);
+            return Err(error);
+        }
+        Ok(started)
+    }
+
+    /// Stops sending video. 400/41030 when none is sent; 400/41032 when `stream` is not the one
+    /// sent.
+    #[cfg(feature = "media")]
+    pub async fn stop_video(
+        &self,
+        stream: Option<&crate::LocalVideoStream>,
+    ) -> Result<(), CallingError> {
+        let call_id = self.active_id("stop_video")?;
+        let media = self.local_media(&registry::VIDEO_ALREADY_STOPPED)?;
+        media.stop_video(stream)?;
+        self.declare_media(call_id, &media, "stop_video").await
+    }
+
+    #[cfg(feature = "media")]
+    fn local_media(
+        &self,
+        entry: &'static appel_codes::Entry,
+    ) -> Result<Arc<crate::media::CallMedia>, CallingError> {
+        self.shared
+            .media()
+            .cloned()
+            .ok_or_else(|| CallingError::new(entry).with_context("this call has no local media"))
+    }
+
+    /// Tells the server what the call sends now (`mediaState`).
+    #[cfg(feature = "media")]
+    async fn declare_media(
+        &self,
+        call_id: CallId,
+        media: &crate::media::CallMedia,
+        operation: &str,
+    ) -> Result<(), CallingError> {
+        let (audio, video) = media.sending();
+        self.request(operation, move |request_id| ClientFrame::MediaState {
+            request_id,
+            call_id,
+            audio,
+            video,
+            screen_share: false,
         })
         .await
     }

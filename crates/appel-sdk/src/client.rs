@@ -45,6 +45,9 @@ impl Drop for Registration {
 pub struct CallClient {
     identities: Identities,
     _options: CallClientOptions,
+    /// The devices its agents' calls use.
+    #[cfg(feature = "media")]
+    devices: crate::DeviceManager,
 }
 
 impl CallClient {
@@ -53,7 +56,15 @@ impl CallClient {
         CallClient {
             identities: Arc::default(),
             _options: options,
+            #[cfg(feature = "media")]
+            devices: crate::DeviceManager::new(),
         }
+    }
+
+    /// The devices (microphones, cameras) the calls of this client's agents use.
+    #[cfg(feature = "media")]
+    pub fn device_manager(&self) -> crate::DeviceManager {
+        self.devices.clone()
     }
 
     /// Signs `credential`'s identity in at `options.server_url` and returns its agent.
@@ -149,6 +160,8 @@ impl CallClient {
             options,
             credential.clone(),
         );
+        #[cfg(feature = "media")]
+        let _ = shared.devices.set(self.devices.clone());
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let disposed = Arc::new(AtomicBool::new(false));
         let link = AgentLink::new(commands_tx, disposed.clone());

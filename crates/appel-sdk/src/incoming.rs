@@ -194,6 +194,13 @@ impl IncomingCall {
         }
         match self.link.verdict(answer, timeout).await {
             Ok(Ok(())) => {
+                #[cfg(feature = "media")]
+                self.agent.start_media(
+                    &call,
+                    &self.link,
+                    options.video,
+                    crate::media::Group::IfThirdParticipant,
+                );
                 let handle = Call::new(
                     call.clone(),
                     self.link.clone(),

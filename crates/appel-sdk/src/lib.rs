@@ -22,6 +22,11 @@
 //! - A [`Call`] has a state, remote participants (each with its own end reason once gone), an event
 //!   stream and an end reason.
 //! - [`TokenCredential`] holds a static token or renews it through an async refresher.
+//! - With the `media` feature (on by default), a group call or a room's call carries its audio and
+//!   video through the media server by itself, from the devices of the client's `DeviceManager`
+//!   (virtual microphones and cameras in this build), and counts what it receives per remote
+//!   participant and stream; device operations fail with the catalogue's entries for the devices'
+//!   state.
 //!
 //! Every operation is bounded by a timeout of [`Timeouts`] that maps to a catalogue entry, so none
 //! can hang. `docs/sdk.md` is the guide.
@@ -40,6 +45,8 @@ mod federated;
 mod incoming;
 mod jwt;
 mod link;
+#[cfg(feature = "media")]
+mod media;
 mod options;
 mod relay;
 mod session;
@@ -55,6 +62,12 @@ pub use credential::{TokenCredential, TokenRefresher, DEFAULT_REFRESH_LEAD};
 pub use events::EventStream;
 pub use federated::FederatedCallAgent;
 pub use incoming::IncomingCall;
+#[cfg(feature = "media")]
+pub use media::devices::{
+    AudioDeviceInfo, DeviceFailure, DeviceManager, LocalVideoStream, VideoDeviceInfo, VirtualDevice,
+};
+#[cfg(feature = "media")]
+pub use media::{is_opus_frame, is_vp8_frame, MediaStatus, RemoteStream, StreamKind};
 pub use options::{
     AcceptOptions, CallAgentOptions, CallClientOptions, HangUpOptions, JoinCallOptions, MediaState,
     ReconnectPolicy, RelayMode, StartCallOptions, Timeouts,

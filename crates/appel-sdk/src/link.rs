@@ -53,6 +53,21 @@ pub(crate) enum Command {
     Ended(Arc<CallShared>),
     /// Send a frame that has no answer.
     Send(ClientFrame),
+    /// Send `mediaOffer` and deliver the server's `mediaAnswer` (or its error) to the call's
+    /// media, in order with the server's offers that follow it; the media task times the wait.
+    #[cfg(feature = "media")]
+    MediaOffer {
+        call_id: CallId,
+        sdp: String,
+        media: Arc<crate::media::CallMedia>,
+    },
+    /// Put a client-side fact on the call's timeline (sent only to a server that takes reports).
+    #[cfg(feature = "media")]
+    Report {
+        call: Arc<CallShared>,
+        kind: appel_protocol::ReportKind,
+        detail: Option<String>,
+    },
     /// Hang up every call, close the connection and stop.
     Dispose { done: oneshot::Sender<()> },
 }

@@ -62,6 +62,9 @@ pub(crate) struct Session {
     registration: Option<Registration>,
     finished: Option<oneshot::Sender<()>>,
     started: Option<oneshot::Sender<()>>,
+    /// Who waits for the answer to which `mediaOffer`.
+    #[cfg(feature = "media")]
+    media_offers: HashMap<u64, Arc<crate::media::CallMedia>>,
 }
 
 /// What the session starts from.
@@ -124,6 +127,8 @@ impl Session {
             registration: Some(start.registration),
             finished: Some(start.finished),
             started: Some(start.started),
+            #[cfg(feature = "media")]
+            media_offers: HashMap::new(),
         }
     }
 
@@ -199,7 +204,11 @@ impl Session {
         let now = self.now();
         match message {
             Some(Ok(Message::Text(text))) => match parse_server_frame(text.as_str()) {
-                Ok(frame) => self.core.frame(now, frame),
+                Ok(frame) => {
+                    #[cfg(feature = "media")]
+                    self.route_media(&frame);
+                    self.core.frame(now, frame)
+                }
                 Err(error) => {
                     tracing::warn!(%error, "unreadable frame from the server");
                     self.core.heard(now);
@@ -276,10 +285,65 @@ impl Session {
                 }
             }
             Command::Send(frame) => self.core.send(frame),
+            #[cfg(feature = "media")]
+            Command::MediaOffer {
+                call_id,
+                sdp,
+                media,
+            } => {
+                // The core hands out the id but does not wait for this answer: `mediaAnswer`
+                // is no `ack`, so the media task times the wait and the session only routes.
+                self.media_offers.retain(|_, waiting| !waiting.is_closed());
+                let request_id = self.core.request_id();
+                self.media_offers.insert(request_id, media);
+                self.core.send(ClientFrame::MediaOffer {
+                    request_id,
+                    call_id,
+                    sdp,
+                });
+            }
+            #[cfg(feature = "media")]
+            Command::Report { call, kind, detail } => {
+                if let Some(call_ref) = call.core_ref() {
+                    self.core.report(call_ref, kind, detail);
+                }
+            }
             Command::Dispose { done } => {
                 self.dispose_done = Some(done);
                 self.core.dispose();
             }
+        }
+    }
+
+    /// Hands the media frames to the call's media task; the core sees every frame too (it keeps
+    /// the connection's liveness and ignores these).
+    #[cfg(feature = "media")]
+    fn route_media(&mut self, frame: &appel_protocol::ServerFrame) {
+        use appel_protocol::ServerFrame;
+        match frame {
+            ServerFrame::MediaAnswer {
+                request_id, sdp, ..
+            } => {
+                if let Some(media) = self.media_offers.remove(request_id) {
+                    media.deliver(crate::media::Inbound::Answer(Ok(sdp.clone())));
+                }
+            }
+            ServerFrame::Error {
+                request_id: Some(request_id),
+                error,
+                ..
+            } => {
+                if let Some(media) = self.media_offers.remove(request_id) {
+                    media.deliver(crate::media::Inbound::Answer(Err(error.clone())));
+                }
+            }
+            ServerFrame::MediaOffer { call_id, sdp } => {
+                let media = self.shared.call(call_id).and_then(|c| c.media().cloned());
+                if let Some(media) = media {
+                    media.deliver(crate::media::Inbound::Offer(sdp.clone()));
+                }
+            }
+            _ => {}
         }
     }
 
