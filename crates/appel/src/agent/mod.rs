@@ -166,6 +166,11 @@ pub async fn run(settings: AgentSettings) -> Result<(), CallingError> {
         }
     };
     let client = CallClient::new(CallClientOptions::default());
+    // A command-line agent has no camera or microphone of its own; virtual ones let its group
+    // calls and rooms carry real (generated) audio through the media server, as an app's would.
+    let devices = client.device_manager();
+    devices.add_virtual_microphone("appel agent microphone");
+    devices.add_virtual_camera("appel agent camera");
     let agent = client
         .create_call_agent(
             TokenCredential::new(token.clone()),
