@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use appel_codes::CallEndReason;
 use appel_protocol::{
-    CallId, CallState, IdentityId, ParticipantId, ParticipantInfo, ParticipantState,
+    CallId, CallState, IdentityId, ParticipantId, ParticipantInfo, ParticipantMedia,
+    ParticipantState,
 };
 
 use crate::endpoint::EndpointKey;
@@ -35,6 +36,9 @@ pub(crate) struct Leg {
     /// Its audio is not to be forwarded by the media server: its last `mediaState` had the
     /// microphone off, or the call-control API muted it since.
     pub(crate) audio_muted: bool,
+    /// What its last `mediaState` declared of video and screen share (false before any).
+    pub(crate) video: bool,
+    pub(crate) screen_share: bool,
     /// Its endpoint was told (`mediaServer`) that the call's media goes through the media server.
     pub(crate) told_media_server: bool,
     /// The call state last sent to its endpoint.
@@ -49,6 +53,8 @@ impl Leg {
             held: false,
             media_server: false,
             audio_muted: false,
+            video: false,
+            screen_share: false,
             told_media_server: false,
             shown: CallState::None,
         }
@@ -63,6 +69,8 @@ pub(crate) struct Participant {
     pub(crate) phase: Phase,
     /// The state last sent to the other participants.
     pub(crate) shown_to_others: ParticipantState,
+    /// The media last sent to the other participants (`participantUpdated.media`).
+    pub(crate) media_shown_to_others: Option<ParticipantMedia>,
     /// It may end the call for everyone (the organizer: the caller).
     pub(crate) organizer: bool,
     /// Its role, in a room's call.
@@ -77,6 +85,7 @@ impl Participant {
             identity,
             phase,
             shown_to_others: ParticipantState::Idle,
+            media_shown_to_others: None,
             organizer: false,
             role: None,
         }
@@ -260,7 +269,20 @@ impl Call {
             id: participant.id.clone(),
             identity: participant.identity.clone(),
             state: self.remote_state(index),
+            media: self.media(index),
         }
+    }
+
+    /// What the others are told of participant `index`'s media: only once its endpoint was told
+    /// the call goes through the media server, where the server holds back muted audio, so that
+    /// what the others see is what they get.
+    pub(crate) fn media(&self, index: usize) -> Option<ParticipantMedia> {
+        let leg = self.leg(index)?;
+        leg.told_media_server.then_some(ParticipantMedia {
+            audio: !leg.audio_muted,
+            video: leg.video,
+            screen_share: leg.screen_share,
+        })
     }
 
     /// Every participant's end reason, targets only, in the order called.

@@ -111,6 +111,11 @@ fn every_server_frame() -> Vec<ServerFrame> {
         id: "p2".into(),
         identity: "bob".into(),
         state: ParticipantState::Ringing,
+        media: Some(appel_protocol::ParticipantMedia {
+            audio: false,
+            video: true,
+            screen_share: false,
+        }),
     };
     vec![
         ServerFrame::Welcome {

@@ -1275,6 +1275,11 @@ impl CallAgent {
         let started = call.clone();
         wasm_bindgen_futures::spawn_local(async move {
             started.prepare_local_media(video).await;
+            // A joiner's media goes to the media server, through the relay when asked, as a
+            // caller's does: the credentials come before the server hears of the join.
+            if let Err(error) = started.prepare_relay(agent.options.relay_only).await {
+                started.end_with_error(&error);
+            }
             if started.has_ended() {
                 return;
             }

@@ -196,6 +196,24 @@ impl CallInner {
         }
         self.emitter
             .emit("remoteParticipantsUpdated", &js::to_js(&info));
+        if let Some(said) = participant.media {
+            self.server_media(&media, said);
+        }
+    }
+
+    /// What the server forwards of `media`'s participant: the source of its muted and video
+    /// state from now on.
+    fn server_media(&self, media: &RemoteMedia, said: appel_protocol::ParticipantMedia) {
+        media.vouched.set(true);
+        let id = JsValue::from_str(&media.id);
+        if media.muted.replace(!said.audio) != !said.audio {
+            self.emitter.emit("remoteMutedChanged", &id);
+        }
+        let video = Some(said.video || said.screen_share);
+        let sharing = media.screen_sharing.replace(said.screen_share) != said.screen_share;
+        if media.video_on.replace(video) != video || sharing {
+            self.emitter.emit("remoteVideoChanged", &id);
+        }
     }
 
     /// The participant `id`, added when first heard of.
@@ -264,7 +282,7 @@ impl CallInner {
         };
         // The media server holds back a muted microphone from the first packet.
         self.send_media_state();
-        match ServerPeer::open(&me, agent.options.allowed_addresses.clone()) {
+        match ServerPeer::open(&me, &agent.options) {
             Ok(server) => *self.server.borrow_mut() = Some(server),
             Err(error) => self.media_server_failed(&error),
         }
@@ -463,11 +481,20 @@ impl CallInner {
             return;
         }
         let media = self.remote(&from);
-        let video = payload.get("video").and_then(serde_json::Value::as_bool);
+        // What a page says of itself counts only until the server speaks for it.
+        let flags = !media.vouched.get();
+        let video = payload
+            .get("video")
+            .and_then(serde_json::Value::as_bool)
+            .filter(|_| flags);
         if let Some(video) = video {
             media.video_on.set(Some(video));
         }
-        if let Some(muted) = payload.get("muted").and_then(serde_json::Value::as_bool) {
+        let muted = payload
+            .get("muted")
+            .and_then(serde_json::Value::as_bool)
+            .filter(|_| flags);
+        if let Some(muted) = muted {
             media.muted.set(muted);
             self.emitter
                 .emit("remoteMutedChanged", &JsValue::from_str(&from));

@@ -19,11 +19,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     HtmlAudioElement, MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceConnectionState,
-    RtcIceGatheringState, RtcPeerConnection, RtcRtpReceiver, RtcRtpSender,
+    RtcIceGatheringState, RtcIceTransportPolicy, RtcPeerConnection, RtcRtpReceiver, RtcRtpSender,
     RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
     RtcTrackEvent,
 };
 
+use super::agent::AgentOptions;
 use super::call::CallInner;
 use super::devices::VideoStreamRenderer;
 use super::js;
@@ -49,6 +50,12 @@ pub(crate) struct RemoteMedia {
     /// What it last said it sends (`signal` `{video}`), `None` before it said anything.
     pub(crate) video_on: Cell<Option<bool>>,
     pub(crate) muted: Cell<bool>,
+    /// It shares its screen, on the server's word.
+    pub(crate) screen_sharing: Cell<bool>,
+    /// The server spoke for its media (`participantUpdated.media`): from then on what it says of
+    /// itself in a `signal` is ignored, so its page cannot look muted while it is heard, or
+    /// heard while the media server holds its audio back.
+    pub(crate) vouched: Cell<bool>,
     pub(crate) gone: Cell<bool>,
 }
 
@@ -68,6 +75,8 @@ impl RemoteMedia {
             audio_receiver: RefCell::new(None),
             video_on: Cell::new(None),
             muted: Cell::new(false),
+            screen_sharing: Cell::new(false),
+            vouched: Cell::new(false),
             gone: Cell::new(false),
         })
     }
@@ -193,6 +202,8 @@ pub(crate) struct ServerPeer {
     audio_sender: RtcRtpSender,
     video_sender: RtcRtpSender,
     allowed: Vec<String>,
+    /// Only relayed paths: the offer waits for the relay's candidate (or the end of gathering).
+    relay_only: bool,
     queue: RefCell<VecDeque<Description>>,
     busy: Cell<bool>,
     connected_once: Cell<bool>,
@@ -208,11 +219,19 @@ fn fail(call: &Weak<CallInner>, error: CallingError) {
 impl ServerPeer {
     pub(crate) fn open(
         call: &Rc<CallInner>,
-        allowed: Vec<String>,
+        options: &AgentOptions,
     ) -> Result<Rc<ServerPeer>, CallingError> {
         let config = RtcConfiguration::new();
         // Every m-line on one transport: the media server (ICE-lite) has one address.
         js::set(&config, "bundlePolicy", &JsValue::from_str("max-bundle"));
+        // The same relay as a 1:1 call's (fetched before the call's media, docs/relay.md): a
+        // network that lets nothing but the relay out reaches the media server through it.
+        config.set_ice_servers(&super::network::ice_servers(call.relay.borrow().as_ref()));
+        if options.relay_only {
+            config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+        }
+        let allowed = options.allowed_addresses.clone();
+        let relay_only = options.relay_only;
         let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|e| {
             media_end_error(
                 MediaEvent::DescriptionRejected(&format!("{:?}", js::from_js(&e))),
@@ -232,6 +251,7 @@ impl ServerPeer {
             audio_sender: audio.sender(),
             video_sender: video.sender(),
             allowed,
+            relay_only,
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             connected_once: Cell::new(false),
@@ -349,7 +369,7 @@ impl ServerPeer {
     }
 
     async fn offer(self: Rc<Self>) {
-        let result: Result<String, JsValue> = async {
+        let result: Result<Option<String>, JsValue> = async {
             let offer = JsFuture::from(self.pc.create_offer()).await?;
             let sdp = js::member(&offer, "sdp").as_string().unwrap_or_default();
             let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
@@ -358,17 +378,30 @@ impl ServerPeer {
             // The media server learns our address from our checks (it is ICE-lite), but a
             // complete offer spares a round of trickling it does not take.
             let started = js_sys::Date::now();
+            // Relay-only, the media server can be reached only from the relay's address, which
+            // comes when the relay answered: the wait is the browser's own gathering, as for a
+            // 1:1 call, so an unreachable relay ends it with 3112 rather than a setup timeout.
             while self.pc.ice_gathering_state() != RtcIceGatheringState::Complete
-                && js_sys::Date::now() - started < GATHERING_WAIT_MS
+                && (self.relay_only || js_sys::Date::now() - started < GATHERING_WAIT_MS)
             {
+                if self.closed.get() {
+                    return Ok(None);
+                }
                 super::devices::sleep(50).await;
             }
             let sdp = self.pc.local_description().map(|d| d.sdp()).unwrap_or(sdp);
-            Ok(self.filtered(&sdp))
+            Ok(Some(self.filtered(&sdp)))
         }
         .await;
         let sdp = match result {
-            Ok(sdp) => sdp,
+            Ok(None) => return,
+            Ok(Some(sdp)) if self.relay_only && !sdp.contains("a=candidate:") => {
+                return fail(
+                    &self.call,
+                    media_end_error(MediaEvent::NoUsableCandidates, false),
+                );
+            }
+            Ok(Some(sdp)) => sdp,
             Err(e) => {
                 let why = format!("{}", js::from_js(&e));
                 return fail(
@@ -494,10 +527,17 @@ impl RemoteParticipant {
         self.media.state.borrow().clone()
     }
 
-    /// Whether it said its microphone is off.
+    /// Whether its audio does not reach this page: in a call through the media server, the
+    /// server's word (it holds a muted participant's audio back); peer to peer, what it said.
     #[wasm_bindgen(getter, js_name = isMuted)]
     pub fn is_muted(&self) -> bool {
         self.media.muted.get()
+    }
+
+    /// Whether it shares its screen (the server's word, in a call through the media server).
+    #[wasm_bindgen(getter, js_name = isScreenSharing)]
+    pub fn is_screen_sharing(&self) -> bool {
+        self.media.screen_sharing.get()
     }
 
     /// Its video (none or one stream), for `new VideoStreamRenderer(stream)`.
