@@ -147,7 +147,9 @@ describe("group call participants' media state comes from the server", () => {
       assert.equal(await packetsOf(side, quinn.identity), 0, `Quinn still reaches ${side.identity}`);
     }
     // Quinn's own page knows it too (its microphone is off), and unmuting is heard by all.
-    assert.equal(await quinn.page.evaluate(() => window.appel.state.call.isMuted), true);
+    await quinn.page.waitForFunction(() => window.appel.state.call.isMuted === true);
+    assert.equal(await quinn.page.textContent('#mute'), 'Unmute');
+    await quinn.page.waitForSelector('#grid .tile[data-participant-id="self"][data-muted="true"]');
     await quinn.page.click('#mute');
     for (const side of [pia, rosa]) {
       await waitShownMuted(side, quinn.identity, false);

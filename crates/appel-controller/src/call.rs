@@ -33,6 +33,10 @@ pub(crate) struct Leg {
     /// It asked for a media server connection (`mediaOffer`): the media server must forget it
     /// when the leg ends.
     pub(crate) media_server: bool,
+    /// The media server reported its current connection up (ICE + DTLS): only such a
+    /// connection may be replaced by `mediaRestart`, so a client cannot churn the others'
+    /// negotiations faster than connections come up.
+    pub(crate) media_up: bool,
     /// Its audio is not to be forwarded by the media server: its last `mediaState` had the
     /// microphone off, or the call-control API muted it since.
     pub(crate) audio_muted: bool,
@@ -52,6 +56,7 @@ impl Leg {
             media_ready: false,
             held: false,
             media_server: false,
+            media_up: false,
             audio_muted: false,
             video: false,
             screen_share: false,

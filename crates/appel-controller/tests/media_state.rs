@@ -176,3 +176,86 @@ fn a_peer_to_peer_call_carries_no_media_field_until_it_moves_to_the_media_server
         }))
     );
 }
+
+/// `mediaRestart`, answered through the media server's `MediaJoin` of the fresh offer, after it
+/// dropped the old connection.
+fn restart(h: &mut Harness, who: &str, call: &CallId) -> u64 {
+    let call_id = call.clone();
+    h.request(who, |request_id| ClientFrame::MediaRestart {
+        request_id,
+        call_id,
+        sdp: format!("fresh offer of {who}"),
+    })
+}
+
+#[test]
+fn a_connection_lost_on_the_client_side_is_replaced_once_it_had_come_up_and_never_churned_faster() {
+    use appel_controller::{Action, Input, MediaReport};
+    let mut h = with_media();
+    let call = group(&mut h);
+    // Never connected: nothing to replace (a first connection is mediaOffer's).
+    let early = restart(&mut h, "bob", &call);
+    assert_eq!(
+        h.error("bob", early).name(),
+        appel_codes::registry::MEDIA_RESTART_NOT_CONNECTED.name
+    );
+    let call_id = call.clone();
+    let first = h.request("bob", |request_id| ClientFrame::MediaOffer {
+        request_id,
+        call_id,
+        sdp: "offer of bob".into(),
+    });
+    let bob = h
+        .media
+        .iter()
+        .find_map(|a| match a {
+            Action::MediaJoin {
+                request_id,
+                participant,
+                ..
+            } if *request_id == first => Some(participant.clone()),
+            _ => None,
+        })
+        .expect("joined the media server");
+    // Offered but not yet up: still refused, so a client cannot make the others renegotiate in
+    // a loop.
+    let too_soon = restart(&mut h, "bob", &call);
+    assert_eq!(
+        h.error("bob", too_soon).name(),
+        appel_codes::registry::MEDIA_RESTART_NOT_CONNECTED.name
+    );
+    let up = |h: &mut Harness| {
+        h.input(Input::Media {
+            call: call.clone(),
+            participant: bob.clone(),
+            report: MediaReport::Connected,
+        })
+    };
+    up(&mut h);
+    // Muted meanwhile: the fresh connection starts with the audio held back too.
+    media_state(&mut h, "bob", &call, false, true);
+    h.media.clear();
+    let request = restart(&mut h, "bob", &call);
+    assert!(
+        matches!(
+            h.media.as_slice(),
+            [
+                Action::MediaLeave { participant: left, .. },
+                Action::MediaJoin { participant: joined, request_id, audio_muted: true, .. },
+            ] if left == &bob && joined == &bob && *request_id == request
+        ),
+        "{:?}",
+        h.media
+    );
+    // The leg went on: nobody left, and a second restart waits for the new connection.
+    assert!(h.ends("bob", &call).is_empty());
+    let again = restart(&mut h, "bob", &call);
+    assert_eq!(
+        h.error("bob", again).name(),
+        appel_codes::registry::MEDIA_RESTART_NOT_CONNECTED.name
+    );
+    up(&mut h);
+    h.media.clear();
+    restart(&mut h, "bob", &call);
+    assert_eq!(h.media.len(), 2, "{:?}", h.media);
+}

@@ -211,6 +211,18 @@ pub enum ClientFrame {
         /// The SDP offer.
         sdp: String,
     },
+    /// Replaces this participant's media-server connection, which came up and then went down on
+    /// the client's side, with a fresh one (the SDP offer of a new peer connection, as in
+    /// `mediaOffer`); answered by `mediaAnswer` or `error`. Added within version 1: an older
+    /// server answers 400/900003.
+    MediaRestart {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// The SDP offer.
+        sdp: String,
+    },
     /// The answer to the server's `mediaOffer`.
     MediaAnswer {
         /// The call.
@@ -279,6 +291,7 @@ impl ClientFrame {
             ClientFrame::RemoveParticipant { .. } => "removeParticipant",
             ClientFrame::MediaState { .. } => "mediaState",
             ClientFrame::MediaOffer { .. } => "mediaOffer",
+            ClientFrame::MediaRestart { .. } => "mediaRestart",
             ClientFrame::MediaAnswer { .. } => "mediaAnswer",
             ClientFrame::Report { .. } => "report",
         }
@@ -299,7 +312,8 @@ impl ClientFrame {
             | ClientFrame::AddParticipant { request_id, .. }
             | ClientFrame::RemoveParticipant { request_id, .. }
             | ClientFrame::MediaState { request_id, .. }
-            | ClientFrame::MediaOffer { request_id, .. } => Some(*request_id),
+            | ClientFrame::MediaOffer { request_id, .. }
+            | ClientFrame::MediaRestart { request_id, .. } => Some(*request_id),
             ClientFrame::Hello { .. }
             | ClientFrame::Ping
             | ClientFrame::Pong
@@ -327,6 +341,7 @@ impl ClientFrame {
             | ClientFrame::RemoveParticipant { call_id, .. }
             | ClientFrame::MediaState { call_id, .. }
             | ClientFrame::MediaOffer { call_id, .. }
+            | ClientFrame::MediaRestart { call_id, .. }
             | ClientFrame::MediaAnswer { call_id, .. }
             | ClientFrame::Report { call_id, .. } => Some(call_id),
             ClientFrame::JoinRoom { .. }

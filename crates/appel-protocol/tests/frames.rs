@@ -94,6 +94,11 @@ fn every_client_frame() -> Vec<ClientFrame> {
             call_id: "c1".into(),
             sdp: "v=0\r\n".into(),
         },
+        ClientFrame::MediaRestart {
+            request_id: 14,
+            call_id: "c1".into(),
+            sdp: "v=0\r\n".into(),
+        },
         ClientFrame::MediaAnswer {
             call_id: "c1".into(),
             sdp: "v=0\r\n".into(),

@@ -1128,7 +1128,7 @@ fn on_call_event(inner: &CallInner, event: Event) {
         } => inner.participant_left(id.as_str(), who.as_str(), reason, ended_by.as_ref()),
         // The peer connection takes the other side's offers, answers and candidates.
         Event::Signal { from, payload, .. } => inner.on_signal(from.0, payload),
-        Event::MutedByServer { .. } => inner.emitter.emit("mutedByServer", &JsValue::TRUE),
+        Event::MutedByServer { .. } => inner.muted_by_server(),
         Event::MediaServer { .. } => inner.move_to_media_server(),
         Event::MediaOffer { sdp, .. } => inner.server_description(false, sdp),
         Event::MediaAnswer { sdp, .. } => inner.server_description(true, sdp),

@@ -201,6 +201,21 @@ impl CallInner {
         }
     }
 
+    /// The application's backend muted this participant (`muted`): the media server already
+    /// holds its audio back and the others are told so; the microphone goes off here too, so the
+    /// page's own mute button says what the others get, and unmuting is the page's own act.
+    pub(crate) fn muted_by_server(&self) {
+        if let Some(track) = self.local_audio.borrow().as_ref() {
+            track.set_enabled(false);
+        }
+        if !self.muted.replace(true) {
+            self.send_media_state();
+            self.announce_media_flags();
+            self.emitter.emit("mutedChanged", &JsValue::TRUE);
+        }
+        self.emitter.emit("mutedByServer", &JsValue::TRUE);
+    }
+
     /// What the server forwards of `media`'s participant: the source of its muted and video
     /// state from now on.
     fn server_media(&self, media: &RemoteMedia, said: appel_protocol::ParticipantMedia) {
