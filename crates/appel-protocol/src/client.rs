@@ -265,6 +265,7 @@ impl ClientFrame {
         "removeParticipant",
         "mediaState",
         "mediaOffer",
+        "mediaRestart",
         "mediaAnswer",
         "report",
     ];
