@@ -6,10 +6,11 @@
 // without a relay is 410/3112.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { keepPeerConnections, launch, selectedCandidatePair, signInAt, startServer, startTurnRelay, whyNoTurn } from './harness.mjs';
+import { allowUdp, dropUdp, keepPeerConnections, launch, selectedCandidatePair, startServer, startTurnRelay, whyNoNftables, whyNoTurn } from './harness.mjs';
 
 const KEY = 'e2e-key';
 const SECRET = `e2e-group-relay-${process.pid}`;
+const TABLE = 'appel_e2e_group_state';
 
 /** A page whose SDK says the opposite of the truth about its microphone in every `signal`. */
 const LIE_ABOUT_MUTE = () => {
@@ -188,6 +189,48 @@ describe("the media server's connection and the relay", () => {
       assert.match(relay.log(), /session \d+: .*(new|refreshed|allocation)/i);
       for (const side of [sara, tom]) await side.page.context().close();
     } finally { await server.stop(); await relay.stop(); }
+  });
+
+  test('a media-server connection lost on the client side is replaced (mediaRestart) before the server gives up, and the call goes on', { skip: whyNoNftables() ?? false }, async () => {
+    const server = await startServer();
+    try {
+      const yan = await signInWith(browser, server, 'Yan', 'loopbackOnly=1&mediaRecoveryMs=1000', keepPeerConnections);
+      const zoe = await signInWith(browser, server, 'Zoe', 'loopbackOnly=1&mediaRecoveryMs=1000', keepPeerConnections);
+      const id = await startGroup(yan);
+      await join(zoe, id);
+      for (const [side, other] of [[yan, zoe], [zoe, yan]]) {
+        await heard(side, other.identity);
+        await side.page.evaluate(() => {
+          window.endedEarly = false;
+          window.appel.state.call.on('ended', () => { window.endedEarly = true; });
+        });
+      }
+      const connections = (side) => side.page.evaluate(() => window.__peerConnections.length);
+      const before = await Promise.all([yan, zoe].map(connections));
+      const started = Date.now();
+      dropUdp(TABLE);
+      try {
+        // Each page sees its connection go down and opens a fresh one; the media server's loss
+        // timer (10 s) must not have fired yet.
+        for (let i = 0; i < 90; i += 1) {
+          const now = await Promise.all([yan, zoe].map(connections));
+          if (now.every((n, k) => n > before[k])) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally { allowUdp(TABLE); }
+      const after = await Promise.all([yan, zoe].map(connections));
+      console.log(`# replaced after ${Date.now() - started} ms: ${JSON.stringify({ before, after })}`);
+      assert.ok(after.every((n, k) => n > before[k]), `a page did not replace its connection: ${JSON.stringify({ before, after })}`);
+      for (const [side, other] of [[yan, zoe], [zoe, yan]]) {
+        await heard(side, other.identity);
+        await side.page.waitForSelector(`#grid .tile[data-identity="${other.identity}"][data-video="shown"]`, { timeout: 30000 });
+        assert.equal(await side.page.evaluate(() => window.endedEarly), false, 'the call ended on the way');
+        assert.equal(await side.page.evaluate(() => document.body.dataset.screen), 'call');
+      }
+      const timeline = await (await fetch(`${server.url}/calls/${id}`, { headers: { Authorization: `Bearer ${KEY}` } })).json();
+      assert.ok(!(timeline.timeline || []).some((e) => /301005|301004/.test(JSON.stringify(e))), JSON.stringify(timeline.timeline));
+      for (const side of [yan, zoe]) await side.page.context().close();
+    } finally { allowUdp(TABLE); await server.stop(); }
   });
 
   test('a joiner whose relay credentials request fails ends 490/4502 before it joins; relay-only without a relay is 410/3112', async () => {

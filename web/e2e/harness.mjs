@@ -224,3 +224,29 @@ export async function selectedCandidatePair(page) {
     return { local: local?.candidateType, remote: remote?.candidateType, bytesReceived: pair?.bytesReceived ?? 0 };
   });
 }
+
+/**
+ * Why nftables rules may not be installed here, or null: only as root, in a network namespace
+ * that has nothing but `lo` (the suite's own, under `unshare --net`).
+ */
+export function whyNoNftables() {
+  if (process.getuid?.() !== 0) return 'not root';
+  if (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0) return 'nft (Debian package nftables) is not installed';
+  const links = spawnSync('ip', ['-o', 'link', 'show']);
+  if (links.status !== 0) return 'cannot list the network interfaces';
+  const names = links.stdout.toString().trim().split('\n').map((line) => line.split(':')[1].trim().split('@')[0]);
+  if (names.some((name) => name !== 'lo')) return `this network namespace has other interfaces (${names.join(', ')}); run the suite under unshare --net`;
+  if (spawnSync('nft', ['list', 'tables'], { stdio: 'ignore' }).status !== 0) return 'nft cannot run';
+  return null;
+}
+
+/** Drops every UDP packet on arrival (media; signaling is TCP) until `allowUdp(table)`. */
+export function dropUdp(table) {
+  const rules = `table inet ${table} {\n  chain in {\n    type filter hook input priority 0; policy accept;\n    meta l4proto udp drop\n  }\n}\n`;
+  const done = spawnSync('nft', ['-f', '-'], { input: rules });
+  if (done.status !== 0) throw new Error(`nft: ${done.stderr}`);
+}
+
+export function allowUdp(table) {
+  spawnSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+}

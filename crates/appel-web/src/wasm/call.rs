@@ -297,7 +297,7 @@ impl CallInner {
         };
         // The media server holds back a muted microphone from the first packet.
         self.send_media_state();
-        match ServerPeer::open(&me, &agent.options) {
+        match ServerPeer::open(&me, &agent.options, false) {
             Ok(server) => *self.server.borrow_mut() = Some(server),
             Err(error) => self.media_server_failed(&error),
         }
@@ -335,6 +335,27 @@ impl CallInner {
         track.set_onmute(Some(&js::callback(changed)));
         self.emitter
             .emit("remoteVideoChanged", &JsValue::from_str(stream_id));
+    }
+
+    /// The media server's connection came up and then went down on this side (ICE `failed`,
+    /// or `disconnected` past the recovery window): a fresh connection replaces it
+    /// (`mediaRestart`), the others' tracks come again on it, and the page hears
+    /// `mediaPathChanged` ('mediaServer') to make its views again. Should the fresh one not come
+    /// up, the call ends with 410/3101 as before.
+    pub(crate) fn replace_media_server(&self) {
+        let (Some(me), Some(agent)) = (self.self_ref.borrow().upgrade(), self.agent.upgrade())
+        else {
+            return;
+        };
+        if let Some(old) = self.server.borrow_mut().take() {
+            old.close();
+        }
+        match ServerPeer::open(&me, &agent.options, true) {
+            Ok(server) => *self.server.borrow_mut() = Some(server),
+            Err(error) => return self.media_server_failed(&error),
+        }
+        self.emitter
+            .emit("mediaPathChanged", &JsValue::from_str("mediaServer"));
     }
 
     /// The media server's connection came up (ICE + DTLS).

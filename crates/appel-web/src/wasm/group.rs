@@ -204,6 +204,10 @@ pub(crate) struct ServerPeer {
     allowed: Vec<String>,
     /// Only relayed paths: the offer waits for the relay's candidate (or the end of gathering).
     relay_only: bool,
+    /// This connection replaces one that went down (`mediaRestart` rather than `mediaOffer`).
+    replaces: bool,
+    /// How long a `disconnected` connection may stay so before it is replaced.
+    recovery_window_ms: i32,
     queue: RefCell<VecDeque<Description>>,
     busy: Cell<bool>,
     connected_once: Cell<bool>,
@@ -220,6 +224,7 @@ impl ServerPeer {
     pub(crate) fn open(
         call: &Rc<CallInner>,
         options: &AgentOptions,
+        replaces: bool,
     ) -> Result<Rc<ServerPeer>, CallingError> {
         let config = RtcConfiguration::new();
         // Every m-line on one transport: the media server (ICE-lite) has one address.
@@ -252,6 +257,8 @@ impl ServerPeer {
             video_sender: video.sender(),
             allowed,
             relay_only,
+            replaces,
+            recovery_window_ms: options.network.recovery_window_ms,
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             connected_once: Cell::new(false),
@@ -299,11 +306,21 @@ impl ServerPeer {
                             async move { watching.hand_over().await },
                         );
                     }
-                    // The media server's own loss timer ends the leg of a connection that stays
-                    // down; a failed one cannot come back.
-                    RtcIceConnectionState::Failed => {
-                        let had = peer.connected_once.get();
-                        fail(&peer.call, media_end_error(MediaEvent::IceFailed, had));
+                    // A connection that came up and went down is replaced once, before the
+                    // media server's loss timer ends the leg (docs/web-media.md); one that never
+                    // came up, or a replacement that did not, ends the call as before.
+                    RtcIceConnectionState::Failed => peer.lost(),
+                    RtcIceConnectionState::Disconnected if peer.connected_once.get() => {
+                        let weak = Rc::downgrade(&peer);
+                        js::after(peer.recovery_window_ms, move || {
+                            let Some(peer) = weak.upgrade() else { return };
+                            if !peer.closed.get()
+                                && peer.pc.ice_connection_state()
+                                    == RtcIceConnectionState::Disconnected
+                            {
+                                peer.lost();
+                            }
+                        });
                     }
                     _ => {}
                 }
@@ -321,6 +338,22 @@ impl ServerPeer {
             let track = event.track();
             call.server_track(&stream.id(), &track, event.receiver());
         })));
+    }
+
+    /// The connection is down for good: replaced by a fresh one when it had come up, else the
+    /// call's media through the server has failed.
+    fn lost(self: &Rc<Self>) {
+        if self.closed.get() {
+            return;
+        }
+        let had = self.connected_once.get();
+        match self.call.upgrade() {
+            Some(call) if had => call.replace_media_server(),
+            _ => fail(
+                &self.call,
+                media_end_error(MediaEvent::IceFailed, had || self.replaces),
+            ),
+        }
     }
 
     /// Once media arrives through the server (or after a while without), the call's
@@ -416,14 +449,25 @@ impl ServerPeer {
         let (Some(agent), Some(call_id)) = (call.agent.upgrade(), call.call_id()) else {
             return;
         };
+        let replaces = self.replaces;
         let answered = agent.request(
-            |request_id| ClientFrame::MediaOffer {
-                request_id,
-                call_id,
-                sdp,
+            |request_id| {
+                if replaces {
+                    ClientFrame::MediaRestart {
+                        request_id,
+                        call_id,
+                        sdp,
+                    }
+                } else {
+                    ClientFrame::MediaOffer {
+                        request_id,
+                        call_id,
+                        sdp,
+                    }
+                }
             },
             &appel_codes::registry::SIGNALING_REQUEST_TIMEOUT,
-            "mediaOffer",
+            if replaces { "mediaRestart" } else { "mediaOffer" },
         );
         if let Err(thrown) = JsFuture::from(answered).await {
             let error = crate::errors::error_from_object(&js::from_js(&thrown));
