@@ -221,6 +221,13 @@ describe("the media server's connection and the relay", () => {
       const after = await Promise.all([yan, zoe].map(connections));
       console.log(`# replaced after ${Date.now() - started} ms: ${JSON.stringify({ before, after })}`);
       assert.ok(after.every((n, k) => n > before[k]), `a page did not replace its connection: ${JSON.stringify({ before, after })}`);
+      await new Promise((r) => setTimeout(r, 3000));
+      const screens = await Promise.all([yan, zoe].map((side) => side.page.evaluate(() => `${document.body.dataset.screen} ${document.body.dataset.endReason} ${document.body.dataset.lastError}`)));
+      console.log(`# after the replacement: ${JSON.stringify(screens)}`);
+      if (screens.some((x) => !x.startsWith('call'))) {
+        const entries = (await (await fetch(`${server.url}/calls/${id}`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).timeline || [];
+        console.log(entries.map((e) => `${e.at} ${e.kind} ${JSON.stringify(e.detail)}`).join('\n'));
+      }
       for (const [side, other] of [[yan, zoe], [zoe, yan]]) {
         await heard(side, other.identity);
         await side.page.waitForSelector(`#grid .tile[data-identity="${other.identity}"][data-video="shown"]`, { timeout: 30000 });

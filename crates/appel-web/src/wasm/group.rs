@@ -210,6 +210,8 @@ pub(crate) struct ServerPeer {
     recovery_window_ms: i32,
     queue: RefCell<VecDeque<Description>>,
     busy: Cell<bool>,
+    /// The server's answer to this connection's offer came.
+    answered: Cell<bool>,
     connected_once: Cell<bool>,
     closed: Cell<bool>,
 }
@@ -261,6 +263,7 @@ impl ServerPeer {
             recovery_window_ms: options.network.recovery_window_ms,
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
+            answered: Cell::new(false),
             connected_once: Cell::new(false),
             closed: Cell::new(false),
         });
@@ -477,6 +480,14 @@ impl ServerPeer {
 
     /// The server's SDP, applied in the order it came.
     pub(crate) fn description(self: &Rc<Self>, answer: bool, sdp: String) {
+        // The server answers this connection's offer before it offers anything on it: an offer
+        // that comes first was meant for the connection this one replaces (`mediaRestart`), and
+        // an answer of this one to it would make the server close the new connection.
+        if answer {
+            self.answered.set(true);
+        } else if !self.answered.get() {
+            return;
+        }
         self.queue.borrow_mut().push_back(if answer {
             Description::Answer(sdp)
         } else {
@@ -523,6 +534,10 @@ impl ServerPeer {
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
                 init.set_sdp(&sdp);
                 JsFuture::from(self.pc.set_local_description(&init)).await?;
+                // Replaced meanwhile: the server already dropped this connection.
+                if self.closed.get() {
+                    return Ok(());
+                }
                 let call = self.call.upgrade().ok_or(JsValue::NULL)?;
                 if let (Some(agent), Some(call_id)) = (call.agent.upgrade(), call.call_id()) {
                     agent.send(&ClientFrame::MediaAnswer { call_id, sdp });
