@@ -40,8 +40,10 @@ pub(crate) struct Leg {
     /// Its audio is not to be forwarded by the media server: its last `mediaState` had the
     /// microphone off, or the call-control API muted it since.
     pub(crate) audio_muted: bool,
-    /// What its last `mediaState` declared of video and screen share (false before any).
-    pub(crate) video: bool,
+    /// What its last `mediaState` declared of video (`None` before any: the call's own video
+    /// flag stands for it, so a call that moves to the media server shows no false "no video"
+    /// before the participants' first `mediaState`) and of screen share (false before any).
+    pub(crate) video: Option<bool>,
     pub(crate) screen_share: bool,
     /// Its endpoint was told (`mediaServer`) that the call's media goes through the media server.
     pub(crate) told_media_server: bool,
@@ -58,7 +60,7 @@ impl Leg {
             media_server: false,
             media_up: false,
             audio_muted: false,
-            video: false,
+            video: None,
             screen_share: false,
             told_media_server: false,
             shown: CallState::None,
@@ -285,7 +287,7 @@ impl Call {
         let leg = self.leg(index)?;
         leg.told_media_server.then_some(ParticipantMedia {
             audio: !leg.audio_muted,
-            video: leg.video,
+            video: leg.video.unwrap_or(self.video),
             screen_share: leg.screen_share,
         })
     }

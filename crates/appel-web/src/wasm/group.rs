@@ -470,7 +470,11 @@ impl ServerPeer {
                 }
             },
             &appel_codes::registry::SIGNALING_REQUEST_TIMEOUT,
-            if replaces { "mediaRestart" } else { "mediaOffer" },
+            if replaces {
+                "mediaRestart"
+            } else {
+                "mediaOffer"
+            },
         );
         if let Err(thrown) = JsFuture::from(answered).await {
             let error = crate::errors::error_from_object(&js::from_js(&thrown));
