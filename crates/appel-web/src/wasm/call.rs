@@ -221,7 +221,8 @@ impl CallInner {
     fn server_media(&self, media: &RemoteMedia, said: appel_protocol::ParticipantMedia) {
         media.vouched.set(true);
         let id = JsValue::from_str(&media.id);
-        if media.muted.replace(!said.audio) != !said.audio {
+        let muted = !said.audio;
+        if media.muted.replace(muted) != muted {
             self.emitter.emit("remoteMutedChanged", &id);
         }
         let video = Some(said.video || said.screen_share);
