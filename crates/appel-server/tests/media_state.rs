@@ -171,3 +171,116 @@ async fn the_others_see_a_participant_muted_exactly_while_the_media_server_holds
         "muted by the backend yet heard"
     );
 }
+
+/// `mediaRestart` with `sdp`; the media server's answer or the refusal.
+async fn restart(
+    client: &mut Client,
+    call: &CallId,
+    sdp: String,
+) -> Result<String, appel_codes::CallingError> {
+    let request_id = client.request_id();
+    client
+        .send(ClientFrame::MediaRestart {
+            request_id,
+            call_id: call.clone(),
+            sdp,
+        })
+        .await;
+    client
+        .wait_for("mediaAnswer or error", |f| match f {
+            ServerFrame::MediaAnswer {
+                request_id: r, sdp, ..
+            } if *r == request_id => Some(Ok(sdp.clone())),
+            ServerFrame::Error {
+                request_id: Some(r),
+                error,
+                ..
+            } if *r == request_id => Some(Err(error.clone())),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_participant_whose_connection_died_on_its_side_replaces_it_and_is_heard_again_without_leaving(
+) {
+    // A short loss timer: the dead connection would end bob's leg (410/301005) within a second.
+    let server = TestServer::start_with(|config| {
+        config.timers.establishment = Duration::from_secs(20);
+        config.timers.media_loss = Duration::from_millis(1500);
+    })
+    .await;
+    let mut clients = Vec::new();
+    for name in ["alice", "bob"] {
+        let identity = server.create_identity().await;
+        clients.push(server.connect(&identity, name).await);
+    }
+    let (call, first) = clients[0].start_call_with(&[], true).await;
+    let bob = join(&mut clients[1], &call).await;
+    let alice = first.to_string();
+    let mut peers = Vec::new();
+    for (client, id) in clients.iter_mut().zip([&alice, &bob]) {
+        let (peer, sdp) = MediaPeer::new(id).await;
+        let answer = offer(client, &call, sdp)
+            .await
+            .expect("mediaOffer accepted");
+        peer.accept_answer(&answer);
+        peers.push(peer);
+    }
+    // A restart before bob's connection came up is refused, and changes nothing.
+    let refused = restart(&mut clients[1], &call, "v=0\r\n".into())
+        .await
+        .expect_err("nothing to replace yet");
+    assert_eq!(
+        refused.name(),
+        appel_codes::registry::MEDIA_RESTART_NOT_CONNECTED.name
+    );
+    let mut told = vec![BTreeMap::new(), BTreeMap::new()];
+    let mut up = false;
+    for _ in 0..40 {
+        serve(&mut clients, &peers, 300, &mut told).await;
+        if audio_of(&peers[0], &bob) > 10 && audio_of(&peers[1], &alice) > 10 {
+            up = true;
+            break;
+        }
+    }
+    assert!(up, "{:?} {:?}", peers[0].counts(), peers[1].counts());
+
+    // Bob's network drops everything; his client opens a fresh connection and offers it.
+    peers[1].cut();
+    serve(&mut clients, &peers, 500, &mut told).await;
+    let (fresh, sdp) = MediaPeer::new(&bob).await;
+    let answer = restart(&mut clients[1], &call, sdp)
+        .await
+        .expect("mediaRestart answered");
+    fresh.accept_answer(&answer);
+    peers[1] = fresh;
+    let heard_before = audio_of(&peers[0], &bob);
+    let mut again = false;
+    for _ in 0..40 {
+        serve(&mut clients, &peers, 300, &mut told).await;
+        if audio_of(&peers[0], &bob) > heard_before + 10 && audio_of(&peers[1], &alice) > 10 {
+            again = true;
+            break;
+        }
+    }
+    assert!(
+        again,
+        "not heard on the fresh connection: {:?} {:?}",
+        peers[0].counts(),
+        peers[1].counts()
+    );
+    // Well past the loss timer of the dead connection: nobody left.
+    serve(&mut clients, &peers, 2000, &mut told).await;
+    for client in clients.iter_mut() {
+        let frames = client.drain().await;
+        assert!(
+            !frames.iter().any(|f| matches!(
+                f,
+                ServerFrame::ParticipantLeft { .. } | ServerFrame::CallEnded { .. }
+            )),
+            "{frames:?}"
+        );
+    }
+    assert!(audio_of(&peers[0], &bob) > heard_before + 10);
+}
