@@ -367,6 +367,8 @@ export declare const Codes: {
   readonly CAMERA_ENDED_DURING_CALL: { readonly code: 410; readonly subCode: 900710; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
   /** The microphone stopped during the call (unplugged, taken by the system or another application), so the others no longer hear this side; the call goes on. */
   readonly MICROPHONE_ENDED_DURING_CALL: { readonly code: 410; readonly subCode: 900711; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: true };
+  /** A fresh media-server connection was asked for while this participant's current one had not come up yet (or it has none). */
+  readonly MEDIA_RESTART_NOT_CONNECTED: { readonly code: 409; readonly subCode: 900712; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** The load tool only runs against a server on a loopback address of this machine. */
   readonly BENCH_TARGET_NOT_LOOPBACK: { readonly code: 400; readonly subCode: 900800; readonly resultCategory: "ExpectedError"; readonly scope: "sdk"; readonly retryable: false };
   /** An argument is not valid. */

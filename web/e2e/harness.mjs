@@ -1,6 +1,6 @@
 // Starts a real `appel serve --dev` on a free loopback port with short timers, and Chromium (the
 // system one, no download) with fake media devices; pages sign in through the web app.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -170,3 +170,83 @@ export async function readOutcomes(page) {
   });
 }
 
+
+/** Why coturn cannot be started here, or null. */
+export function whyNoTurn() {
+  const found = spawnSync('sh', ['-c', 'command -v turnserver'], { stdio: 'ignore' }).status === 0;
+  return found ? null : 'turnserver (Debian package coturn) is not installed';
+}
+
+/**
+ * coturn on a free loopback port with the shared-secret credentials scheme, relaying between
+ * loopback peers (only in the suite's own namespace). Answers `{port, log(), stop()}`.
+ */
+export async function startTurnRelay(secret) {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'appel-turn-'));
+  const child = spawn('turnserver', ['-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1',
+    `--listening-port=${port}`, '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=appel.test',
+    '--allow-loopback-peers', '--no-cli', '--no-tls', '--no-dtls', '--min-port=49300', '--max-port=49400',
+    `--userdb=${path.join(dir, 'turndb')}`, `--pidfile=${path.join(dir, 'turnserver.pid')}`,
+    '--log-file=stdout', '--simple-log', '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (chunk) => { log += chunk; });
+  child.stderr.on('data', (chunk) => { log += chunk; });
+  for (let i = 0; i < 100 && !log.includes('Total General servers'); i += 1) await new Promise((r) => setTimeout(r, 50));
+  return {
+    port,
+    log: () => log,
+    async stop() { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/** An init script that keeps every RTCPeerConnection a page creates in `window.__peerConnections`. */
+export function keepPeerConnections() {
+  const Original = window.RTCPeerConnection;
+  window.__peerConnections = [];
+  window.RTCPeerConnection = function RTCPeerConnection(...args) {
+    const pc = new Original(...args);
+    window.__peerConnections.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+}
+
+/** The candidate types of the pair media flows on, in the page's last peer connection. */
+export async function selectedCandidatePair(page) {
+  return page.evaluate(async () => {
+    const pc = window.__peerConnections.at(-1);
+    const stats = [...(await pc.getStats()).values()];
+    const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+    const pair = stats.find((s) => s.id === transport?.selectedCandidatePairId);
+    const local = stats.find((s) => s.id === pair?.localCandidateId);
+    const remote = stats.find((s) => s.id === pair?.remoteCandidateId);
+    return { local: local?.candidateType, remote: remote?.candidateType, bytesReceived: pair?.bytesReceived ?? 0 };
+  });
+}
+
+/**
+ * Why nftables rules may not be installed here, or null: only as root, in a network namespace
+ * that has nothing but `lo` (the suite's own, under `unshare --net`).
+ */
+export function whyNoNftables() {
+  if (process.getuid?.() !== 0) return 'not root';
+  if (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0) return 'nft (Debian package nftables) is not installed';
+  const links = spawnSync('ip', ['-o', 'link', 'show']);
+  if (links.status !== 0) return 'cannot list the network interfaces';
+  const names = links.stdout.toString().trim().split('\n').map((line) => line.split(':')[1].trim().split('@')[0]);
+  if (names.some((name) => name !== 'lo')) return `this network namespace has other interfaces (${names.join(', ')}); run the suite under unshare --net`;
+  if (spawnSync('nft', ['list', 'tables'], { stdio: 'ignore' }).status !== 0) return 'nft cannot run';
+  return null;
+}
+
+/** Drops every UDP packet on arrival (media; signaling is TCP) until `allowUdp(table)`. */
+export function dropUdp(table) {
+  const rules = `table inet ${table} {\n  chain in {\n    type filter hook input priority 0; policy accept;\n    meta l4proto udp drop\n  }\n}\n`;
+  const done = spawnSync('nft', ['-f', '-'], { input: rules });
+  if (done.status !== 0) throw new Error(`nft: ${done.stderr}`);
+}
+
+export function allowUdp(table) {
+  spawnSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+}

@@ -312,6 +312,8 @@ function bindCall(call) {
   // every tile makes its view again on the new one.
   call.on('mediaPathChanged', () => { for (const tile of grid.tiles.values()) if (tile.renderer) dropView(tile); renderGrid(); });
   for (const event of ['remoteParticipantsUpdated', 'remoteParticipantLeft', 'remoteVideoChanged', 'remoteMutedChanged', 'mutedChanged']) call.on(event, () => renderGrid());
+  // A mute from the application's backend turns the microphone off too: the button follows.
+  call.on('mutedChanged', (muted) => { $('mute').textContent = t(lang(), muted ? 'unmute' : 'mute'); });
   grid.timer = setInterval(renderGrid, 1000);
   renderGrid();
   call.on('stateChanged', (s) => {

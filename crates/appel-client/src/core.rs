@@ -280,6 +280,8 @@ pub struct Remote {
     pub state: ParticipantState,
     /// Why its leg ended, once it left.
     pub end_reason: Option<CallEndReason>,
+    /// What the server last said it forwards of it (`participantUpdated.media`).
+    pub media: Option<appel_protocol::ParticipantMedia>,
 }
 
 struct Online {
@@ -1256,9 +1258,12 @@ impl Core {
             return;
         };
         match entry.remotes.iter_mut().find(|r| r.id == participant.id) {
-            Some(known) if known.state == participant.state => return,
+            Some(known) if known.state == participant.state && known.media == participant.media => {
+                return
+            }
             Some(known) => {
                 known.state = participant.state;
+                known.media = participant.media;
                 known.end_reason = None;
             }
             None => entry.remotes.push(Remote {
@@ -1266,6 +1271,7 @@ impl Core {
                 identity: participant.identity.clone(),
                 state: participant.state,
                 end_reason: None,
+                media: participant.media,
             }),
         }
         self.event(Event::ParticipantUpdated { call, participant });
@@ -1294,6 +1300,7 @@ impl Core {
                 identity: identity.clone(),
                 state: ParticipantState::Disconnected,
                 end_reason: Some(reason),
+                media: None,
             }),
         }
         self.event(Event::ParticipantLeft {

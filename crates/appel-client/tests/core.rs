@@ -794,6 +794,7 @@ fn participant(
         id: ParticipantId::new(id),
         identity: IdentityId::from("bob"),
         state,
+        media: None,
     }
 }
 

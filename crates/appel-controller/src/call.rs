@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use appel_codes::CallEndReason;
 use appel_protocol::{
-    CallId, CallState, IdentityId, ParticipantId, ParticipantInfo, ParticipantState,
+    CallId, CallState, IdentityId, ParticipantId, ParticipantInfo, ParticipantMedia,
+    ParticipantState,
 };
 
 use crate::endpoint::EndpointKey;
@@ -32,9 +33,18 @@ pub(crate) struct Leg {
     /// It asked for a media server connection (`mediaOffer`): the media server must forget it
     /// when the leg ends.
     pub(crate) media_server: bool,
+    /// The media server reported its current connection up (ICE + DTLS): only such a
+    /// connection may be replaced by `mediaRestart`, so a client cannot churn the others'
+    /// negotiations faster than connections come up.
+    pub(crate) media_up: bool,
     /// Its audio is not to be forwarded by the media server: its last `mediaState` had the
     /// microphone off, or the call-control API muted it since.
     pub(crate) audio_muted: bool,
+    /// What its last `mediaState` declared of video (`None` before any: the call's own video
+    /// flag stands for it, so a call that moves to the media server shows no false "no video"
+    /// before the participants' first `mediaState`) and of screen share (false before any).
+    pub(crate) video: Option<bool>,
+    pub(crate) screen_share: bool,
     /// Its endpoint was told (`mediaServer`) that the call's media goes through the media server.
     pub(crate) told_media_server: bool,
     /// The call state last sent to its endpoint.
@@ -48,7 +58,10 @@ impl Leg {
             media_ready: false,
             held: false,
             media_server: false,
+            media_up: false,
             audio_muted: false,
+            video: None,
+            screen_share: false,
             told_media_server: false,
             shown: CallState::None,
         }
@@ -63,6 +76,8 @@ pub(crate) struct Participant {
     pub(crate) phase: Phase,
     /// The state last sent to the other participants.
     pub(crate) shown_to_others: ParticipantState,
+    /// The media last sent to the other participants (`participantUpdated.media`).
+    pub(crate) media_shown_to_others: Option<ParticipantMedia>,
     /// It may end the call for everyone (the organizer: the caller).
     pub(crate) organizer: bool,
     /// Its role, in a room's call.
@@ -77,6 +92,7 @@ impl Participant {
             identity,
             phase,
             shown_to_others: ParticipantState::Idle,
+            media_shown_to_others: None,
             organizer: false,
             role: None,
         }
@@ -260,7 +276,20 @@ impl Call {
             id: participant.id.clone(),
             identity: participant.identity.clone(),
             state: self.remote_state(index),
+            media: self.media(index),
         }
+    }
+
+    /// What the others are told of participant `index`'s media: only once its endpoint was told
+    /// the call goes through the media server, where the server holds back muted audio, so that
+    /// what the others see is what they get.
+    pub(crate) fn media(&self, index: usize) -> Option<ParticipantMedia> {
+        let leg = self.leg(index)?;
+        leg.told_media_server.then_some(ParticipantMedia {
+            audio: !leg.audio_muted,
+            video: leg.video.unwrap_or(self.video),
+            screen_share: leg.screen_share,
+        })
     }
 
     /// Every participant's end reason, targets only, in the order called.

@@ -211,6 +211,18 @@ pub enum ClientFrame {
         /// The SDP offer.
         sdp: String,
     },
+    /// Replaces this participant's media-server connection, which came up and then went down on
+    /// the client's side, with a fresh one (the SDP offer of a new peer connection, as in
+    /// `mediaOffer`); answered by `mediaAnswer` or `error`. Added within version 1: an older
+    /// server answers 400/900003.
+    MediaRestart {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The call.
+        call_id: CallId,
+        /// The SDP offer.
+        sdp: String,
+    },
     /// The answer to the server's `mediaOffer`.
     MediaAnswer {
         /// The call.
@@ -270,6 +282,7 @@ impl ClientFrame {
         "removeParticipant",
         "mediaState",
         "mediaOffer",
+        "mediaRestart",
         "mediaAnswer",
         "report",
         "mediaView",
@@ -297,6 +310,7 @@ impl ClientFrame {
             ClientFrame::RemoveParticipant { .. } => "removeParticipant",
             ClientFrame::MediaState { .. } => "mediaState",
             ClientFrame::MediaOffer { .. } => "mediaOffer",
+            ClientFrame::MediaRestart { .. } => "mediaRestart",
             ClientFrame::MediaAnswer { .. } => "mediaAnswer",
             ClientFrame::Report { .. } => "report",
             ClientFrame::MediaView { .. } => "mediaView",
@@ -319,7 +333,8 @@ impl ClientFrame {
             | ClientFrame::RemoveParticipant { request_id, .. }
             | ClientFrame::MediaState { request_id, .. }
             | ClientFrame::MediaOffer { request_id, .. }
-            | ClientFrame::MediaView { request_id, .. } => Some(*request_id),
+            | ClientFrame::MediaView { request_id, .. }
+            | ClientFrame::MediaRestart { request_id, .. } => Some(*request_id),
             ClientFrame::Hello { .. }
             | ClientFrame::Ping
             | ClientFrame::Pong
@@ -347,6 +362,7 @@ impl ClientFrame {
             | ClientFrame::RemoveParticipant { call_id, .. }
             | ClientFrame::MediaState { call_id, .. }
             | ClientFrame::MediaOffer { call_id, .. }
+            | ClientFrame::MediaRestart { call_id, .. }
             | ClientFrame::MediaAnswer { call_id, .. }
             | ClientFrame::Report { call_id, .. }
             | ClientFrame::MediaView { call_id, .. } => Some(call_id),

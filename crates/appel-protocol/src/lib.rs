@@ -33,7 +33,7 @@ pub use ended_by::{EndedBy, ServerCause};
 pub use ids::{CallId, EndpointId, IdentityId, ParticipantId};
 pub use parse::{parse_client_frame, parse_server_frame};
 pub use server::ServerFrame;
-pub use state::{CallState, ParticipantInfo, ParticipantState, ResumedCall};
+pub use state::{CallState, ParticipantInfo, ParticipantMedia, ParticipantState, ResumedCall};
 
 /// The protocol version this crate speaks; sent in `hello` and `welcome`.
 pub const PROTOCOL_VERSION: u16 = 1;

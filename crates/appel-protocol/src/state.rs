@@ -58,6 +58,24 @@ pub struct ParticipantInfo {
     pub identity: IdentityId,
     /// Where it stands.
     pub state: ParticipantState,
+    /// What the server forwards of it, in a call through the media server (absent otherwise, and
+    /// from an older server). Added within version 1: optional both ways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<ParticipantMedia>,
+}
+
+/// A participant's media as the server holds it: what the media server forwards of its audio
+/// (false while it is muted, by its own `mediaState` or the call-control API), and what it last
+/// declared of its video and screen share. The server's word, not the participant's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantMedia {
+    /// Its audio reaches the others.
+    pub audio: bool,
+    /// It declared a camera (or custom stream) on.
+    pub video: bool,
+    /// It declared a screen share.
+    pub screen_share: bool,
 }
 
 /// A call an endpoint was part of when its connection dropped and that goes on after it resumed

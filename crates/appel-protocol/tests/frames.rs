@@ -94,6 +94,11 @@ fn every_client_frame() -> Vec<ClientFrame> {
             call_id: "c1".into(),
             sdp: "v=0\r\n".into(),
         },
+        ClientFrame::MediaRestart {
+            request_id: 14,
+            call_id: "c1".into(),
+            sdp: "v=0\r\n".into(),
+        },
         ClientFrame::MediaAnswer {
             call_id: "c1".into(),
             sdp: "v=0\r\n".into(),
@@ -118,6 +123,11 @@ fn every_server_frame() -> Vec<ServerFrame> {
         id: "p2".into(),
         identity: "bob".into(),
         state: ParticipantState::Ringing,
+        media: Some(appel_protocol::ParticipantMedia {
+            audio: false,
+            video: true,
+            screen_share: false,
+        }),
     };
     vec![
         ServerFrame::Welcome {

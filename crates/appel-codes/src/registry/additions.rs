@@ -399,6 +399,13 @@ entries! {
             => "Rebranchez ou libérez le micro, puis quittez et rejoignez l'appel pour être de nouveau entendu.",
     }
 
+    MEDIA_RESTART_NOT_CONNECTED = Sdk(409, Some(900712), ExpectedError, retryable: false) {
+        en: "A fresh media-server connection was asked for while this participant's current one had not come up yet (or it has none)."
+            => "Send mediaRestart only after the connection it replaces reached the media server; without one, send mediaOffer.",
+        fr: "Une nouvelle connexion au serveur média a été demandée alors que la connexion actuelle de ce participant n'était pas encore établie (ou qu'il n'en a pas)."
+            => "N'envoyez mediaRestart qu'une fois la connexion remplacée établie avec le serveur média ; sans connexion, envoyez mediaOffer.",
+    }
+
     BENCH_TARGET_NOT_LOOPBACK = Sdk(400, Some(900800), ExpectedError, retryable: false) {
         en: "The load tool only runs against a server on a loopback address of this machine."
             => "Start the server on 127.0.0.1 (or another 127.x address) and point --server at it; never load a server you do not own.",

@@ -150,6 +150,11 @@ impl Controller {
                 call_id,
                 sdp,
             } => self.media_offer(&endpoint, request_id, &call_id, sdp),
+            ClientFrame::MediaRestart {
+                request_id,
+                call_id,
+                sdp,
+            } => self.media_restart(&endpoint, request_id, &call_id, sdp),
             ClientFrame::MediaAnswer { call_id, sdp } => {
                 self.media_answer(&endpoint, &call_id, sdp)
             }

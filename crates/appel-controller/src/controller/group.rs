@@ -435,6 +435,10 @@ impl Controller {
         };
         match verdict {
             Ok(()) => {
+                if let Some(leg) = call.leg_mut(index) {
+                    leg.video = Some(claim.video);
+                    leg.screen_share = claim.screen_share;
+                }
                 self.set_audio_muted(&mut call, index, !claim.audio);
                 self.send(endpoint, ServerFrame::Ack { request_id })
             }

@@ -359,10 +359,13 @@ impl Controller {
                 continue;
             }
             let state = call.remote_state(index);
-            if state == call.participants[index].shown_to_others {
+            let media = call.media(index);
+            let shown = &call.participants[index];
+            if state == shown.shown_to_others && media == shown.media_shown_to_others {
                 continue;
             }
             call.participants[index].shown_to_others = state;
+            call.participants[index].media_shown_to_others = media;
             let participant = call.info(index);
             for endpoint in call.joined_endpoints_except(Some(index)) {
                 self.send(

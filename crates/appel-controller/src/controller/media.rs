@@ -98,6 +98,59 @@ impl Controller {
         self.put_call(call);
     }
 
+    /// `mediaRestart`: the participant's connection came up, then went down on its side; the
+    /// media server drops it and takes the fresh offer in its place (the others' tracks come
+    /// again in new server offers). Its leg goes on meanwhile: the media server's setup timer
+    /// runs for the new connection as for a first one.
+    pub(super) fn media_restart(
+        &mut self,
+        endpoint: &EndpointKey,
+        request_id: u64,
+        call_id: &CallId,
+        sdp: String,
+    ) {
+        let Some((mut call, index)) = self.take_joined(endpoint, Some(request_id), call_id) else {
+            return;
+        };
+        let up = call
+            .leg(index)
+            .is_some_and(|leg| leg.media_server && leg.media_up);
+        if !self.config.media_server || !Self::uses_media_server(&call) || !up {
+            let error = if !self.config.media_server {
+                CallingError::new(&registry::MEDIA_SERVER_DISABLED)
+            } else if !Self::uses_media_server(&call) {
+                CallingError::new(&registry::MEDIA_SERVER_NOT_FOR_THIS_CALL)
+                    .with_context(format!("call {call_id} is one-to-one"))
+            } else {
+                CallingError::new(&registry::MEDIA_RESTART_NOT_CONNECTED)
+                    .with_context(format!("call {call_id}"))
+            };
+            self.send_error(endpoint, Some(request_id), error);
+            return self.put_call(call);
+        }
+        let participant = &call.participants[index];
+        let publish = participant.role.is_none_or(|role| role.may_send_media());
+        let participant_id = participant.id.clone();
+        let mut audio_muted = false;
+        if let Some(leg) = call.leg_mut(index) {
+            leg.media_up = false;
+            audio_muted = leg.audio_muted;
+        }
+        self.out.push(Action::MediaLeave {
+            call: call_id.clone(),
+            participant: participant_id.clone(),
+        });
+        self.out.push(Action::MediaJoin {
+            call: call_id.clone(),
+            participant: participant_id,
+            request_id,
+            sdp,
+            publish,
+            audio_muted,
+        });
+        self.put_call(call);
+    }
+
     /// Records whether participant `index`'s audio is to be held back, and tells the media server
     /// when it has a peer connection for it.
     pub(super) fn set_audio_muted(&mut self, call: &mut Call, index: usize, muted: bool) {
@@ -245,6 +298,9 @@ impl Controller {
             // Answered above.
             MediaReport::Viewed { .. } => {}
             MediaReport::Connected => {
+                if let Some(leg) = call.leg_mut(index) {
+                    leg.media_up = true;
+                }
                 // Its media flows: the same as its own `mediaReady` (the establishment timer
                 // stops), and the media server is the better witness.
                 self.put_call(call);

@@ -1128,7 +1128,7 @@ fn on_call_event(inner: &CallInner, event: Event) {
         } => inner.participant_left(id.as_str(), who.as_str(), reason, ended_by.as_ref()),
         // The peer connection takes the other side's offers, answers and candidates.
         Event::Signal { from, payload, .. } => inner.on_signal(from.0, payload),
-        Event::MutedByServer { .. } => inner.emitter.emit("mutedByServer", &JsValue::TRUE),
+        Event::MutedByServer { .. } => inner.muted_by_server(),
         Event::MediaServer { .. } => inner.move_to_media_server(),
         Event::MediaOffer { sdp, .. } => inner.server_description(false, sdp),
         Event::MediaAnswer { sdp, .. } => inner.server_description(true, sdp),
@@ -1275,6 +1275,11 @@ impl CallAgent {
         let started = call.clone();
         wasm_bindgen_futures::spawn_local(async move {
             started.prepare_local_media(video).await;
+            // A joiner's media goes to the media server, through the relay when asked, as a
+            // caller's does: the credentials come before the server hears of the join.
+            if let Err(error) = started.prepare_relay(agent.options.relay_only).await {
+                started.end_with_error(&error);
+            }
             if started.has_ended() {
                 return;
             }

@@ -196,6 +196,40 @@ impl CallInner {
         }
         self.emitter
             .emit("remoteParticipantsUpdated", &js::to_js(&info));
+        if let Some(said) = participant.media {
+            self.server_media(&media, said);
+        }
+    }
+
+    /// The application's backend muted this participant (`muted`): the media server already
+    /// holds its audio back and the others are told so; the microphone goes off here too, so the
+    /// page's own mute button says what the others get, and unmuting is the page's own act.
+    pub(crate) fn muted_by_server(&self) {
+        if let Some(track) = self.local_audio.borrow().as_ref() {
+            track.set_enabled(false);
+        }
+        if !self.muted.replace(true) {
+            self.send_media_state();
+            self.announce_media_flags();
+            self.emitter.emit("mutedChanged", &JsValue::TRUE);
+        }
+        self.emitter.emit("mutedByServer", &JsValue::TRUE);
+    }
+
+    /// What the server forwards of `media`'s participant: the source of its muted and video
+    /// state from now on.
+    fn server_media(&self, media: &RemoteMedia, said: appel_protocol::ParticipantMedia) {
+        media.vouched.set(true);
+        let id = JsValue::from_str(&media.id);
+        let muted = !said.audio;
+        if media.muted.replace(muted) != muted {
+            self.emitter.emit("remoteMutedChanged", &id);
+        }
+        let video = Some(said.video || said.screen_share);
+        let sharing = media.screen_sharing.replace(said.screen_share) != said.screen_share;
+        if media.video_on.replace(video) != video || sharing {
+            self.emitter.emit("remoteVideoChanged", &id);
+        }
     }
 
     /// The participant `id`, added when first heard of.
@@ -264,7 +298,7 @@ impl CallInner {
         };
         // The media server holds back a muted microphone from the first packet.
         self.send_media_state();
-        match ServerPeer::open(&me, agent.options.allowed_addresses.clone()) {
+        match ServerPeer::open(&me, &agent.options, false) {
             Ok(server) => *self.server.borrow_mut() = Some(server),
             Err(error) => self.media_server_failed(&error),
         }
@@ -302,6 +336,27 @@ impl CallInner {
         track.set_onmute(Some(&js::callback(changed)));
         self.emitter
             .emit("remoteVideoChanged", &JsValue::from_str(stream_id));
+    }
+
+    /// The media server's connection came up and then went down on this side (ICE `failed`,
+    /// or `disconnected` past the recovery window): a fresh connection replaces it
+    /// (`mediaRestart`), the others' tracks come again on it, and the page hears
+    /// `mediaPathChanged` ('mediaServer') to make its views again. Should the fresh one not come
+    /// up, the call ends with 410/3101 as before.
+    pub(crate) fn replace_media_server(&self) {
+        let (Some(me), Some(agent)) = (self.self_ref.borrow().upgrade(), self.agent.upgrade())
+        else {
+            return;
+        };
+        if let Some(old) = self.server.borrow_mut().take() {
+            old.close();
+        }
+        match ServerPeer::open(&me, &agent.options, true) {
+            Ok(server) => *self.server.borrow_mut() = Some(server),
+            Err(error) => return self.media_server_failed(&error),
+        }
+        self.emitter
+            .emit("mediaPathChanged", &JsValue::from_str("mediaServer"));
     }
 
     /// The media server's connection came up (ICE + DTLS).
@@ -463,11 +518,20 @@ impl CallInner {
             return;
         }
         let media = self.remote(&from);
-        let video = payload.get("video").and_then(serde_json::Value::as_bool);
+        // What a page says of itself counts only until the server speaks for it.
+        let flags = !media.vouched.get();
+        let video = payload
+            .get("video")
+            .and_then(serde_json::Value::as_bool)
+            .filter(|_| flags);
         if let Some(video) = video {
             media.video_on.set(Some(video));
         }
-        if let Some(muted) = payload.get("muted").and_then(serde_json::Value::as_bool) {
+        let muted = payload
+            .get("muted")
+            .and_then(serde_json::Value::as_bool)
+            .filter(|_| flags);
+        if let Some(muted) = muted {
             media.muted.set(muted);
             self.emitter
                 .emit("remoteMutedChanged", &JsValue::from_str(&from));

@@ -19,11 +19,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     HtmlAudioElement, MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceConnectionState,
-    RtcIceGatheringState, RtcPeerConnection, RtcRtpReceiver, RtcRtpSender,
+    RtcIceGatheringState, RtcIceTransportPolicy, RtcPeerConnection, RtcRtpReceiver, RtcRtpSender,
     RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
     RtcTrackEvent,
 };
 
+use super::agent::AgentOptions;
 use super::call::CallInner;
 use super::devices::VideoStreamRenderer;
 use super::js;
@@ -49,6 +50,12 @@ pub(crate) struct RemoteMedia {
     /// What it last said it sends (`signal` `{video}`), `None` before it said anything.
     pub(crate) video_on: Cell<Option<bool>>,
     pub(crate) muted: Cell<bool>,
+    /// It shares its screen, on the server's word.
+    pub(crate) screen_sharing: Cell<bool>,
+    /// The server spoke for its media (`participantUpdated.media`): from then on what it says of
+    /// itself in a `signal` is ignored, so its page cannot look muted while it is heard, or
+    /// heard while the media server holds its audio back.
+    pub(crate) vouched: Cell<bool>,
     pub(crate) gone: Cell<bool>,
 }
 
@@ -68,6 +75,8 @@ impl RemoteMedia {
             audio_receiver: RefCell::new(None),
             video_on: Cell::new(None),
             muted: Cell::new(false),
+            screen_sharing: Cell::new(false),
+            vouched: Cell::new(false),
             gone: Cell::new(false),
         })
     }
@@ -193,8 +202,16 @@ pub(crate) struct ServerPeer {
     audio_sender: RtcRtpSender,
     video_sender: RtcRtpSender,
     allowed: Vec<String>,
+    /// Only relayed paths: the offer waits for the relay's candidate (or the end of gathering).
+    relay_only: bool,
+    /// This connection replaces one that went down (`mediaRestart` rather than `mediaOffer`).
+    replaces: bool,
+    /// How long a `disconnected` connection may stay so before it is replaced.
+    recovery_window_ms: i32,
     queue: RefCell<VecDeque<Description>>,
     busy: Cell<bool>,
+    /// The server's answer to this connection's offer came.
+    answered: Cell<bool>,
     connected_once: Cell<bool>,
     closed: Cell<bool>,
 }
@@ -208,11 +225,20 @@ fn fail(call: &Weak<CallInner>, error: CallingError) {
 impl ServerPeer {
     pub(crate) fn open(
         call: &Rc<CallInner>,
-        allowed: Vec<String>,
+        options: &AgentOptions,
+        replaces: bool,
     ) -> Result<Rc<ServerPeer>, CallingError> {
         let config = RtcConfiguration::new();
         // Every m-line on one transport: the media server (ICE-lite) has one address.
         js::set(&config, "bundlePolicy", &JsValue::from_str("max-bundle"));
+        // The same relay as a 1:1 call's (fetched before the call's media, docs/relay.md): a
+        // network that lets nothing but the relay out reaches the media server through it.
+        config.set_ice_servers(&super::network::ice_servers(call.relay.borrow().as_ref()));
+        if options.relay_only {
+            config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+        }
+        let allowed = options.allowed_addresses.clone();
+        let relay_only = options.relay_only;
         let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|e| {
             media_end_error(
                 MediaEvent::DescriptionRejected(&format!("{:?}", js::from_js(&e))),
@@ -232,8 +258,12 @@ impl ServerPeer {
             audio_sender: audio.sender(),
             video_sender: video.sender(),
             allowed,
+            relay_only,
+            replaces,
+            recovery_window_ms: options.network.recovery_window_ms,
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
+            answered: Cell::new(false),
             connected_once: Cell::new(false),
             closed: Cell::new(false),
         });
@@ -279,11 +309,21 @@ impl ServerPeer {
                             async move { watching.hand_over().await },
                         );
                     }
-                    // The media server's own loss timer ends the leg of a connection that stays
-                    // down; a failed one cannot come back.
-                    RtcIceConnectionState::Failed => {
-                        let had = peer.connected_once.get();
-                        fail(&peer.call, media_end_error(MediaEvent::IceFailed, had));
+                    // A connection that came up and went down is replaced once, before the
+                    // media server's loss timer ends the leg (docs/web-media.md); one that never
+                    // came up, or a replacement that did not, ends the call as before.
+                    RtcIceConnectionState::Failed => peer.lost(),
+                    RtcIceConnectionState::Disconnected if peer.connected_once.get() => {
+                        let weak = Rc::downgrade(&peer);
+                        js::after(peer.recovery_window_ms, move || {
+                            let Some(peer) = weak.upgrade() else { return };
+                            if !peer.closed.get()
+                                && peer.pc.ice_connection_state()
+                                    == RtcIceConnectionState::Disconnected
+                            {
+                                peer.lost();
+                            }
+                        });
                     }
                     _ => {}
                 }
@@ -301,6 +341,22 @@ impl ServerPeer {
             let track = event.track();
             call.server_track(&stream.id(), &track, event.receiver());
         })));
+    }
+
+    /// The connection is down for good: replaced by a fresh one when it had come up, else the
+    /// call's media through the server has failed.
+    fn lost(self: &Rc<Self>) {
+        if self.closed.get() {
+            return;
+        }
+        let had = self.connected_once.get();
+        match self.call.upgrade() {
+            Some(call) if had => call.replace_media_server(),
+            _ => fail(
+                &self.call,
+                media_end_error(MediaEvent::IceFailed, had || self.replaces),
+            ),
+        }
     }
 
     /// Once media arrives through the server (or after a while without), the call's
@@ -349,7 +405,7 @@ impl ServerPeer {
     }
 
     async fn offer(self: Rc<Self>) {
-        let result: Result<String, JsValue> = async {
+        let result: Result<Option<String>, JsValue> = async {
             let offer = JsFuture::from(self.pc.create_offer()).await?;
             let sdp = js::member(&offer, "sdp").as_string().unwrap_or_default();
             let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
@@ -358,17 +414,30 @@ impl ServerPeer {
             // The media server learns our address from our checks (it is ICE-lite), but a
             // complete offer spares a round of trickling it does not take.
             let started = js_sys::Date::now();
+            // Relay-only, the media server can be reached only from the relay's address, which
+            // comes when the relay answered: the wait is the browser's own gathering, as for a
+            // 1:1 call, so an unreachable relay ends it with 3112 rather than a setup timeout.
             while self.pc.ice_gathering_state() != RtcIceGatheringState::Complete
-                && js_sys::Date::now() - started < GATHERING_WAIT_MS
+                && (self.relay_only || js_sys::Date::now() - started < GATHERING_WAIT_MS)
             {
+                if self.closed.get() {
+                    return Ok(None);
+                }
                 super::devices::sleep(50).await;
             }
             let sdp = self.pc.local_description().map(|d| d.sdp()).unwrap_or(sdp);
-            Ok(self.filtered(&sdp))
+            Ok(Some(self.filtered(&sdp)))
         }
         .await;
         let sdp = match result {
-            Ok(sdp) => sdp,
+            Ok(None) => return,
+            Ok(Some(sdp)) if self.relay_only && !sdp.contains("a=candidate:") => {
+                return fail(
+                    &self.call,
+                    media_end_error(MediaEvent::NoUsableCandidates, false),
+                );
+            }
+            Ok(Some(sdp)) => sdp,
             Err(e) => {
                 let why = format!("{}", js::from_js(&e));
                 return fail(
@@ -383,14 +452,29 @@ impl ServerPeer {
         let (Some(agent), Some(call_id)) = (call.agent.upgrade(), call.call_id()) else {
             return;
         };
+        let replaces = self.replaces;
         let answered = agent.request(
-            |request_id| ClientFrame::MediaOffer {
-                request_id,
-                call_id,
-                sdp,
+            |request_id| {
+                if replaces {
+                    ClientFrame::MediaRestart {
+                        request_id,
+                        call_id,
+                        sdp,
+                    }
+                } else {
+                    ClientFrame::MediaOffer {
+                        request_id,
+                        call_id,
+                        sdp,
+                    }
+                }
             },
             &appel_codes::registry::SIGNALING_REQUEST_TIMEOUT,
-            "mediaOffer",
+            if replaces {
+                "mediaRestart"
+            } else {
+                "mediaOffer"
+            },
         );
         if let Err(thrown) = JsFuture::from(answered).await {
             let error = crate::errors::error_from_object(&js::from_js(&thrown));
@@ -400,6 +484,14 @@ impl ServerPeer {
 
     /// The server's SDP, applied in the order it came.
     pub(crate) fn description(self: &Rc<Self>, answer: bool, sdp: String) {
+        // The server answers this connection's offer before it offers anything on it: an offer
+        // that comes first was meant for the connection this one replaces (`mediaRestart`), and
+        // an answer of this one to it would make the server close the new connection.
+        if answer {
+            self.answered.set(true);
+        } else if !self.answered.get() {
+            return;
+        }
         self.queue.borrow_mut().push_back(if answer {
             Description::Answer(sdp)
         } else {
@@ -446,6 +538,10 @@ impl ServerPeer {
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
                 init.set_sdp(&sdp);
                 JsFuture::from(self.pc.set_local_description(&init)).await?;
+                // Replaced meanwhile: the server already dropped this connection.
+                if self.closed.get() {
+                    return Ok(());
+                }
                 let call = self.call.upgrade().ok_or(JsValue::NULL)?;
                 if let (Some(agent), Some(call_id)) = (call.agent.upgrade(), call.call_id()) {
                     agent.send(&ClientFrame::MediaAnswer { call_id, sdp });
@@ -494,10 +590,17 @@ impl RemoteParticipant {
         self.media.state.borrow().clone()
     }
 
-    /// Whether it said its microphone is off.
+    /// Whether its audio does not reach this page: in a call through the media server, the
+    /// server's word (it holds a muted participant's audio back); peer to peer, what it said.
     #[wasm_bindgen(getter, js_name = isMuted)]
     pub fn is_muted(&self) -> bool {
         self.media.muted.get()
+    }
+
+    /// Whether it shares its screen (the server's word, in a call through the media server).
+    #[wasm_bindgen(getter, js_name = isScreenSharing)]
+    pub fn is_screen_sharing(&self) -> bool {
+        self.media.screen_sharing.get()
     }
 
     /// Its video (none or one stream), for `new VideoStreamRenderer(stream)`.
