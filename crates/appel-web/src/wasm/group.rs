@@ -50,6 +50,10 @@ pub(crate) struct RemoteMedia {
     pub(crate) video_on: Cell<Option<bool>>,
     pub(crate) muted: Cell<bool>,
     pub(crate) gone: Cell<bool>,
+    /// Its video's receiver, for the layer it arrives in (wasm/views.rs).
+    pub(crate) video_receiver: RefCell<Option<RtcRtpReceiver>>,
+    /// The sizes this page's views render its video at (wasm/views.rs).
+    pub(crate) views: super::views::ViewSizes,
 }
 
 fn empty_stream() -> MediaStream {
@@ -69,6 +73,8 @@ impl RemoteMedia {
             video_on: Cell::new(None),
             muted: Cell::new(false),
             gone: Cell::new(false),
+            video_receiver: RefCell::new(None),
+            views: Default::default(),
         })
     }
 
@@ -107,6 +113,7 @@ impl RemoteMedia {
                 self.video.remove_track(&old.unchecked_into());
             }
             self.video.add_track(track);
+            *self.video_receiver.borrow_mut() = Some(receiver);
         }
     }
 
@@ -162,7 +169,7 @@ impl RemoteMedia {
 }
 
 /// Calls `f` with every entry of an `RTCStatsReport` (a map-like object).
-fn for_each_stat(report: &JsValue, mut f: impl FnMut(&JsValue)) {
+pub(crate) fn for_each_stat(report: &JsValue, mut f: impl FnMut(&JsValue)) {
     let Ok(values) = js_sys::Reflect::get(report, &JsValue::from_str("values")) else {
         return;
     };
@@ -225,7 +232,10 @@ impl ServerPeer {
             init
         };
         let audio = pc.add_transceiver_with_str_and_init("audio", &send_only());
-        let video = pc.add_transceiver_with_str_and_init("video", &send_only());
+        let video = pc.add_transceiver_with_str_and_init(
+            "video",
+            &super::views::video_transceiver(call),
+        );
         let peer = Rc::new(ServerPeer {
             call: Rc::downgrade(call),
             pc,
@@ -530,7 +540,7 @@ impl RemoteParticipant {
 #[wasm_bindgen]
 pub struct RemoteVideoStream {
     call: Rc<CallInner>,
-    media: Rc<RemoteMedia>,
+    pub(crate) media: Rc<RemoteMedia>,
 }
 
 impl RemoteVideoStream {

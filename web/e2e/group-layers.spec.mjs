@@ -1,0 +1,178 @@
+// Simulcast in Chromium: in a group call every camera goes to the media server in layers, and each
+// page receives the layer that fits the size its views render at (docs/web-media.md). The sizes
+// are the web app's own grid tiles, styled small on one page and large on another; what arrives is
+// read from the receiver's statistics (the decoded frame size), not from what the SDK asked for.
+// A server that lets each participant receive a single video refuses a second view with 43204.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launch, readOutcomes, signIn, startServer } from './harness.mjs';
+
+/** The first page starts a joinable group call from the app; the others join it by its id. */
+async function groupCall(browser, server, names) {
+  const sides = [];
+  for (const name of names) sides.push(await signIn(browser, server, name));
+  const [first, ...others] = sides;
+  await first.page.click('#group-button');
+  await first.page.waitForSelector('body[data-screen="call"]');
+  await first.page.waitForFunction(() => /^[0-9a-f]{16,}/.test(document.getElementById('call-id').textContent));
+  const id = await first.page.textContent('#call-id');
+  for (const side of others) {
+    await side.page.fill('#join-id', id);
+    await side.page.click('#join-button');
+    await side.page.waitForSelector('body[data-screen="call"]');
+  }
+  return sides;
+}
+
+/** Makes the app's grid tiles `width` CSS pixels wide (4:3), whatever the window. */
+async function tileWidth(side, width) {
+  await side.page.evaluate((w) => {
+    let style = document.getElementById('tile-size');
+    if (!style) {
+      style = document.createElement('style');
+      style.id = 'tile-size';
+      document.head.append(style);
+    }
+    style.textContent = `#grid { grid-template-columns: repeat(3, ${w}px) !important; }`;
+  }, width);
+}
+
+/** The receiver's statistics of `identity`'s video on `side`: the layer it gets. */
+async function videoOf(side, identity) {
+  return side.page.evaluate(async (who) => {
+    const p = window.appel.state.call.remoteParticipants.find((r) => r.identity === who);
+    return p ? p.videoStreams[0].stats() : null;
+  }, identity);
+}
+
+/** Polls until `check(stats of every side)` holds; fails with the last statistics. */
+async function until(what, read, check, ms = 30000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (check(last)) return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.fail(`${what}: ${JSON.stringify(last)}`);
+}
+
+/** Decoded frames of the grid tile of `identity` over one second. */
+async function tileFrames(side, identity) {
+  return side.page.evaluate(async (who) => {
+    const video = document.querySelector(`#grid .tile[data-identity="${who}"] video`);
+    if (!video) return 0;
+    const before = video.getVideoPlaybackQuality().totalVideoFrames;
+    await new Promise((r) => setTimeout(r, 1000));
+    return video.getVideoPlaybackQuality().totalVideoFrames - before;
+  }, identity);
+}
+
+describe('simulcast layers chosen by the size of the views', () => {
+  let server;
+  let browser;
+  before(async () => {
+    server = await startServer();
+    browser = await launch();
+  });
+  after(async () => { await browser?.close(); await server?.stop(); });
+
+  test("a small view receives a lower layer of a publisher's camera than a large one, and a resize switches it", async () => {
+    const sides = await groupCall(browser, server, ['Ana', 'Ben', 'Cid']);
+    const [ana, ben, cid] = sides;
+    // The camera goes out in three layers to a server that picks one per subscriber.
+    const encodings = await ana.page.evaluate(() => window.appel.state.call.usesMediaServer);
+    assert.equal(encodings, true);
+    for (const side of [ben, cid]) {
+      await side.page.evaluate(() => {
+        window.sentViews = [];
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (data) { if (String(data).includes('mediaView')) window.sentViews.push(String(data)); return send.call(this, data); };
+      });
+    }
+    await tileWidth(ben, 96);
+    await tileWidth(cid, 640);
+    const read = async () => ({ small: await videoOf(ben, ana.identity), large: await videoOf(cid, ana.identity) });
+    await new Promise((r) => setTimeout(r, 8000));
+    console.log('DEBUG0', await ben.page.evaluate(() => window.sentViews), await cid.page.evaluate(() => window.sentViews), JSON.stringify(await read()));
+    console.log('LOG0', server.log().split('\n').filter((l) => /congest/.test(l)).join('\n').slice(-4000));
+    const first = await until('the small view never got a lower layer than the large one', read,
+      ({ small, large }) => small && large && small.frameWidth > 0 && large.frameWidth > 0
+        && small.frameWidth < large.frameWidth && small.frameWidth <= 160);
+    // The large view gets at least the half layer of a 640×480 camera.
+    assert.ok(first.large.frameWidth >= 320, `large view: ${JSON.stringify(first.large)}`);
+    // Ben makes his tiles large: his next frames of Ana come in the higher layer; Cid's become
+    // small and move down.
+    await tileWidth(ben, 640);
+    await tileWidth(cid, 96);
+    await new Promise((r) => setTimeout(r, 8000));
+    console.log('DEBUG', await ben.page.evaluate(() => window.sentViews), await cid.page.evaluate(() => window.sentViews), JSON.stringify(await read()));
+    console.log('LOG', server.log().split('\n').filter((l) => /congest|mediaView/.test(l)).join('\n').slice(-4000));
+    const swapped = await until('a resize did not switch the layers', read,
+      ({ small, large }) => small.frameWidth >= first.large.frameWidth && large.frameWidth <= first.small.frameWidth);
+    // Frames keep coming after the switch.
+    const later = await videoOf(ben, ana.identity);
+    await new Promise((r) => setTimeout(r, 1000));
+    const then = await videoOf(ben, ana.identity);
+    assert.ok(then.framesDecoded - later.framesDecoded >= 5, `Ben's video of Ana froze after the switch: ${JSON.stringify({ swapped, later, then })}`);
+    for (const side of sides) await side.page.context().close();
+  });
+});
+
+describe('a limit of one video per participant', () => {
+  let server;
+  let browser;
+  before(async () => {
+    server = await startServer({ APPEL_MEDIA_MAX_VIDEO_SUBSCRIPTIONS: '1' });
+    browser = await launch();
+  });
+  after(async () => { await browser?.close(); await server?.stop(); });
+
+  test('a second view fails with 43204 while the first still renders; once its publisher leaves, the other video gets the place', async () => {
+    const sides = await groupCall(browser, server, ['Dee', 'Eve', 'Fox']);
+    const [dee, eve, fox] = sides;
+    await readOutcomes(dee.page);
+    // Dee's grid shows one of the two others: the server sends her only one video.
+    await dee.page.waitForSelector('#grid .tile[data-video="shown"]:not([data-identity="' + dee.identity + '"])', { timeout: 30000 });
+    const shown = await dee.page.evaluate(() => [...document.querySelectorAll('#grid .tile[data-video="shown"]')].map((t) => t.dataset.identity));
+    assert.equal(shown.length, 1, `tiles with video: ${JSON.stringify(shown)}`);
+    const [first] = shown;
+    const other = [eve, fox].find((s) => s.identity !== first).identity;
+    // A view of the other video through the SDK itself: refused by the media server.
+    const refused = await dee.page.evaluate(async (who) => {
+      const { VideoStreamRenderer } = await import('/app/pkg/appel_web.js');
+      const p = window.appel.state.call.remoteParticipants.find((r) => r.identity === who);
+      const renderer = new VideoStreamRenderer(p.videoStreams[0]);
+      const outcome = await window.outcome(renderer.createView({ timeoutMs: 10000 }));
+      renderer.dispose();
+      return outcome;
+    }, other);
+    assert.ok(refused, 'the second view was created');
+    assert.equal(refused.code, 500);
+    assert.equal(refused.subCode, 43204);
+    assert.equal(refused.name, 'VIDEO_SUBSCRIPTION_FAILED');
+    assert.match(String(refused.rawCause), /\S/, 'the server says why');
+    // The first still renders, and the refused one left no video behind.
+    assert.ok(await tileFrames(dee, first) >= 5, 'the first video stopped');
+    assert.equal(await dee.page.locator(`#grid .tile[data-identity="${other}"][data-video="shown"]`).count(), 0);
+    // The first publisher leaves: its place goes to the other, whose tile now shows.
+    const leaver = first === eve.identity ? eve : fox;
+    const stale = await dee.page.evaluate((who) => {
+      window.staleStream = window.appel.state.call.remoteParticipants.find((r) => r.identity === who).videoStreams[0];
+      return true;
+    }, first);
+    assert.ok(stale);
+    await leaver.page.click('#hangup');
+    await dee.page.waitForSelector(`#grid .tile[data-identity="${other}"][data-video="shown"]`, { timeout: 30000 });
+    assert.ok(await tileFrames(dee, other) >= 5, 'the other video does not play');
+    // A view of the participant who left: the SDK knows it is gone and refuses it itself (43200),
+    // without asking the server.
+    const gone = await dee.page.evaluate(async () => {
+      const { VideoStreamRenderer } = await import('/app/pkg/appel_web.js');
+      const renderer = new VideoStreamRenderer(window.staleStream);
+      return window.outcome(renderer.createView({ timeoutMs: 5000 }));
+    });
+    assert.equal(gone && gone.subCode, 43200, JSON.stringify(gone));
+    for (const side of sides) await side.page.context().close();
+  });
+});
