@@ -232,10 +232,8 @@ impl ServerPeer {
             init
         };
         let audio = pc.add_transceiver_with_str_and_init("audio", &send_only());
-        let video = pc.add_transceiver_with_str_and_init(
-            "video",
-            &super::views::video_transceiver(call),
-        );
+        let video =
+            pc.add_transceiver_with_str_and_init("video", &super::views::video_transceiver(call));
         let peer = Rc::new(ServerPeer {
             call: Rc::downgrade(call),
             pc,

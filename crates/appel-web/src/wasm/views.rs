@@ -130,7 +130,10 @@ fn push(call: &CallInner, media: &Rc<RemoteMedia>) -> Option<Promise> {
 fn measure(element: &HtmlVideoElement) -> Option<(u32, u32)> {
     // The layout box in CSS pixels (`getBoundingClientRect` needs a binding the package has not
     // got; the box's whole pixels are precise enough to pick a layer).
-    let (width, height) = (f64::from(element.client_width()), f64::from(element.client_height()));
+    let (width, height) = (
+        f64::from(element.client_width()),
+        f64::from(element.client_height()),
+    );
     let ratio = web_sys::window()
         .map(|w| w.device_pixel_ratio())
         .filter(|r| r.is_finite() && *r > 0.0)
@@ -163,11 +166,7 @@ impl ViewLease {
         }
         let id = media.views.next.get() + 1;
         media.views.next.set(id);
-        media
-            .views
-            .live
-            .borrow_mut()
-            .push((id, measure(element)));
+        media.views.live.borrow_mut().push((id, measure(element)));
         let observer = observe(call, media, id, element);
         Some(ViewLease {
             call: Rc::downgrade(call),
@@ -311,7 +310,9 @@ pub(crate) async fn video_stats(media: &RemoteMedia) -> Result<JsValue, JsValue>
 impl RemoteVideoStream {
     /// `{frameWidth, frameHeight, framesDecoded, bytesReceived}` of this video as the media
     /// server sends it (the simulcast layer this page gets); zeros before any frame.
-    #[wasm_bindgen(unchecked_return_type = "Promise<{frameWidth: number, frameHeight: number, framesDecoded: number, bytesReceived: number}>")]
+    #[wasm_bindgen(
+        unchecked_return_type = "Promise<{frameWidth: number, frameHeight: number, framesDecoded: number, bytesReceived: number}>"
+    )]
     pub fn stats(&self) -> Promise {
         let media = self.media.clone();
         wasm_bindgen_futures::future_to_promise(async move { video_stats(&media).await })
