@@ -27,7 +27,7 @@ use super::js;
 const RESIZE_SETTLE_MS: i32 = 300;
 /// The size asked for a view not laid out yet (the element joins the page once `createView`
 /// resolves): a mid-sized tile, corrected as soon as the element has a size of its own.
-const UNPLACED_VIEW: (u32, u32) = (320, 180);
+const UNPLACED_VIEW: Size = (320, 180);
 
 /// The send-only video transceiver of the connection to the media server: three simulcast layers
 /// (a quarter, half and full resolution) when the server picks one per subscriber, one otherwise.
@@ -54,21 +54,29 @@ fn layered(call: &CallInner) -> bool {
         .is_some_and(|agent| agent.media_views.get())
 }
 
+/// A width and height in device pixels.
+type Size = (u32, u32);
+
 /// The sizes the live views of one participant's video render at, and what the server was told.
 #[derive(Default)]
 pub(crate) struct ViewSizes {
     next: Cell<u64>,
     /// Each live view: its id and its size in device pixels (`None` until laid out).
-    live: RefCell<Vec<(u64, Option<(u32, u32)>)>>,
+    live: RefCell<Vec<(u64, Option<Size>)>>,
     /// The size last sent (or being sent); `None` before any.
-    sent: Cell<Option<(u32, u32)>>,
+    sent: Cell<Option<Size>>,
     /// Bumped at each resize: only the last one of a burst is sent.
     settling: Cell<u64>,
+    /// The request not answered yet: a view made meanwhile that needs no new size still depends
+    /// on its answer (the server may refuse the video to both).
+    unanswered: RefCell<Option<(u64, Promise)>>,
+    /// Counts the requests, to tell which one is unanswered.
+    asked: Cell<u64>,
 }
 
 impl ViewSizes {
     /// What the server should send: the largest view, or 0×0 (paused) without any.
-    fn wanted(&self) -> (u32, u32) {
+    fn wanted(&self) -> Size {
         self.live
             .borrow()
             .iter()
@@ -90,6 +98,8 @@ fn push(call: &CallInner, media: &Rc<RemoteMedia>) -> Option<Promise> {
     let agent = call.agent.upgrade()?;
     let call_id = call.call_id()?;
     sizes.sent.set(Some(wanted));
+    let turn = sizes.asked.get() + 1;
+    sizes.asked.set(turn);
     let participant = ParticipantId::new(media.id.clone());
     let answered = agent.request(
         |request_id| ClientFrame::MediaView {
@@ -107,7 +117,14 @@ fn push(call: &CallInner, media: &Rc<RemoteMedia>) -> Option<Promise> {
         let weak = weak.clone();
         let answered = answered.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            match JsFuture::from(answered).await {
+            let outcome = JsFuture::from(answered).await;
+            if let Some(media) = weak.upgrade() {
+                let mut unanswered = media.views.unanswered.borrow_mut();
+                if unanswered.as_ref().is_some_and(|(asked, _)| *asked == turn) {
+                    *unanswered = None;
+                }
+            }
+            match outcome {
                 Ok(value) => {
                     let _ = resolve.call1(&JsValue::UNDEFINED, &value);
                 }
@@ -122,12 +139,14 @@ fn push(call: &CallInner, media: &Rc<RemoteMedia>) -> Option<Promise> {
             }
         });
     });
+    // Only the latest request is waited on by later views: an earlier one is superseded by it.
+    *sizes.unanswered.borrow_mut() = Some((turn, settled.clone()));
     Some(settled)
 }
 
 /// A view's element, in device pixels (rounded); `None` while it has no box (not in the page, or
 /// hidden), which keeps the size it had.
-fn measure(element: &HtmlVideoElement) -> Option<(u32, u32)> {
+fn measure(element: &HtmlVideoElement) -> Option<Size> {
     // The layout box in CSS pixels (`getBoundingClientRect` needs a binding the package has not
     // got; the box's whole pixels are precise enough to pick a layer).
     let (width, height) = (
@@ -182,7 +201,11 @@ impl ViewLease {
         let Some(call) = self.call.upgrade() else {
             return Ok(());
         };
-        let Some(request) = push(&call, &self.media) else {
+        let request = push(&call, &self.media).or_else(|| {
+            let unanswered = self.media.views.unanswered.borrow();
+            unanswered.as_ref().map(|(_, request)| request.clone())
+        });
+        let Some(request) = request else {
             return Ok(());
         };
         JsFuture::from(request).await.map(|_| ()).map_err(|error| {
