@@ -367,7 +367,8 @@ impl VideoStreamRenderer {
     /// A new view, once its first remote frame shows: resolves to `{target}` (a playing
     /// `<video>`). 43200 when the remote side sends no video, 43202 when it stops while the view
     /// waits, 43203 when no frame comes within `timeoutMs` (default 15000), 43209 when the
-    /// renderer is disposed first, 43220 past the view limit.
+    /// renderer is disposed first, 43220 past the view limit, 500/43204 when the media server
+    /// will not send this participant's video to this page (docs/web-media.md, "Layers and views").
     #[wasm_bindgen(js_name = createView, unchecked_return_type = "Promise<RemoteView>")]
     pub fn create_view(
         &self,
