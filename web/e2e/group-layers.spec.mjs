@@ -59,15 +59,22 @@ async function until(what, read, check, ms = 30000, server = null) {
   assert.fail(`${what}: ${JSON.stringify(last)}${congestion ? `\n${congestion}` : ''}`);
 }
 
-/** Decoded frames of the grid tile of `identity` over one second. */
+/**
+ * Decoded frames of the grid tile of `identity` within one second: the most of up to ten tries
+ * (three browsers share a busy machine, so one second may pass with few frames).
+ */
 async function tileFrames(side, identity) {
-  return side.page.evaluate(async (who) => {
-    const video = document.querySelector(`#grid .tile[data-identity="${who}"] video`);
-    if (!video) return 0;
-    const before = video.getVideoPlaybackQuality().totalVideoFrames;
-    await new Promise((r) => setTimeout(r, 1000));
-    return video.getVideoPlaybackQuality().totalVideoFrames - before;
-  }, identity);
+  let most = 0;
+  for (let attempt = 0; attempt < 10 && most < 5; attempt += 1) {
+    most = Math.max(most, await side.page.evaluate(async (who) => {
+      const video = document.querySelector(`#grid .tile[data-identity="${who}"] video`);
+      if (!video) return 0;
+      const before = video.getVideoPlaybackQuality().totalVideoFrames;
+      await new Promise((r) => setTimeout(r, 1000));
+      return video.getVideoPlaybackQuality().totalVideoFrames - before;
+    }, identity));
+  }
+  return most;
 }
 
 describe('simulcast layers chosen by the size of the views', () => {
@@ -117,7 +124,7 @@ describe('a limit of one video per participant', () => {
   });
   after(async () => { await browser?.close(); await server?.stop(); });
 
-  test('a second view fails with 43204 while the first still renders; once its publisher leaves, the other video gets the place', async () => {
+  test('a second view fails with 43204 while the first still renders; disposing the first frees its place for the other; a view of one who left is 43200', async () => {
     const sides = await groupCall(browser, server, ['Dee', 'Eve', 'Fox']);
     const [dee, eve, fox] = sides;
     await readOutcomes(dee.page);
@@ -142,16 +149,28 @@ describe('a limit of one video per participant', () => {
     // The first still renders, and the refused one left no video behind.
     assert.ok(await tileFrames(dee, first) >= 5, 'the first video stopped');
     assert.equal(await dee.page.locator(`#grid .tile[data-identity="${other}"][data-video="shown"]`).count(), 0);
-    // The first publisher leaves: its place goes to the other, whose tile now shows.
-    const leaver = first === eve.identity ? eve : fox;
-    const stale = await dee.page.evaluate((who) => {
-      window.staleStream = window.appel.state.call.remoteParticipants.find((r) => r.identity === who).videoStreams[0];
-      return true;
-    }, first);
-    assert.ok(stale);
-    await leaver.page.click('#hangup');
+    // The first publisher turns its camera off: Dee's grid disposes its view of it, which pauses
+    // that video (0×0) and frees its place, so the other video, which the grid keeps asking for,
+    // now comes (the server counts a silent video as long as it is not paused).
+    const firstSide = first === eve.identity ? eve : fox;
+    await firstSide.page.click('#video');
     await dee.page.waitForSelector(`#grid .tile[data-identity="${other}"][data-video="shown"]`, { timeout: 30000 });
     assert.ok(await tileFrames(dee, other) >= 5, 'the other video does not play');
+    // Its camera back on, the first's video is now the one beyond the limit.
+    await firstSide.page.click('#video');
+    await dee.page.waitForFunction((who) => window.appel.state.call.remoteParticipants.find((r) => r.identity === who).videoStreams[0].isAvailable, first, { timeout: 15000 });
+    const nowRefused = await dee.page.evaluate(async (who) => {
+      const { VideoStreamRenderer } = await import('/app/pkg/appel_web.js');
+      window.staleStream = window.appel.state.call.remoteParticipants.find((r) => r.identity === who).videoStreams[0];
+      const renderer = new VideoStreamRenderer(window.staleStream);
+      const outcome = await window.outcome(renderer.createView({ timeoutMs: 10000 }));
+      renderer.dispose();
+      return outcome;
+    }, first);
+    assert.equal(nowRefused && nowRefused.subCode, 43204, JSON.stringify(nowRefused));
+    // The first publisher leaves.
+    await firstSide.page.click('#hangup');
+    await dee.page.waitForFunction((who) => window.appel.state.call.remoteParticipants.every((r) => r.identity !== who || r.state === 'Disconnected'), first, { timeout: 15000 });
     // A view of the participant who left: the SDK knows it is gone and refuses it itself (43200),
     // without asking the server.
     const gone = await dee.page.evaluate(async () => {
