@@ -207,6 +207,9 @@ pub(crate) struct AgentInner {
     self_ref: RefCell<Weak<AgentInner>>,
     /// Whether the server lets this agent send custom media streams (from the welcome).
     pub(crate) custom_streams: Cell<bool>,
+    /// Whether the server takes `mediaView` (its welcome said `mediaViews: true`): group calls
+    /// then send layered video and views say their size (wasm/views.rs).
+    pub(crate) media_views: Cell<bool>,
     /// Created by `createFederatedCallAgent`: its duplicate is 40230, and its identity must be
     /// a federated one.
     federated: bool,
@@ -432,6 +435,7 @@ impl AgentInner {
             handshake: RefCell::new(Some(handshake)),
             self_ref: RefCell::new(Weak::new()),
             custom_streams: Cell::new(true),
+            media_views: Cell::new(false),
             federated,
         });
         *agent.self_ref.borrow_mut() = Rc::downgrade(&agent);
@@ -568,9 +572,11 @@ impl AgentInner {
                 resumed_calls,
                 custom_streams,
                 client_reports,
+                media_views,
                 ..
             } => {
                 self.custom_streams.set(custom_streams);
+                self.media_views.set(media_views);
                 let token = {
                     let mut socket = self.socket.borrow_mut();
                     let Some(socket) = socket.as_mut() else {

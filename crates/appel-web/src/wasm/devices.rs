@@ -321,6 +321,8 @@ pub struct VideoStreamRenderer {
     participant: Option<Rc<super::group::RemoteMedia>>,
     /// Views of this renderer that hold a place in the client's budget, being created included.
     views: Rc<Cell<usize>>,
+    /// What the media server was told of its live views (wasm/views.rs); dropped on dispose.
+    leases: Rc<std::cell::RefCell<Vec<super::views::ViewLease>>>,
     disposed: Rc<Cell<bool>>,
 }
 
@@ -330,6 +332,7 @@ impl VideoStreamRenderer {
             call,
             participant: None,
             views: Rc::new(Cell::new(0)),
+            leases: Rc::default(),
             disposed: Rc::new(Cell::new(false)),
         }
     }
@@ -364,7 +367,8 @@ impl VideoStreamRenderer {
     /// A new view, once its first remote frame shows: resolves to `{target}` (a playing
     /// `<video>`). 43200 when the remote side sends no video, 43202 when it stops while the view
     /// waits, 43203 when no frame comes within `timeoutMs` (default 15000), 43209 when the
-    /// renderer is disposed first, 43220 past the view limit.
+    /// renderer is disposed first, 43220 past the view limit, 500/43204 when the media server
+    /// will not send this participant's video to this page (docs/web-media.md, "Layers and views").
     #[wasm_bindgen(js_name = createView, unchecked_return_type = "Promise<RemoteView>")]
     pub fn create_view(
         &self,
@@ -421,10 +425,26 @@ impl VideoStreamRenderer {
                 let _ = JsFuture::from(playing).await;
             });
         }
+        let lease = self
+            .participant
+            .as_ref()
+            .and_then(|media| super::views::ViewLease::open(&self.call, media, &video));
         let call = self.call.clone();
         let participant = self.participant.clone();
         let disposed = self.disposed.clone();
+        let leases = self.leases.clone();
         wasm_bindgen_futures::future_to_promise(async move {
+            // The media server says first whether it sends this video at all (500/43204 when the
+            // page already receives as many videos as it may); a refused view leaves nothing.
+            if let Some(lease) = &lease {
+                if let Err(refused) = lease.confirm().await {
+                    video.set_src_object(None);
+                    if !disposed.get() {
+                        release();
+                    }
+                    return Err(refused);
+                }
+            }
             let started = js_sys::Date::now();
             loop {
                 sleep(VIEW_POLL_MS).await;
@@ -441,6 +461,7 @@ impl VideoStreamRenderer {
                             .with_context("the remote video stopped before the first frame"),
                     )
                 } else if video.ready_state() >= 2 && video.video_width() > 0 {
+                    leases.borrow_mut().extend(lease);
                     let view = js_sys::Object::new();
                     js::set(&view, "target", &video);
                     return Ok(view.into());
@@ -468,6 +489,7 @@ impl VideoStreamRenderer {
                 &registry::RENDERER_ALREADY_DISPOSED,
             )));
         }
+        self.leases.borrow_mut().clear();
         if let Some(agent) = self.call.agent.upgrade() {
             for _ in 0..self.views.replace(0) {
                 agent.client().views.borrow_mut().release();

@@ -57,6 +57,10 @@ pub(crate) struct RemoteMedia {
     /// heard while the media server holds its audio back.
     pub(crate) vouched: Cell<bool>,
     pub(crate) gone: Cell<bool>,
+    /// Its video's receiver, for the layer it arrives in (wasm/views.rs).
+    pub(crate) video_receiver: RefCell<Option<RtcRtpReceiver>>,
+    /// The sizes this page's views render its video at (wasm/views.rs).
+    pub(crate) views: super::views::ViewSizes,
 }
 
 fn empty_stream() -> MediaStream {
@@ -78,6 +82,8 @@ impl RemoteMedia {
             screen_sharing: Cell::new(false),
             vouched: Cell::new(false),
             gone: Cell::new(false),
+            video_receiver: RefCell::new(None),
+            views: Default::default(),
         })
     }
 
@@ -116,6 +122,7 @@ impl RemoteMedia {
                 self.video.remove_track(&old.unchecked_into());
             }
             self.video.add_track(track);
+            *self.video_receiver.borrow_mut() = Some(receiver);
         }
     }
 
@@ -171,7 +178,7 @@ impl RemoteMedia {
 }
 
 /// Calls `f` with every entry of an `RTCStatsReport` (a map-like object).
-fn for_each_stat(report: &JsValue, mut f: impl FnMut(&JsValue)) {
+pub(crate) fn for_each_stat(report: &JsValue, mut f: impl FnMut(&JsValue)) {
     let Ok(values) = js_sys::Reflect::get(report, &JsValue::from_str("values")) else {
         return;
     };
@@ -251,7 +258,8 @@ impl ServerPeer {
             init
         };
         let audio = pc.add_transceiver_with_str_and_init("audio", &send_only());
-        let video = pc.add_transceiver_with_str_and_init("video", &send_only());
+        let video =
+            pc.add_transceiver_with_str_and_init("video", &super::views::video_transceiver(call));
         let peer = Rc::new(ServerPeer {
             call: Rc::downgrade(call),
             pc,
@@ -633,7 +641,7 @@ impl RemoteParticipant {
 #[wasm_bindgen]
 pub struct RemoteVideoStream {
     call: Rc<CallInner>,
-    media: Rc<RemoteMedia>,
+    pub(crate) media: Rc<RemoteMedia>,
 }
 
 impl RemoteVideoStream {

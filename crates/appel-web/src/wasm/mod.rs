@@ -8,6 +8,7 @@ mod js;
 mod local_stream;
 mod network;
 mod peer;
+mod views;
 
 #[allow(unused_imports)]
 pub use agent::{CallAgent, CallClient};
