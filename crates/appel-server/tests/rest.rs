@@ -90,6 +90,60 @@ async fn ready_answers_200_and_503_900118_while_the_database_is_held_by_another_
 }
 
 #[tokio::test]
+async fn a_locked_database_makes_ready_answer_503_at_once_and_holds_up_no_other_request() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get_json("/calls").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Another program holds the write lock for longer than every deadline below.
+    let path = server.data.path().join("appel.db");
+    let (locked, wait_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let db = rusqlite::Connection::open(path).expect("open the database");
+        db.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held_by_test (x);")
+            .expect("take the lock");
+        locked.send(()).expect("tell the test");
+        std::thread::sleep(Duration::from_secs(3));
+        db.execute_batch("ROLLBACK").expect("release");
+    });
+    wait_locked.recv().expect("the lock is taken");
+
+    // Probes hammered by a load balancer, with a record query and a liveness check among them:
+    // every one answers well within the shared connection's 5 s busy timeout.
+    let started = std::time::Instant::now();
+    let probes = (0..4).map(|_| server.admin(Method::GET, "/ready").send());
+    let (probes, calls, health) = tokio::join!(
+        futures_util::future::join_all(probes),
+        async {
+            // Sent just after the probes, so it would queue behind one holding the shared
+            // connection.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let sent = std::time::Instant::now();
+            let answer = server.get_json("/calls").await;
+            (answer, sent.elapsed())
+        },
+        server.get_json("/health"),
+    );
+    for probe in probes {
+        let (status, body) = problem(probe.expect("GET /ready")).await;
+        assert_eq!((status, &body["subCode"]), (503, &json!(900118)), "{body}");
+    }
+    let ready_within = started.elapsed();
+    assert!(
+        ready_within < Duration::from_millis(1500),
+        "/ready took {ready_within:?} to say the database is locked"
+    );
+    let ((status, body), calls_within) = calls;
+    assert_eq!(status, 200, "a locked database still answers reads: {body}");
+    assert!(
+        calls_within < Duration::from_millis(1000),
+        "GET /calls waited {calls_within:?} behind the readiness probe"
+    );
+    assert_eq!(health.0, 200, "liveness is not readiness: {}", health.1);
+    holder.join().expect("holder thread");
+}
+
+#[tokio::test]
 async fn missing_or_wrong_access_key_is_401_with_900100() {
     let server = TestServer::start().await;
     let missing = server
