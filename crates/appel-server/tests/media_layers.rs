@@ -251,27 +251,9 @@ async fn drive(
 
 /// `mediaOffer` with the peer's offer; applies the answer.
 async fn connect_media(client: &mut Client, call: &CallId, peer: &Peer, sdp: String) {
-    let request_id = client.request_id();
-    client
-        .send(ClientFrame::MediaOffer {
-            request_id,
-            call_id: call.clone(),
-            sdp,
-        })
-        .await;
-    let answer = client
-        .wait_for("mediaAnswer", |f| match f {
-            ServerFrame::MediaAnswer {
-                request_id: r, sdp, ..
-            } if *r == request_id => Some(sdp.clone()),
-            ServerFrame::Error {
-                request_id: Some(r),
-                error,
-                ..
-            } if *r == request_id => panic!("mediaOffer refused: {error}"),
-            _ => None,
-        })
-        .await;
+    let answer = support::media::offer(client, call, sdp)
+        .await
+        .unwrap_or_else(|error| panic!("mediaOffer refused: {error}"));
     peer.client
         .lock()
         .unwrap()

@@ -121,16 +121,7 @@ async fn hello_with_bad_forged_expired_revoked_or_unsigned_token_is_refused_with
     let server = TestServer::start().await;
     let id = server.create_identity().await;
     let good = server.token(&id).await;
-    let forged = appel_server::tokens::TokenKeys::from_access_key("someone-else")
-        .issue(
-            &id,
-            &["voip".to_string()],
-            0,
-            std::time::SystemTime::now(),
-            std::time::SystemTime::now() + Duration::from_secs(3600),
-        )
-        .expect("issue")
-        .token;
+    let forged = server.forged_token(&id, "someone-else");
     let expired = server.short_token(&id, Duration::from_millis(1));
     let payload = good.split('.').nth(1).expect("payload");
     let unsigned = format!("{}.{payload}.", base64url(br#"{"alg":"none","typ":"JWT"}"#));

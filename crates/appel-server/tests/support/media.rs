@@ -161,15 +161,10 @@ pub async fn offer(
         })
         .await;
     client
-        .wait_for("mediaAnswer or error", |f| match f {
+        .answer(request_id, "mediaAnswer or error", |f| match f {
             ServerFrame::MediaAnswer {
                 request_id: r, sdp, ..
-            } if *r == request_id => Some(Ok(sdp.clone())),
-            ServerFrame::Error {
-                request_id: Some(r),
-                error,
-                ..
-            } if *r == request_id => Some(Err(error.clone())),
+            } if *r == request_id => Some(sdp.clone()),
             _ => None,
         })
         .await
@@ -198,4 +193,33 @@ pub async fn answer_offers(client: &mut Client, peer: &MediaPeer) -> usize {
     }
     client.restore_backlog(kept);
     answered
+}
+
+/// Every peer got at least `at_least` audio and video frames from each other peer.
+pub fn hears_everyone_else(peers: &[MediaPeer], at_least: usize) -> bool {
+    peers.iter().all(|peer| {
+        let counts = peer.counts();
+        peers
+            .iter()
+            .filter(|other| other.name != peer.name)
+            .all(|other| {
+                counts
+                    .get(&other.name)
+                    .is_some_and(|(audio, video)| *audio >= at_least && *video >= at_least)
+            })
+    })
+}
+
+/// No client was told that anyone left or that its call ended.
+pub async fn assert_nobody_left(clients: &mut [Client]) {
+    for client in clients {
+        let frames = client.drain().await;
+        assert!(
+            !frames.iter().any(|f| matches!(
+                f,
+                ServerFrame::ParticipantLeft { .. } | ServerFrame::CallEnded { .. }
+            )),
+            "{frames:?}"
+        );
+    }
 }

@@ -126,6 +126,43 @@ impl TestServer {
             .token
     }
 
+    /// A `voip` token for `identity`, valid for an hour, signed with the key derived from
+    /// `other_key` instead of this server's access key.
+    pub fn forged_token(&self, identity: &str, other_key: &str) -> String {
+        let now = SystemTime::now();
+        TokenKeys::from_access_key(other_key)
+            .issue(
+                identity,
+                &[VOIP_SCOPE.to_string()],
+                0,
+                now,
+                now + Duration::from_secs(3600),
+            )
+            .expect("issue")
+            .token
+    }
+
+    /// `GET path` without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// `GET /validate` with `token`: 200 and the claims, or the problem document.
+    pub async fn validate(&self, token: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url("/validate"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /validate");
+        if response.status() == 200 {
+            (200, response.json().await.expect("json"))
+        } else {
+            problem(response).await
+        }
+    }
+
     /// A new identity, signed in on one endpoint.
     pub async fn user(&self, endpoint: &str) -> (String, Client) {
         let identity = self.create_identity().await;
@@ -169,6 +206,31 @@ pub fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// The members every problem document has.
+pub const PROBLEM_MEMBERS: [&str; 8] = [
+    "type",
+    "title",
+    "status",
+    "detail",
+    "code",
+    "subCode",
+    "resultCategory",
+    "name",
+];
+
+/// A problem document names this catalogue entry.
+pub fn assert_entry(body: &Value, code: u16, sub_code: u32, name: &str) {
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["subCode"], sub_code, "{body}");
+    assert_eq!(body["name"], name, "{body}");
+}
+
+/// A problem document names this catalogue entry, in this result category.
+pub fn assert_problem(body: &Value, code: u16, sub_code: u32, category: &str, name: &str) {
+    assert_entry(body, code, sub_code, name);
+    assert_eq!(body["resultCategory"], category, "{body}");
+}
+
 /// A problem document: its content type, every member the API promises, and a `status` equal to
 /// the HTTP status.
 pub async fn problem(response: reqwest::Response) -> (u16, Value) {
@@ -181,16 +243,7 @@ pub async fn problem(response: reqwest::Response) -> (u16, Value) {
         .to_string();
     assert_eq!(content_type, "application/problem+json", "status {status}");
     let body: Value = response.json().await.expect("problem json");
-    for member in [
-        "type",
-        "title",
-        "status",
-        "detail",
-        "code",
-        "subCode",
-        "resultCategory",
-        "name",
-    ] {
+    for member in PROBLEM_MEMBERS {
         assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
     }
     assert_eq!(body["status"], status);
