@@ -71,18 +71,6 @@ async fn refresh(client: &mut Client, token: &str) -> Result<(), CallingError> {
         .await
 }
 
-async fn revoke(server: &TestServer, identity: &str) {
-    let response = server
-        .admin(
-            reqwest::Method::DELETE,
-            &format!("/identities/{identity}/tokens"),
-        )
-        .send()
-        .await
-        .expect("DELETE tokens");
-    assert_eq!(response.status(), 204);
-}
-
 /// Asserts 401/10009 whose raw cause starts with `why`.
 fn assert_unauthenticated(error: &CallingError, why: &str, what: &str) {
     assert!(error.is(&registry::UNAUTHENTICATED), "{what}: {error}");
@@ -211,7 +199,7 @@ async fn a_future_dated_token_does_not_survive_revocation() {
         .expect("accepted before the revocation");
     let mut owner = server.connect(&id, "phone").await;
 
-    revoke(&server, &id).await;
+    server.revoke_tokens(&id).await;
 
     // Every live connection of the identity ends, whatever token it signed in with.
     for (who, client) in [("attacker", &mut attacker), ("owner", &mut owner)] {
@@ -256,7 +244,7 @@ async fn a_token_from_before_token_generations_stands_until_the_first_revocation
         .await
         .expect("an older token still signs in");
     drop(client);
-    revoke(&server, &id).await;
+    server.revoke_tokens(&id).await;
     let error = refused_hello(&server, &legacy).await;
     assert_unauthenticated(&error, "token revoked", "legacy token after revocation");
     // A token naming a generation the identity never reached is refused too.

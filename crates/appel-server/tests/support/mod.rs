@@ -142,6 +142,19 @@ impl TestServer {
             .token
     }
 
+    /// `DELETE /identities/{identity}/tokens` with the access key; 204 expected.
+    pub async fn revoke_tokens(&self, identity: &str) {
+        let response = self
+            .admin(
+                reqwest::Method::DELETE,
+                &format!("/identities/{identity}/tokens"),
+            )
+            .send()
+            .await
+            .expect("DELETE tokens");
+        assert_eq!(response.status(), 204);
+    }
+
     /// `GET path` without credentials.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.expect("GET")
@@ -188,6 +201,48 @@ impl TestServer {
         let status = response.status().as_u16();
         (status, response.json().await.expect("json body"))
     }
+}
+
+/// Who took part in [`TestServer::declined_by_both`]'s call, and the call.
+pub struct DeclinedGroupCall {
+    pub alice: String,
+    pub bob: String,
+    pub carol: String,
+    pub call: appel_protocol::CallId,
+}
+
+impl TestServer {
+    /// Alice calls Bob and Carol, who both decline; Alice is told 0/5003 (every target declined).
+    pub async fn declined_by_both(&self) -> DeclinedGroupCall {
+        let (alice, mut alice1) = self.user("alice-1").await;
+        let (bob, mut bob1) = self.user("bob-1").await;
+        let (carol, mut carol1) = self.user("carol-1").await;
+        let (call, _) = alice1.start_call(&[&bob, &carol]).await;
+        bob1.incoming().await;
+        carol1.incoming().await;
+        bob1.reject(&call).await.expect("bob rejects");
+        carol1.reject(&call).await.expect("carol rejects");
+        client::assert_reason(
+            alice1.call_ended(&call).await,
+            &appel_codes::registry::ALL_TARGETS_DECLINED,
+            "alice",
+        );
+        DeclinedGroupCall {
+            alice,
+            bob,
+            carol,
+            call,
+        }
+    }
+}
+
+/// The string `field` of each member of the array `list`, in order (members without it skipped).
+pub fn strings(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|member| member[field].as_str().map(String::from))
+        .collect()
 }
 
 /// Base64url without padding (to forge tokens).
