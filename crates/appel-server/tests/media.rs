@@ -11,7 +11,7 @@ use std::time::Duration;
 use appel_codes::registry;
 use appel_protocol::{CallId, ClientFrame};
 use support::client::assert_reason;
-use support::media::{self, answer_offers, offer, MediaPeer};
+use support::media::{self, offer, serve_until, MediaPeer};
 use support::{Client, TestServer};
 
 const MEDIA_SETUP: Duration = Duration::from_millis(1500);
@@ -82,26 +82,6 @@ async fn connect_media(call: &CallId, clients: &mut [Client], ids: &[String]) ->
         peers.push(peer);
     }
     peers
-}
-
-/// Answers the server's offers until `done` holds, for at most `limit`.
-async fn serve_until(
-    clients: &mut [Client],
-    peers: &[MediaPeer],
-    limit: Duration,
-    done: impl Fn(&[MediaPeer]) -> bool,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        for (client, peer) in clients.iter_mut().zip(peers) {
-            answer_offers(client, peer).await;
-        }
-        if done(peers) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 /// Every peer got at least `at_least` audio and video frames from each other peer, and none of

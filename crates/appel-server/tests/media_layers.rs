@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use appel_codes::{registry, CallingError};
 use appel_media::client::MediaClient;
 use appel_protocol::{CallId, ClientFrame, ServerFrame};
+use support::media::{serve_until, AnswersOffers};
 use support::{Client, TestServer};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
@@ -288,24 +289,10 @@ async fn answer_offers(client: &mut Client, peer: &Peer) {
     client.restore_backlog(kept);
 }
 
-/// Serves offers until `done` holds, for at most `limit`.
-async fn serve_until(
-    clients: &mut [Client],
-    peers: &[Peer],
-    limit: Duration,
-    done: impl Fn(&[Peer]) -> bool,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        for (client, peer) in clients.iter_mut().zip(peers) {
-            answer_offers(client, peer).await;
-        }
-        if done(peers) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+impl AnswersOffers for Peer {
+    async fn answer_offers(&self, client: &mut Client) {
+        answer_offers(client, self).await;
     }
-    false
 }
 
 async fn view(

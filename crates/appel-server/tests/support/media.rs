@@ -223,3 +223,35 @@ pub async fn assert_nobody_left(clients: &mut [Client]) {
         );
     }
 }
+
+/// A test's media peer, which answers the server's renegotiations for its client.
+pub trait AnswersOffers {
+    /// Answers every `mediaOffer` `client` got so far.
+    async fn answer_offers(&self, client: &mut Client);
+}
+
+impl AnswersOffers for MediaPeer {
+    async fn answer_offers(&self, client: &mut Client) {
+        answer_offers(client, self).await;
+    }
+}
+
+/// Answers the server's offers until `done` holds, for at most `limit`; whether it held.
+pub async fn serve_until<P: AnswersOffers>(
+    clients: &mut [Client],
+    peers: &[P],
+    limit: Duration,
+    done: impl Fn(&[P]) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        for (client, peer) in clients.iter_mut().zip(peers) {
+            peer.answer_offers(client).await;
+        }
+        if done(peers) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
