@@ -112,6 +112,18 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     }
 }
 
+/// `POST /rooms` with `body`, which must be stored (201); the room.
+async fn created_room(server: &TestServer, body: &Value) -> Value {
+    let response = server
+        .admin(Method::POST, "/rooms")
+        .json(body)
+        .send()
+        .await
+        .expect("POST /rooms");
+    assert_eq!(response.status(), 201);
+    response.json().await.expect("room")
+}
+
 fn authorized(server: &TestServer, method: &str, path: &str, extra: &str) -> String {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{extra}\r\n",
@@ -147,14 +159,11 @@ async fn a_long_roster_identity_is_refused_and_nothing_is_stored() {
 
     // An existing room keeps its roster when a patch carries an identity over the limit, or more
     // entries than a roster holds, in one request or added up over several.
-    let response = server
-        .admin(Method::POST, "/rooms")
-        .json(&json!({ "participants": [{ "identity": "alice", "role": "Presenter" }] }))
-        .send()
-        .await
-        .expect("POST /rooms");
-    assert_eq!(response.status(), 201);
-    let room: Value = response.json().await.expect("room");
+    let room = created_room(
+        &server,
+        &json!({ "participants": [{ "identity": "alice", "role": "Presenter" }] }),
+    )
+    .await;
     let id = room["id"].as_str().expect("id");
     let path = format!("/rooms/{id}/participants");
     let entries = |from: usize, count: usize| -> Vec<Value> {
@@ -209,14 +218,11 @@ async fn concurrent_roster_additions_never_overshoot_the_roster_limit() {
     // fits; together they would make 1,201. The check and the write happen in one store
     // transaction, so exactly as many succeed as fit and the roster ends at most at 1,000.
     let server = TestServer::start().await;
-    let response = server
-        .admin(Method::POST, "/rooms")
-        .json(&json!({ "participants": [{ "identity": "host", "role": "Presenter" }] }))
-        .send()
-        .await
-        .expect("POST /rooms");
-    assert_eq!(response.status(), 201);
-    let room: Value = response.json().await.expect("room");
+    let room = created_room(
+        &server,
+        &json!({ "participants": [{ "identity": "host", "role": "Presenter" }] }),
+    )
+    .await;
     let path = format!("/rooms/{}/participants", room["id"].as_str().expect("id"));
     let requests = (0..20).map(|batch| {
         let request = server.admin(Method::PATCH, &path).json(&json!({
