@@ -1058,22 +1058,16 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
             reason,
             raw_cause,
             ended_by,
-        } => vec![
-            RecordOp::LegLeft {
-                call_id: call.0.clone(),
-                participant_id: participant.0.clone(),
-                identity: identity.0,
-                endpoint_id: Some(endpoint.0),
-                at: wall(anchor, at),
-                reason,
-                raw_cause,
-            },
-            RecordOp::EndedBy {
-                call_id: call.0,
-                participant_id: Some(participant.0),
-                ended_by: ended_by_json(&ended_by),
-            },
-        ],
+        } => vec![RecordOp::LegLeft {
+            call_id: call.0,
+            participant_id: participant.0,
+            identity: identity.0,
+            endpoint_id: Some(endpoint.0),
+            at: wall(anchor, at),
+            reason,
+            raw_cause,
+            ended_by: Some(ended_by_json(&ended_by)),
+        }],
         RecordEvent::Timeline {
             call,
             at,
@@ -1090,18 +1084,12 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
             at,
             reason,
             ended_by,
-        } => vec![
-            RecordOp::CallEnded {
-                call_id: call.0.clone(),
-                at: wall(anchor, at),
-                reason: Some(reason),
-            },
-            RecordOp::EndedBy {
-                call_id: call.0,
-                participant_id: None,
-                ended_by: ended_by_json(&ended_by),
-            },
-        ],
+        } => vec![RecordOp::CallEnded {
+            call_id: call.0,
+            at: wall(anchor, at),
+            reason: Some(reason),
+            ended_by: Some(ended_by_json(&ended_by)),
+        }],
         RecordEvent::TargetEnded {
             call,
             participant,
@@ -1110,21 +1098,15 @@ fn record_ops(event: RecordEvent, anchor: (Instant, SystemTime)) -> Vec<RecordOp
             reason,
             raw_cause,
             ended_by,
-        } => vec![
-            RecordOp::TargetEnded {
-                call_id: call.0.clone(),
-                participant_id: participant.0.clone(),
-                identity: identity.0,
-                at: wall(anchor, at),
-                reason,
-                raw_cause,
-            },
-            RecordOp::EndedBy {
-                call_id: call.0,
-                participant_id: Some(participant.0),
-                ended_by: ended_by_json(&ended_by),
-            },
-        ],
+        } => vec![RecordOp::TargetEnded {
+            call_id: call.0,
+            participant_id: participant.0,
+            identity: identity.0,
+            at: wall(anchor, at),
+            reason,
+            raw_cause,
+            ended_by: Some(ended_by_json(&ended_by)),
+        }],
         RecordEvent::RingEnded {
             call,
             participant,
@@ -1249,5 +1231,105 @@ mod tests {
                 SystemTime::UNIX_EPOCH + Duration::from_secs(999)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use appel_controller::TimelineKind;
+    use appel_protocol::EndedBy;
+    use std::time::Duration;
+
+    /// The records one answered call leaves, as the controller reports them: the caller's and the
+    /// callee's legs, ringing and answering on the timeline, and the call's end.
+    fn answered_call(start: Instant) -> Vec<RecordEvent> {
+        let call: CallId = "c1".into();
+        let later = |ms| start + Duration::from_millis(ms);
+        let alice = EndedBy::participant("p1".into(), "alice".into());
+        let left = |participant: &str, identity: &str, at| RecordEvent::LegLeft {
+            call: call.clone(),
+            participant: participant.into(),
+            endpoint: format!("{identity}-phone").as_str().into(),
+            identity: identity.into(),
+            at,
+            reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+            raw_cause: None,
+            ended_by: alice.clone(),
+        };
+        vec![
+            RecordEvent::CallCreated {
+                call: call.clone(),
+                caller: "alice".into(),
+                caller_participant: "p1".into(),
+                caller_endpoint: "alice-phone".into(),
+                targets: vec!["bob".into()],
+                video: false,
+                at: start,
+            },
+            RecordEvent::LegJoined {
+                call: call.clone(),
+                participant: "p1".into(),
+                endpoint: "alice-phone".into(),
+                identity: "alice".into(),
+                at: start,
+            },
+            RecordEvent::Timeline {
+                call: call.clone(),
+                at: later(5),
+                kind: TimelineKind::Ringing,
+                detail: "bob-phone".into(),
+            },
+            RecordEvent::LegJoined {
+                call: call.clone(),
+                participant: "p2".into(),
+                endpoint: "bob-phone".into(),
+                identity: "bob".into(),
+                at: later(10),
+            },
+            left("p2", "bob", later(50)),
+            left("p1", "alice", later(50)),
+            RecordEvent::CallEnded {
+                call: call.clone(),
+                at: later(50),
+                reason: CallEndReason::of(&registry::CALL_ENDED_LOCALLY),
+                ended_by: alice.clone(),
+            },
+        ]
+    }
+
+    #[tokio::test]
+    async fn who_ended_a_leg_is_written_by_the_statement_that_ends_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        // One batch per call, as under load: every start meets its end in the same transaction.
+        let writer = RecordWriter::start(store.path(), 1000, Duration::from_secs(60))
+            .expect("the records writer starts");
+        let anchor = (Instant::now(), SystemTime::now());
+        let ops: Vec<RecordOp> = answered_call(anchor.0)
+            .into_iter()
+            .flat_map(|event| record_ops(event, anchor))
+            .collect();
+        writer.write_all(ops);
+        writer.flush().await;
+        // The "last alive" stamp, the call (created and ended: one row), its two legs (joined and
+        // left: one row each), and two timeline lines (created, ringing). Writing each ender with
+        // an UPDATE of its own took three more.
+        assert_eq!(writer.statements(), 6);
+        let record = store
+            .call_record("c1")
+            .await
+            .expect("read")
+            .expect("the call is stored");
+        let json = serde_json::to_value(&record).expect("json");
+        let alice =
+            serde_json::json!({"by": "participant", "participantId": "p1", "identity": "alice"});
+        assert_eq!(json["endedBy"], alice, "{json}");
+        let legs = json["legs"].as_array().expect("legs");
+        assert_eq!(legs.len(), 2, "{json}");
+        for leg in legs {
+            assert_eq!(leg["endedBy"], alice, "{leg}");
+        }
+        writer.close().await;
     }
 }

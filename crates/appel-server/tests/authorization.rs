@@ -54,29 +54,7 @@ async fn connected(client: &mut Client, call: &CallId) {
 
 /// `joinCall` of `call`; the participant id joined as, or the refusal.
 async fn join(client: &mut Client, call: &CallId) -> Result<ParticipantId, CallingError> {
-    let request_id = client.request_id();
-    client
-        .send(ClientFrame::JoinCall {
-            request_id,
-            call_id: call.clone(),
-            video: false,
-        })
-        .await;
-    client
-        .wait_for("callJoined or error", |f| match f {
-            ServerFrame::CallJoined {
-                request_id: r,
-                participant_id,
-                ..
-            } if *r == request_id => Some(Ok(participant_id.clone())),
-            ServerFrame::Error {
-                request_id: Some(r),
-                error,
-                ..
-            } if *r == request_id => Some(Err(error.clone())),
-            _ => None,
-        })
-        .await
+    client.join_call(call, false).await
 }
 
 /// An id of the same shape that no call has: the time-ordered half kept, the random half not.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use appel_codes::{registry, Entry};
 use serde_json::Value;
 use support::client::assert_reason;
-use support::TestServer;
+use support::{strings, DeclinedGroupCall, TestServer};
 
 /// The leg of `identity` in a call record.
 fn leg<'a>(record: &'a Value, identity: &str) -> &'a Value {
@@ -31,30 +31,18 @@ fn assert_leg_reason(leg: &Value, entry: &Entry) {
 }
 
 fn call_ids(page: &Value) -> Vec<String> {
-    page["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .filter_map(|c| c["id"].as_str().map(String::from))
-        .collect()
+    strings(&page["calls"], "id")
 }
 
 #[tokio::test]
 async fn a_call_two_targets_declined_is_found_by_each_decliner_and_603() {
     let server = TestServer::start().await;
-    let (alice, mut alice1) = server.user("alice-1").await;
-    let (bob, mut bob1) = server.user("bob-1").await;
-    let (carol, mut carol1) = server.user("carol-1").await;
-    let (call, _) = alice1.start_call(&[&bob, &carol]).await;
-    bob1.incoming().await;
-    carol1.incoming().await;
-    bob1.reject(&call).await.expect("bob rejects");
-    carol1.reject(&call).await.expect("carol rejects");
-    assert_reason(
-        alice1.call_ended(&call).await,
-        &registry::ALL_TARGETS_DECLINED,
-        "alice",
-    );
+    let DeclinedGroupCall {
+        alice,
+        bob,
+        carol,
+        call,
+    } = server.declined_by_both().await;
 
     let (status, record) = server.get_json(&format!("/calls/{call}")).await;
     assert_eq!(status, 200, "{record}");
@@ -385,12 +373,7 @@ async fn metrics_move_by_exactly_the_calls_made_and_need_the_access_key() {
 
 /// The kinds of a call record's timeline, in order.
 fn kinds(record: &Value) -> Vec<String> {
-    record["timeline"]
-        .as_array()
-        .expect("timeline")
-        .iter()
-        .filter_map(|e| e["kind"].as_str().map(String::from))
-        .collect()
+    strings(&record["timeline"], "kind")
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{problem, TestServer};
+use support::{assert_entry, problem, TestServer, PROBLEM_MEMBERS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -39,15 +39,7 @@ impl Answer {
         );
         let body: Value = serde_json::from_slice(&self.body).expect("problem json");
         assert_eq!(body["status"], self.status, "{body}");
-        for member in [
-            "type",
-            "title",
-            "detail",
-            "code",
-            "subCode",
-            "resultCategory",
-            "name",
-        ] {
+        for member in PROBLEM_MEMBERS {
             assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
         }
         body
@@ -120,10 +112,16 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     }
 }
 
-fn assert_entry(body: &Value, code: u16, sub_code: u32, name: &str) {
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["subCode"], sub_code, "{body}");
-    assert_eq!(body["name"], name, "{body}");
+/// `POST /rooms` with `body`, which must be stored (201); the room.
+async fn created_room(server: &TestServer, body: &Value) -> Value {
+    let response = server
+        .admin(Method::POST, "/rooms")
+        .json(body)
+        .send()
+        .await
+        .expect("POST /rooms");
+    assert_eq!(response.status(), 201);
+    response.json().await.expect("room")
 }
 
 fn authorized(server: &TestServer, method: &str, path: &str, extra: &str) -> String {
@@ -161,14 +159,11 @@ async fn a_long_roster_identity_is_refused_and_nothing_is_stored() {
 
     // An existing room keeps its roster when a patch carries an identity over the limit, or more
     // entries than a roster holds, in one request or added up over several.
-    let response = server
-        .admin(Method::POST, "/rooms")
-        .json(&json!({ "participants": [{ "identity": "alice", "role": "Presenter" }] }))
-        .send()
-        .await
-        .expect("POST /rooms");
-    assert_eq!(response.status(), 201);
-    let room: Value = response.json().await.expect("room");
+    let room = created_room(
+        &server,
+        &json!({ "participants": [{ "identity": "alice", "role": "Presenter" }] }),
+    )
+    .await;
     let id = room["id"].as_str().expect("id");
     let path = format!("/rooms/{id}/participants");
     let entries = |from: usize, count: usize| -> Vec<Value> {
@@ -223,14 +218,11 @@ async fn concurrent_roster_additions_never_overshoot_the_roster_limit() {
     // fits; together they would make 1,201. The check and the write happen in one store
     // transaction, so exactly as many succeed as fit and the roster ends at most at 1,000.
     let server = TestServer::start().await;
-    let response = server
-        .admin(Method::POST, "/rooms")
-        .json(&json!({ "participants": [{ "identity": "host", "role": "Presenter" }] }))
-        .send()
-        .await
-        .expect("POST /rooms");
-    assert_eq!(response.status(), 201);
-    let room: Value = response.json().await.expect("room");
+    let room = created_room(
+        &server,
+        &json!({ "participants": [{ "identity": "host", "role": "Presenter" }] }),
+    )
+    .await;
     let path = format!("/rooms/{}/participants", room["id"].as_str().expect("id"));
     let requests = (0..20).map(|batch| {
         let request = server.admin(Method::PATCH, &path).json(&json!({
@@ -369,12 +361,7 @@ async fn an_oversized_body_is_413_problem_json() {
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_are_problem_json() {
     let server = TestServer::start().await;
-    let response = server
-        .http
-        .get(server.url("/no/such/route"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/no/such/route").await;
     let (status, body) = problem(response).await;
     assert_eq!(status, 404);
     assert_entry(&body, 404, 900110, "ROUTE_NOT_FOUND");
@@ -382,12 +369,7 @@ async fn unknown_routes_and_wrong_methods_are_problem_json() {
         .as_str()
         .is_some_and(|d| d.contains("GET /no/such/route")));
 
-    let response = server
-        .http
-        .get(server.url("/app/../../etc/passwd"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/app/../../etc/passwd").await;
     let (status, body) = problem(response).await;
     assert_eq!(status, 404);
     assert_entry(&body, 404, 900110, "ROUTE_NOT_FOUND");
@@ -414,11 +396,8 @@ async fn unknown_routes_and_wrong_methods_are_problem_json() {
 async fn a_long_uri_is_414_problem_json() {
     let server = TestServer::start().await;
     let response = server
-        .http
-        .get(server.url(&format!("/health?pad={}", "a".repeat(9000))))
-        .send()
-        .await
-        .expect("GET");
+        .get(&format!("/health?pad={}", "a".repeat(9000)))
+        .await;
     let (status, body) = problem(response).await;
     assert_eq!(status, 414);
     assert_entry(&body, 414, 900113, "URI_TOO_LONG");
@@ -466,12 +445,7 @@ async fn huge_or_numerous_headers_are_431_problem_json() {
     }
 
     // The same server still serves a normal request.
-    let response = server
-        .http
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/health").await;
     assert_eq!(response.status(), 200);
 }
 
@@ -703,12 +677,7 @@ async fn upgraded_signaling_connections_leave_the_http_count() {
         let (_, client) = server.user(&format!("endpoint-{i}")).await;
         clients.push(client);
     }
-    let response = server
-        .http
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/health").await;
     assert_eq!(
         response.status(),
         200,

@@ -9,9 +9,9 @@ mod support;
 use std::time::Duration;
 
 use appel_codes::registry;
-use appel_protocol::{CallId, ClientFrame, ServerFrame};
+use appel_protocol::{CallId, ClientFrame};
 use support::client::assert_reason;
-use support::media::{answer_offers, offer, MediaPeer};
+use support::media::{self, offer, serve_until, MediaPeer};
 use support::{Client, TestServer};
 
 const MEDIA_SETUP: Duration = Duration::from_millis(1500);
@@ -33,29 +33,11 @@ async fn server() -> TestServer {
 
 /// `joinCall`; the participant id joined as.
 async fn join(client: &mut Client, call: &CallId) -> String {
-    let request_id = client.request_id();
     client
-        .send(ClientFrame::JoinCall {
-            request_id,
-            call_id: call.clone(),
-            video: true,
-        })
-        .await;
-    client
-        .wait_for("callJoined", |f| match f {
-            ServerFrame::CallJoined {
-                request_id: r,
-                participant_id,
-                ..
-            } if *r == request_id => Some(participant_id.to_string()),
-            ServerFrame::Error {
-                request_id: Some(r),
-                error,
-                ..
-            } if *r == request_id => panic!("joinCall refused: {error}"),
-            _ => None,
-        })
+        .join_call(call, true)
         .await
+        .unwrap_or_else(|error| panic!("joinCall refused: {error}"))
+        .to_string()
 }
 
 /// A group call of `names` (the first starts it, joinable, the others join by id).
@@ -102,41 +84,13 @@ async fn connect_media(call: &CallId, clients: &mut [Client], ids: &[String]) ->
     peers
 }
 
-/// Answers the server's offers until `done` holds, for at most `limit`.
-async fn serve_until(
-    clients: &mut [Client],
-    peers: &[MediaPeer],
-    limit: Duration,
-    done: impl Fn(&[MediaPeer]) -> bool,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        for (client, peer) in clients.iter_mut().zip(peers) {
-            answer_offers(client, peer).await;
-        }
-        if done(peers) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 /// Every peer got at least `at_least` audio and video frames from each other peer, and none of
 /// its own.
 fn hears_everyone_else(peers: &[MediaPeer], at_least: usize) -> bool {
-    peers.iter().all(|peer| {
-        let counts = peer.counts();
-        !counts.contains_key(&peer.name)
-            && peers
-                .iter()
-                .filter(|other| other.name != peer.name)
-                .all(|other| {
-                    counts
-                        .get(&other.name)
-                        .is_some_and(|(audio, video)| *audio >= at_least && *video >= at_least)
-                })
-    })
+    media::hears_everyone_else(peers, at_least)
+        && peers
+            .iter()
+            .all(|peer| !peer.counts().contains_key(&peer.name))
 }
 
 fn describe(peers: &[MediaPeer]) -> String {
@@ -170,16 +124,7 @@ async fn three_native_clients_in_a_group_call_each_receive_the_two_others_audio_
     .await;
     assert!(heard, "not everyone heard everyone: {}", describe(&peers));
     // Nobody left: the media server's reports did not remove anyone who was fine.
-    for client in &mut clients {
-        let frames = client.drain().await;
-        assert!(
-            !frames.iter().any(|f| matches!(
-                f,
-                ServerFrame::ParticipantLeft { .. } | ServerFrame::CallEnded { .. }
-            )),
-            "{frames:?}"
-        );
-    }
+    media::assert_nobody_left(&mut clients).await;
 }
 
 #[tokio::test]

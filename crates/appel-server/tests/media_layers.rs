@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use appel_codes::{registry, CallingError};
 use appel_media::client::MediaClient;
 use appel_protocol::{CallId, ClientFrame, ServerFrame};
+use support::media::{serve_until, AnswersOffers};
 use support::{Client, TestServer};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
@@ -251,27 +252,9 @@ async fn drive(
 
 /// `mediaOffer` with the peer's offer; applies the answer.
 async fn connect_media(client: &mut Client, call: &CallId, peer: &Peer, sdp: String) {
-    let request_id = client.request_id();
-    client
-        .send(ClientFrame::MediaOffer {
-            request_id,
-            call_id: call.clone(),
-            sdp,
-        })
-        .await;
-    let answer = client
-        .wait_for("mediaAnswer", |f| match f {
-            ServerFrame::MediaAnswer {
-                request_id: r, sdp, ..
-            } if *r == request_id => Some(sdp.clone()),
-            ServerFrame::Error {
-                request_id: Some(r),
-                error,
-                ..
-            } if *r == request_id => panic!("mediaOffer refused: {error}"),
-            _ => None,
-        })
-        .await;
+    let answer = support::media::offer(client, call, sdp)
+        .await
+        .unwrap_or_else(|error| panic!("mediaOffer refused: {error}"));
     peer.client
         .lock()
         .unwrap()
@@ -306,24 +289,10 @@ async fn answer_offers(client: &mut Client, peer: &Peer) {
     client.restore_backlog(kept);
 }
 
-/// Serves offers until `done` holds, for at most `limit`.
-async fn serve_until(
-    clients: &mut [Client],
-    peers: &[Peer],
-    limit: Duration,
-    done: impl Fn(&[Peer]) -> bool,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        for (client, peer) in clients.iter_mut().zip(peers) {
-            answer_offers(client, peer).await;
-        }
-        if done(peers) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+impl AnswersOffers for Peer {
+    async fn answer_offers(&self, client: &mut Client) {
+        answer_offers(client, self).await;
     }
-    false
 }
 
 async fn view(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use appel_codes::registry;
 use appel_protocol::{CallId, ClientFrame, ServerFrame};
-use support::media::{answer_offers, offer, MediaPeer};
+use support::media::{answer_offers, assert_nobody_left, hears_everyone_else, offer, MediaPeer};
 use support::{Client, TestServer};
 
 /// Waits for `incomingCall`; this identity's participant id should it accept.
@@ -33,21 +33,6 @@ async fn told_media_server(client: &mut Client, call: &CallId) {
             _ => None,
         })
         .await
-}
-
-/// Every peer got at least `at_least` audio and video frames from each other peer.
-fn hears_everyone_else(peers: &[MediaPeer], at_least: usize) -> bool {
-    peers.iter().all(|peer| {
-        let counts = peer.counts();
-        peers
-            .iter()
-            .filter(|other| other.name != peer.name)
-            .all(|other| {
-                counts
-                    .get(&other.name)
-                    .is_some_and(|(audio, video)| *audio >= at_least && *video >= at_least)
-            })
-    })
 }
 
 #[tokio::test]
@@ -119,14 +104,5 @@ async fn a_one_to_one_call_that_gains_a_third_participant_moves_to_the_media_ser
     assert!(hears_everyone_else(&peers, 25), "{seen:?}");
 
     // Nobody's call ended or lost anyone on the way.
-    for client in &mut clients {
-        let frames = client.drain().await;
-        assert!(
-            !frames.iter().any(|f| matches!(
-                f,
-                ServerFrame::ParticipantLeft { .. } | ServerFrame::CallEnded { .. }
-            )),
-            "{frames:?}"
-        );
-    }
+    assert_nobody_left(&mut clients).await;
 }

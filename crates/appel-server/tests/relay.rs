@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use reqwest::Method;
 use serde_json::Value;
 use sha1::Sha1;
 use support::{problem, TestServer};
@@ -115,12 +114,7 @@ async fn relay_credentials_are_refused_without_a_valid_user_token() {
         assert!(body.get("iceServers").is_none(), "{what}");
     }
     // Revoking the identity's tokens stops its relay credentials too.
-    let response = server
-        .admin(Method::DELETE, &format!("/identities/{identity}/tokens"))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(response.status(), 204);
+    server.revoke_tokens(&identity).await;
     let (status, _) = fetch(&server, Some(&token)).await;
     assert_eq!(status, 401, "a revoked token");
 }

@@ -6,25 +6,13 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{base64url, problem, TestServer};
-
-fn assert_problem(body: &Value, code: u16, sub_code: u32, category: &str, name: &str) {
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["subCode"], sub_code, "{body}");
-    assert_eq!(body["resultCategory"], category, "{body}");
-    assert_eq!(body["name"], name, "{body}");
-}
+use support::{assert_problem, base64url, problem, TestServer, PROBLEM_MEMBERS};
 
 #[tokio::test]
 async fn health_answers_ok_and_publishes_the_reconnect_grace() {
     let server =
         TestServer::start_with(|c| c.timers.reconnect_grace = Duration::from_secs(90)).await;
-    let response = server
-        .http
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/health").await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["status"], "ok");
@@ -54,12 +42,7 @@ async fn ready_answers_200_and_503_900118_while_the_database_is_held_by_another_
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, body) = server.get_json("/health").await;
     assert_eq!(status, 200, "liveness is not readiness: {body}");
-    let response = server
-        .http
-        .get(server.url("/ready"))
-        .send()
-        .await
-        .expect("GET /ready");
+    let response = server.get("/ready").await;
     let (status, body) = problem(response).await;
     assert_eq!(status, 503);
     assert_problem(
@@ -87,6 +70,60 @@ async fn ready_answers_200_and_503_900118_while_the_database_is_held_by_another_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ready, "ready again once the lock is released");
+}
+
+#[tokio::test]
+async fn a_locked_database_makes_ready_answer_503_at_once_and_holds_up_no_other_request() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get_json("/calls").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Another program holds the write lock for longer than every deadline below.
+    let path = server.data.path().join("appel.db");
+    let (locked, wait_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let db = rusqlite::Connection::open(path).expect("open the database");
+        db.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held_by_test (x);")
+            .expect("take the lock");
+        locked.send(()).expect("tell the test");
+        std::thread::sleep(Duration::from_secs(3));
+        db.execute_batch("ROLLBACK").expect("release");
+    });
+    wait_locked.recv().expect("the lock is taken");
+
+    // Probes hammered by a load balancer, with a record query and a liveness check among them:
+    // every one answers well within the shared connection's 5 s busy timeout.
+    let started = std::time::Instant::now();
+    let probes = (0..4).map(|_| server.admin(Method::GET, "/ready").send());
+    let (probes, calls, health) = tokio::join!(
+        futures_util::future::join_all(probes),
+        async {
+            // Sent just after the probes, so it would queue behind one holding the shared
+            // connection.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let sent = std::time::Instant::now();
+            let answer = server.get_json("/calls").await;
+            (answer, sent.elapsed())
+        },
+        server.get_json("/health"),
+    );
+    for probe in probes {
+        let (status, body) = problem(probe.expect("GET /ready")).await;
+        assert_eq!((status, &body["subCode"]), (503, &json!(900118)), "{body}");
+    }
+    let ready_within = started.elapsed();
+    assert!(
+        ready_within < Duration::from_millis(1500),
+        "/ready took {ready_within:?} to say the database is locked"
+    );
+    let ((status, body), calls_within) = calls;
+    assert_eq!(status, 200, "a locked database still answers reads: {body}");
+    assert!(
+        calls_within < Duration::from_millis(1000),
+        "GET /calls waited {calls_within:?} behind the readiness probe"
+    );
+    assert_eq!(health.0, 200, "liveness is not readiness: {}", health.1);
+    holder.join().expect("holder thread");
 }
 
 #[tokio::test]
@@ -256,21 +293,6 @@ async fn call_list_parameters_are_checked() {
     assert_eq!(body["nextCursor"], Value::Null);
 }
 
-async fn validate(server: &TestServer, token: &str) -> (u16, Value) {
-    let response = server
-        .http
-        .get(server.url("/validate"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET /validate");
-    if response.status() == 200 {
-        (200, response.json().await.expect("json"))
-    } else {
-        problem(response).await
-    }
-}
-
 fn assert_unauthenticated(result: (u16, Value), what: &str) {
     assert_eq!(result.0, 401, "{what}");
     assert_problem(
@@ -287,46 +309,27 @@ async fn validate_refuses_forged_expired_unsigned_revoked_and_deleted_tokens_wit
     let server = TestServer::start().await;
     let id = server.create_identity().await;
     let good = server.token(&id).await;
-    assert_eq!(validate(&server, &good).await.0, 200);
+    assert_eq!(server.validate(&good).await.0, 200);
 
-    let forged = appel_server::tokens::TokenKeys::from_access_key("another-key")
-        .issue(
-            &id,
-            &["voip".to_string()],
-            0,
-            std::time::SystemTime::now(),
-            std::time::SystemTime::now() + Duration::from_secs(3600),
-        )
-        .expect("issue")
-        .token;
-    assert_unauthenticated(validate(&server, &forged).await, "forged");
+    let forged = server.forged_token(&id, "another-key");
+    assert_unauthenticated(server.validate(&forged).await, "forged");
 
     let expired = server.short_token(&id, Duration::from_millis(1));
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_unauthenticated(validate(&server, &expired).await, "expired");
+    assert_unauthenticated(server.validate(&expired).await, "expired");
 
     let payload = good.split('.').nth(1).expect("payload");
     let unsigned = format!("{}.{payload}.", base64url(br#"{"alg":"none","typ":"JWT"}"#));
-    assert_unauthenticated(validate(&server, &unsigned).await, "alg none");
+    assert_unauthenticated(server.validate(&unsigned).await, "alg none");
 
-    let missing = server
-        .http
-        .get(server.url("/validate"))
-        .send()
-        .await
-        .expect("GET");
+    let missing = server.get("/validate").await;
     assert_unauthenticated(problem(missing).await, "no token");
 
-    let revoked = server
-        .admin(Method::DELETE, &format!("/identities/{id}/tokens"))
-        .send()
-        .await
-        .expect("DELETE tokens");
-    assert_eq!(revoked.status(), 204);
-    assert_unauthenticated(validate(&server, &good).await, "revoked");
+    server.revoke_tokens(&id).await;
+    assert_unauthenticated(server.validate(&good).await, "revoked");
     let after = server.token(&id).await;
     assert_eq!(
-        validate(&server, &after).await.0,
+        server.validate(&after).await.0,
         200,
         "a token issued after revocation works"
     );
@@ -337,18 +340,13 @@ async fn validate_refuses_forged_expired_unsigned_revoked_and_deleted_tokens_wit
         .await
         .expect("DELETE identity");
     assert_eq!(deleted.status(), 204);
-    assert_unauthenticated(validate(&server, &after).await, "deleted identity");
+    assert_unauthenticated(server.validate(&after).await, "deleted identity");
 }
 
 #[tokio::test]
 async fn openapi_document_covers_every_route_and_the_problem_schema() {
     let server = TestServer::start().await;
-    let response = server
-        .http
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/openapi.json").await;
     assert_eq!(response.status(), 200);
     let document: Value = response.json().await.expect("json");
     assert_eq!(document["openapi"], "3.1.0");
@@ -359,16 +357,7 @@ async fn openapi_document_covers_every_route_and_the_problem_schema() {
         );
     }
     let required = &document["components"]["schemas"]["Problem"]["required"];
-    for member in [
-        "type",
-        "title",
-        "status",
-        "detail",
-        "code",
-        "subCode",
-        "resultCategory",
-        "name",
-    ] {
+    for member in PROBLEM_MEMBERS {
         assert!(
             required
                 .as_array()
@@ -381,12 +370,7 @@ async fn openapi_document_covers_every_route_and_the_problem_schema() {
 #[tokio::test]
 async fn signaling_without_upgrade_is_a_problem_document() {
     let server = TestServer::start().await;
-    let response = server
-        .http
-        .get(server.url("/signaling"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/signaling").await;
     let (status, body) = problem(response).await;
     assert_eq!(status, 400);
     assert_problem(&body, 400, 900102, "ExpectedError", "INVALID_REQUEST");

@@ -47,12 +47,7 @@ async fn named_identity(server: &TestServer, name: &str) -> String {
 #[tokio::test]
 async fn the_committed_document_is_the_one_the_server_serves() {
     let server = TestServer::start().await;
-    let response = server
-        .http
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .expect("GET");
+    let response = server.get("/openapi.json").await;
     assert_eq!(response.status(), 200);
     let served = response.text().await.expect("text");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");

@@ -105,20 +105,8 @@ async fn every_endpoint_declining_ends_the_caller_with_487_10024() {
 
 #[tokio::test]
 async fn every_target_declining_ends_a_group_caller_with_0_5003() {
-    let server = TestServer::start().await;
-    let (_, mut alice) = server.user("alice-1").await;
-    let (bob, mut bob1) = server.user("bob-1").await;
-    let (carol, mut carol1) = server.user("carol-1").await;
-    let (call, _) = alice.start_call(&[&bob, &carol]).await;
-    bob1.incoming().await;
-    carol1.incoming().await;
-    bob1.reject(&call).await.expect("bob rejects");
-    carol1.reject(&call).await.expect("carol rejects");
-    assert_reason(
-        alice.call_ended(&call).await,
-        &registry::ALL_TARGETS_DECLINED,
-        "alice",
-    );
+    // The helper asserts the caller's 0/5003.
+    TestServer::start().await.declined_by_both().await;
 }
 
 #[tokio::test]

@@ -121,16 +121,7 @@ async fn hello_with_bad_forged_expired_revoked_or_unsigned_token_is_refused_with
     let server = TestServer::start().await;
     let id = server.create_identity().await;
     let good = server.token(&id).await;
-    let forged = appel_server::tokens::TokenKeys::from_access_key("someone-else")
-        .issue(
-            &id,
-            &["voip".to_string()],
-            0,
-            std::time::SystemTime::now(),
-            std::time::SystemTime::now() + Duration::from_secs(3600),
-        )
-        .expect("issue")
-        .token;
+    let forged = server.forged_token(&id, "someone-else");
     let expired = server.short_token(&id, Duration::from_millis(1));
     let payload = good.split('.').nth(1).expect("payload");
     let unsigned = format!("{}.{payload}.", base64url(br#"{"alg":"none","typ":"JWT"}"#));
@@ -151,12 +142,7 @@ async fn hello_with_bad_forged_expired_revoked_or_unsigned_token_is_refused_with
             appel_codes::ResultCategory::UnexpectedClientError
         );
     }
-    let revoke = server
-        .admin(reqwest::Method::DELETE, &format!("/identities/{id}/tokens"))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(revoke.status(), 204);
+    server.revoke_tokens(&id).await;
     let refused = Client::sign_in(&server.ws_url(), &good, "e1", None).await;
     assert!(
         refused
@@ -260,12 +246,7 @@ async fn refresh_token_is_acknowledged_or_refused_with_10009() {
 async fn revoking_tokens_closes_live_connections_with_fatal_401_10009() {
     let server = TestServer::start().await;
     let (id, mut client) = server.user("e1").await;
-    let revoke = server
-        .admin(reqwest::Method::DELETE, &format!("/identities/{id}/tokens"))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(revoke.status(), 204);
+    server.revoke_tokens(&id).await;
     let (error, fatal) = client.error().await;
     assert!(fatal);
     assert!(error.is(&registry::UNAUTHENTICATED), "{error}");

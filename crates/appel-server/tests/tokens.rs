@@ -71,30 +71,6 @@ async fn refresh(client: &mut Client, token: &str) -> Result<(), CallingError> {
         .await
 }
 
-async fn validate(server: &TestServer, token: &str) -> (u16, Value) {
-    let response = server
-        .http
-        .get(server.url("/validate"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET /validate");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json body"))
-}
-
-async fn revoke(server: &TestServer, identity: &str) {
-    let response = server
-        .admin(
-            reqwest::Method::DELETE,
-            &format!("/identities/{identity}/tokens"),
-        )
-        .send()
-        .await
-        .expect("DELETE tokens");
-    assert_eq!(response.status(), 204);
-}
-
 /// Asserts 401/10009 whose raw cause starts with `why`.
 fn assert_unauthenticated(error: &CallingError, why: &str, what: &str) {
     assert!(error.is(&registry::UNAUTHENTICATED), "{what}: {error}");
@@ -141,7 +117,7 @@ async fn a_token_not_yet_valid_is_refused() {
     );
 
     assert_validate_refused(
-        &validate(&server, &early).await,
+        &server.validate(&early).await,
         "token not yet valid",
         "validate",
     );
@@ -165,7 +141,7 @@ async fn a_token_issued_in_the_future_is_refused() {
     assert!(live.still_served().await);
 
     assert_validate_refused(
-        &validate(&server, &future).await,
+        &server.validate(&future).await,
         "token issued in the future",
         "validate",
     );
@@ -190,7 +166,7 @@ async fn tokens_dated_a_little_ahead_are_accepted_within_the_clock_leeway_only()
     refresh(&mut live, &skewed)
         .await
         .expect("a token within the leeway refreshes");
-    assert_eq!(validate(&server, &skewed).await.0, 200);
+    assert_eq!(server.validate(&skewed).await.0, 200);
 
     // The same token on a server configured without leeway.
     let strict = TestServer::start_with(|c| c.tokens.clock_leeway = Duration::ZERO).await;
@@ -223,7 +199,7 @@ async fn a_future_dated_token_does_not_survive_revocation() {
         .expect("accepted before the revocation");
     let mut owner = server.connect(&id, "phone").await;
 
-    revoke(&server, &id).await;
+    server.revoke_tokens(&id).await;
 
     // Every live connection of the identity ends, whatever token it signed in with.
     for (who, client) in [("attacker", &mut attacker), ("owner", &mut owner)] {
@@ -237,7 +213,7 @@ async fn a_future_dated_token_does_not_survive_revocation() {
     let error = refused_hello(&server, &future_dated).await;
     assert_unauthenticated(&error, "token revoked", "hello");
     assert_validate_refused(
-        &validate(&server, &future_dated).await,
+        &server.validate(&future_dated).await,
         "token revoked",
         "validate",
     );
@@ -254,7 +230,7 @@ async fn a_future_dated_token_does_not_survive_revocation() {
     refresh(&mut owner, &server.token(&id).await)
         .await
         .expect("a new token refreshes");
-    assert_eq!(validate(&server, &fresh).await.0, 200);
+    assert_eq!(server.validate(&fresh).await.0, 200);
     assert!(owner.still_served().await);
 }
 
@@ -268,7 +244,7 @@ async fn a_token_from_before_token_generations_stands_until_the_first_revocation
         .await
         .expect("an older token still signs in");
     drop(client);
-    revoke(&server, &id).await;
+    server.revoke_tokens(&id).await;
     let error = refused_hello(&server, &legacy).await;
     assert_unauthenticated(&error, "token revoked", "legacy token after revocation");
     // A token naming a generation the identity never reached is refused too.
@@ -291,7 +267,7 @@ async fn a_deleted_identitys_tokens_stay_refused() {
     let error = refused_hello(&server, &token).await;
     assert_unauthenticated(&error, "identity deleted", "hello");
     assert_validate_refused(
-        &validate(&server, &token).await,
+        &server.validate(&token).await,
         "identity deleted",
         "validate",
     );

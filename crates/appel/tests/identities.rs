@@ -5,24 +5,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use support::{TestServer, ACCESS_KEY};
+use support::{fresh_shell, TestServer, ACCESS_KEY};
 
 /// Runs `appel ARGS` in `dir` with only the environment given (plus PATH), like a fresh shell.
 fn appel_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_appel"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("LANG", "C.UTF-8");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("appel runs")
+    fresh_shell(dir, args, env).output().expect("appel runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -270,20 +259,11 @@ fn spawn_agent(
     input: &str,
 ) -> std::process::Child {
     use std::io::Write;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_appel"));
+    let mut command = fresh_shell(dir, args, env);
     command
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("LANG", "C.UTF-8")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit());
-    for (key, value) in env {
-        command.env(key, value);
-    }
     let mut child = command.spawn().expect("appel agent starts");
     if let Some(stdin) = child.stdin.as_mut() {
         stdin.write_all(input.as_bytes()).expect("input");

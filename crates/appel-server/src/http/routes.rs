@@ -71,7 +71,7 @@ pub struct Ready {
 }
 
 /// How long `/ready` waits for the database before it counts it as not answering.
-const READY_STORE_DEADLINE: Duration = Duration::from_secs(2);
+const READY_STORE_DEADLINE: Duration = Duration::from_secs(1);
 
 /// `GET /ready`: whether this server can take calls now — for a load balancer or an orchestrator,
 /// where `/health` only says the process answers HTTP. Not ready (503/900118, the failing parts

@@ -717,6 +717,9 @@ mod tests {
                 at: at + Duration::from_millis(5),
                 reason: callee_reason,
                 raw_cause: Some("declined".into()),
+                ended_by: Some(format!(
+                    r#"{{"by":"participant","participantId":"{call}-p2","identity":"bob"}}"#
+                )),
             },
             RecordOp::LegLeft {
                 call_id: call.into(),
@@ -726,11 +729,13 @@ mod tests {
                 at: at + Duration::from_millis(10),
                 reason: CallEndReason::of(&registry::CALL_DECLINED),
                 raw_cause: None,
+                ended_by: Some(r#"{"by":"callControl"}"#.into()),
             },
             RecordOp::CallEnded {
                 call_id: call.into(),
                 at: at + Duration::from_millis(10),
                 reason: Some(CallEndReason::of(&registry::CALL_DECLINED)),
+                ended_by: Some(r#"{"by":"server","cause":"timer"}"#.into()),
             },
         ]
     }
@@ -922,6 +927,7 @@ mod tests {
             at: at + Duration::from_millis(30),
             reason: CallEndReason::of(&registry::RINGING_TIMEOUT),
             raw_cause: None,
+            ended_by: None,
         });
         ops.extend(call_ops(
             "c2",
@@ -932,6 +938,7 @@ mod tests {
             call_id: "c2".into(),
             at: at + Duration::from_secs(2),
             reason: None,
+            ended_by: None,
         });
         let calls = ["c1", "c2"];
         let one_by_one = written(&ops, 1, &calls).await;

@@ -2,7 +2,8 @@
 //!
 //! Short requests (identities, tokens, record queries) share one connection behind a mutex and run on
 //! tokio's blocking pool; call records are written by [`records::RecordWriter`] on its own thread and
-//! connection, so the call controller never waits for the disk.
+//! connection, so the call controller never waits for the disk; `/ready` checks the database on a
+//! third connection with a short busy timeout, so a locked database never stalls the shared one.
 
 mod calls;
 mod federation;
@@ -32,10 +33,17 @@ pub use webhooks::{Delivery, Lane, OutboxEvent, OutboxRow, Subscription};
 /// File name of the database inside the data folder.
 pub const DATABASE_FILE: &str = "appel.db";
 
+/// How long the readiness probe's own connection waits for the database's write lock: a locked
+/// database makes `/ready` answer "not ready" this quickly, not after the shared 5 s busy timeout.
+pub const PROBE_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// The database shared by the HTTP handlers and the signaling handshake.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Mutex<Connection>>,
+    /// The readiness probe's own connection, so a probe never queues behind (or holds up) the
+    /// requests that share `db`.
+    probe: Arc<tokio::sync::Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -52,8 +60,12 @@ impl Store {
         let mut db = open_connection(&path)
             .map_err(|e| storage_error(format!("opening {}", path.display()), e))?;
         migrations::migrate(&mut db).map_err(|e| storage_error("migrating the database", e))?;
+        let probe = open_connection(&path)
+            .and_then(|probe| probe.busy_timeout(PROBE_BUSY_TIMEOUT).map(|()| probe))
+            .map_err(|e| storage_error("opening the readiness probe's connection", e))?;
         Ok(Store {
             db: Arc::new(Mutex::new(db)),
+            probe: Arc::new(tokio::sync::Mutex::new(probe)),
             path,
         })
     }
@@ -64,12 +76,31 @@ impl Store {
     }
 
     /// Takes the database's write lock and lets it go, to tell that records and changes can be
-    /// stored now (`/ready`): a database another program holds still answers reads.
+    /// stored now (`/ready`): a database another program holds still answers reads. Runs on the
+    /// probe's own connection, waiting at most [`PROBE_BUSY_TIMEOUT`] for the database's lock, and
+    /// as long again for a probe already under way (probes wait asynchronously: a load balancer
+    /// polling hard never piles up blocked threads).
     pub async fn ping(&self) -> Result<(), CallingError> {
-        self.run("checking that the database takes writes", |db| {
-            db.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+        const WHAT: &str = "checking that the database takes writes";
+        let probe = tokio::time::timeout(PROBE_BUSY_TIMEOUT, Arc::clone(&self.probe).lock_owned())
+            .await
+            .map_err(|_| storage_error(WHAT, "the previous readiness check has not finished"))?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            probe
+                .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+                .map_err(|e| {
+                    // A transaction whose ROLLBACK failed must not stay open on this connection.
+                    if !probe.is_autocommit() {
+                        let _ = probe.execute_batch("ROLLBACK");
+                    }
+                    storage_error(WHAT, e)
+                })
         })
-        .await
+        .await;
+        match outcome {
+            Ok(result) => result,
+            Err(join) => Err(storage_error(WHAT, join)),
+        }
     }
 
     /// Runs `job` on the shared connection, on the blocking pool.

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -66,6 +66,8 @@ pub enum RecordOp {
         reason: CallEndReason,
         /// The protocol's own cause, verbatim.
         raw_cause: Option<String>,
+        /// Who ended the leg (`EndedBy` as JSON), when known.
+        ended_by: Option<String>,
     },
     /// A target's leg ended without ever being answered, with its own reason.
     TargetEnded {
@@ -81,6 +83,8 @@ pub enum RecordOp {
         reason: CallEndReason,
         /// The protocol's own cause, verbatim.
         raw_cause: Option<String>,
+        /// Who ended the leg (`EndedBy` as JSON), when known.
+        ended_by: Option<String>,
     },
     /// One endpoint of a target stopped ringing, with its own reason.
     RingEnded {
@@ -107,16 +111,8 @@ pub enum RecordOp {
         at: SystemTime,
         /// The call's overall end reason, when there is one.
         reason: Option<CallEndReason>,
-    },
-    /// Who ended a leg (`participant_id` set) or the whole call (`None`), written after that end
-    /// in the same batch.
-    EndedBy {
-        /// Call id.
-        call_id: String,
-        /// The leg's participant, or `None` for the call.
-        participant_id: Option<String>,
-        /// `EndedBy` as JSON.
-        ended_by: String,
+        /// Who ended the call (`EndedBy` as JSON), when known.
+        ended_by: Option<String>,
     },
     /// Anything else worth a line on the call's timeline.
     Timeline {
@@ -157,12 +153,20 @@ pub struct RecordWriter {
     outbox: Arc<Notify>,
     /// Operations sent and not yet through a commit (the metrics' records queue depth).
     queued: Arc<AtomicI64>,
+    /// Statements run by committed batches: what the disk work per call is measured in.
+    statements: Arc<AtomicU64>,
 }
 
 impl RecordWriter {
     /// Operations queued and not yet committed.
     pub fn queued(&self) -> i64 {
         self.queued.load(Ordering::Relaxed).max(0)
+    }
+
+    /// Statements that wrote committed batches so far (each batch also stamps the "last alive"
+    /// mark once).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Whether the writer thread still takes records.
@@ -192,6 +196,8 @@ impl RecordWriter {
         let signal = Arc::clone(&outbox);
         let queued = Arc::new(AtomicI64::new(0));
         let done = Arc::clone(&queued);
+        let statements = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&statements);
         let thread = std::thread::Builder::new()
             .name("appel-records".into())
             .spawn(move || {
@@ -199,6 +205,7 @@ impl RecordWriter {
                     marks,
                     outbox: signal,
                     queued: done,
+                    statements: counted,
                 };
                 run(db, receiver, batch_size.max(1), flush_interval, signals)
             })
@@ -209,6 +216,7 @@ impl RecordWriter {
             committed,
             outbox,
             queued,
+            statements,
         })
     }
 
@@ -281,6 +289,7 @@ struct Signals {
     marks: watch::Sender<u64>,
     outbox: Arc<Notify>,
     queued: Arc<AtomicI64>,
+    statements: Arc<AtomicU64>,
 }
 
 /// What one transaction gathers.
@@ -339,10 +348,15 @@ fn run(
             .iter()
             .any(|op| matches!(op, RecordOp::Webhook(_)));
         if !batch.ops.is_empty() {
-            if let Err(e) = commit(&mut db, &batch.ops) {
+            match commit(&mut db, &batch.ops) {
+                Ok(statements) => {
+                    signals.statements.fetch_add(statements, Ordering::Relaxed);
+                }
                 // The marks are still published: holding the parties' end frames forever would
                 // turn a disk failure into calls that never end for their users.
-                tracing::error!(error = %e, events = batch.ops.len(), "call records could not be committed");
+                Err(e) => {
+                    tracing::error!(error = %e, events = batch.ops.len(), "call records could not be committed");
+                }
             }
         }
         signals.queued.fetch_sub(
@@ -374,18 +388,22 @@ fn stamp_alive(db: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn commit(db: &mut Connection, batch: &[RecordOp]) -> rusqlite::Result<()> {
+/// Commits `batch` in one transaction; returns how many statements wrote it (the "last alive"
+/// stamp included, the transaction's own begin and commit not).
+fn commit(db: &mut Connection, batch: &[RecordOp]) -> rusqlite::Result<u64> {
     let tx = db.transaction()?;
     stamp_alive(&tx)?;
+    let mut statements = 1;
     let merged = merge_pairs(batch);
     for (index, op) in batch.iter().enumerate() {
-        match merged[index] {
+        statements += match merged[index] {
             Merge::Alone => apply(&tx, op)?,
-            Merge::Skipped => {}
+            Merge::Skipped => 0,
             Merge::With(start) => apply_pair(&tx, &batch[start], op)?,
-        }
+        };
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(statements)
 }
 
 /// How one operation of a batch is written.
@@ -441,7 +459,6 @@ fn merge_pairs(batch: &[RecordOp]) -> Vec<Merge> {
             RecordOp::Timeline { .. }
             | RecordOp::TargetEnded { .. }
             | RecordOp::RingEnded { .. }
-            | RecordOp::EndedBy { .. }
             | RecordOp::Webhook(_) => {}
         }
     }
@@ -461,7 +478,7 @@ fn note_start<'a>(
 
 /// Writes a start and its end (paired by [`merge_pairs`]) as one row, with the same result as
 /// applying them one after the other.
-fn apply_pair(db: &Connection, start: &RecordOp, end: &RecordOp) -> rusqlite::Result<()> {
+fn apply_pair(db: &Connection, start: &RecordOp, end: &RecordOp) -> rusqlite::Result<u64> {
     match (start, end) {
         (
             RecordOp::CallCreated {
@@ -473,16 +490,19 @@ fn apply_pair(db: &Connection, start: &RecordOp, end: &RecordOp) -> rusqlite::Re
             RecordOp::CallEnded {
                 at: ended_at,
                 reason,
+                ended_by,
                 ..
             },
         ) => {
             let targets = serde_json::to_string(targets).unwrap_or_else(|_| "[]".into());
             db.prepare_cached(
-                "INSERT INTO calls (id, caller, targets, created_ms, ended_ms, end_code, end_subcode)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO calls (id, caller, targets, created_ms, ended_ms, end_code, end_subcode,
+                                    ended_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT(id) DO UPDATE SET
                     ended_ms = excluded.ended_ms, end_code = excluded.end_code,
-                    end_subcode = excluded.end_subcode",
+                    end_subcode = excluded.end_subcode,
+                    ended_by = COALESCE(excluded.ended_by, calls.ended_by)",
             )?
             .execute(params![
                 call_id,
@@ -491,7 +511,8 @@ fn apply_pair(db: &Connection, start: &RecordOp, end: &RecordOp) -> rusqlite::Re
                 unix_ms(*at),
                 unix_ms(*ended_at),
                 reason.map(|r| r.code),
-                reason.map(|r| r.subcode)
+                reason.map(|r| r.subcode),
+                ended_by
             ])?;
         }
         (
@@ -508,6 +529,7 @@ fn apply_pair(db: &Connection, start: &RecordOp, end: &RecordOp) -> rusqlite::Re
                 at,
                 reason,
                 raw_cause,
+                ended_by,
                 ..
             },
         ) => {
@@ -519,39 +541,37 @@ fn apply_pair(db: &Connection, start: &RecordOp, end: &RecordOp) -> rusqlite::Re
                 endpoint,
                 identity,
                 span,
-                reason,
-                raw_cause,
+                (reason, raw_cause, ended_by),
             )?;
         }
-        (start, end) => {
-            apply(db, start)?;
-            apply(db, end)?;
-        }
+        (start, end) => return Ok(apply(db, start)? + apply(db, end)?),
     }
-    Ok(())
+    Ok(1)
 }
 
-/// Writes a leg's end: inserts the whole row, or on a stored leg keeps its join time and identity
-/// and sets the rest.
+/// Writes a leg's end, who ended it included: inserts the whole row, or on a stored leg keeps its
+/// join time and identity and sets the rest. One statement, so no reader (and no crash) ever finds
+/// an ended leg whose ender is still missing.
 fn leg_ended(
     db: &Connection,
     (call_id, participant_id): (&str, &str),
     endpoint_id: Option<&str>,
     identity: &str,
     (joined_ms, left_ms): (i64, i64),
-    reason: &CallEndReason,
-    raw_cause: &Option<String>,
+    (reason, raw_cause, ended_by): (&CallEndReason, &Option<String>, &Option<String>),
 ) -> rusqlite::Result<()> {
     db.prepare_cached(
         "INSERT INTO legs (call_id, participant_id, endpoint_id, identity, joined_ms,
-                           left_ms, duration_ms, code, subcode, result_category, raw_cause)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, MAX(0, ?6 - ?5), ?7, ?8, ?9, ?10)
+                           left_ms, duration_ms, code, subcode, result_category, raw_cause,
+                           ended_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, MAX(0, ?6 - ?5), ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT(call_id, participant_id) DO UPDATE SET
             endpoint_id = COALESCE(excluded.endpoint_id, legs.endpoint_id),
             left_ms = excluded.left_ms,
             duration_ms = MAX(0, excluded.left_ms - legs.joined_ms),
             code = excluded.code, subcode = excluded.subcode,
-            result_category = excluded.result_category, raw_cause = excluded.raw_cause",
+            result_category = excluded.result_category, raw_cause = excluded.raw_cause,
+            ended_by = COALESCE(excluded.ended_by, legs.ended_by)",
     )?
     .execute(params![
         call_id,
@@ -563,14 +583,15 @@ fn leg_ended(
         reason.code,
         reason.subcode,
         reason.category().as_str(),
-        raw_cause
+        raw_cause,
+        ended_by
     ])?;
     Ok(())
 }
 
 // Cached statements: parsing the SQL again for every operation was 7 % of the server's CPU under
-// `appel bench calls`.
-fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
+// `appel bench calls`. Returns how many statements it ran.
+fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<u64> {
     match op {
         RecordOp::CallCreated {
             call_id,
@@ -615,6 +636,7 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
             at,
             reason,
             raw_cause,
+            ended_by,
         } => {
             // Without its join in the batch, the leg is taken to have joined when it left; a stored
             // join time wins on conflict.
@@ -626,8 +648,7 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
                 endpoint,
                 identity,
                 span,
-                reason,
-                raw_cause,
+                (reason, raw_cause, ended_by),
             )?;
         }
         RecordOp::TargetEnded {
@@ -637,16 +658,19 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
             at,
             reason,
             raw_cause,
+            ended_by,
         } => {
             // The leg counts from the call's start (when the target was first offered it) and is
-            // marked unanswered; a leg already stored under this participant is left as it is.
+            // marked unanswered; a leg already stored under this participant keeps everything but
+            // who ended it.
             db.prepare_cached(
                 "INSERT INTO legs (call_id, participant_id, identity, joined_ms, left_ms,
                                    duration_ms, code, subcode, result_category, raw_cause,
-                                   answered)
+                                   answered, ended_by)
                  VALUES (?1, ?2, ?3, MIN(?4, COALESCE((SELECT created_ms FROM calls WHERE id = ?1), ?4)),
-                         ?4, 0, ?5, ?6, ?7, ?8, 0)
-                 ON CONFLICT(call_id, participant_id) DO NOTHING",
+                         ?4, 0, ?5, ?6, ?7, ?8, 0, ?9)
+                 ON CONFLICT(call_id, participant_id) DO UPDATE SET
+                    ended_by = COALESCE(excluded.ended_by, legs.ended_by)",
             )?
             .execute(params![
                 call_id,
@@ -656,7 +680,8 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
                 reason.code,
                 reason.subcode,
                 reason.category().as_str(),
-                raw_cause
+                raw_cause,
+                ended_by
             ])?;
         }
         RecordOp::RingEnded {
@@ -689,34 +714,20 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
             call_id,
             at,
             reason,
+            ended_by,
         } => {
             db.prepare_cached(
-                "UPDATE calls SET ended_ms = ?2, end_code = ?3, end_subcode = ?4 WHERE id = ?1",
+                "UPDATE calls SET ended_ms = ?2, end_code = ?3, end_subcode = ?4,
+                                  ended_by = COALESCE(?5, ended_by)
+                 WHERE id = ?1",
             )?
             .execute(params![
                 call_id,
                 unix_ms(*at),
                 reason.map(|r| r.code),
-                reason.map(|r| r.subcode)
+                reason.map(|r| r.subcode),
+                ended_by
             ])?;
-        }
-        RecordOp::EndedBy {
-            call_id,
-            participant_id: Some(participant_id),
-            ended_by,
-        } => {
-            db.prepare_cached(
-                "UPDATE legs SET ended_by = ?3 WHERE call_id = ?1 AND participant_id = ?2",
-            )?
-            .execute(params![call_id, participant_id, ended_by])?;
-        }
-        RecordOp::EndedBy {
-            call_id,
-            participant_id: None,
-            ended_by,
-        } => {
-            db.prepare_cached("UPDATE calls SET ended_by = ?2 WHERE id = ?1")?
-                .execute(params![call_id, ended_by])?;
         }
         RecordOp::Timeline {
             call_id,
@@ -752,9 +763,10 @@ fn apply(db: &Connection, op: &RecordOp) -> rusqlite::Result<()> {
                  WHERE id = ?1 AND COALESCE(webhook_seq, 0) < ?2",
             )?
             .execute(params![event.call_id, event.call_seq])?;
+            return Ok(u64::try_from(event.subscribers.len()).unwrap_or(u64::MAX) + 1);
         }
     }
-    Ok(())
+    Ok(1)
 }
 
 #[cfg(test)]
@@ -777,6 +789,7 @@ mod tests {
             call_id: call.into(),
             at,
             reason: Some(CallEndReason::of(&registry::CALL_ENDED_LOCALLY)),
+            ended_by: None,
         }
     }
 

@@ -258,17 +258,56 @@ impl Client {
             joinable,
         })
         .await;
-        self.wait_for("callCreated", |f| match f {
+        self.answer(request_id, "callCreated", |f| match f {
             ServerFrame::CallCreated {
                 request_id: r,
                 call_id,
                 participant_id,
             } if *r == request_id => Some((call_id.clone(), participant_id.clone())),
+            _ => None,
+        })
+        .await
+        .unwrap_or_else(|error| panic!("startCall refused: {error}"))
+    }
+
+    /// Waits for the answer to request `request_id`: what `pick` finds in it, or the error the
+    /// server answered with instead.
+    pub async fn answer<T>(
+        &mut self,
+        request_id: u64,
+        what: &str,
+        pick: impl Fn(&ServerFrame) -> Option<T>,
+    ) -> Result<T, CallingError> {
+        self.wait_for(what, |f| match f {
             ServerFrame::Error {
                 request_id: Some(r),
                 error,
                 ..
-            } if *r == request_id => panic!("startCall refused: {error}"),
+            } if *r == request_id => Some(Err(error.clone())),
+            other => pick(other).map(Ok),
+        })
+        .await
+    }
+
+    /// `joinCall` of `call`; the participant id joined as, or the refusal.
+    pub async fn join_call(
+        &mut self,
+        call: &CallId,
+        video: bool,
+    ) -> Result<ParticipantId, CallingError> {
+        let request_id = self.request_id();
+        self.send(ClientFrame::JoinCall {
+            request_id,
+            call_id: call.clone(),
+            video,
+        })
+        .await;
+        self.answer(request_id, "callJoined or error", |f| match f {
+            ServerFrame::CallJoined {
+                request_id: r,
+                participant_id,
+                ..
+            } if *r == request_id => Some(participant_id.clone()),
             _ => None,
         })
         .await
@@ -290,13 +329,8 @@ impl Client {
     ) -> Result<(), CallingError> {
         let request_id = self.request_id();
         self.send(make(request_id)).await;
-        self.wait_for("an answer", |f| match f {
-            ServerFrame::Ack { request_id: r } if *r == request_id => Some(Ok(())),
-            ServerFrame::Error {
-                request_id: Some(r),
-                error,
-                ..
-            } if *r == request_id => Some(Err(error.clone())),
+        self.answer(request_id, "an answer", |f| match f {
+            ServerFrame::Ack { request_id: r } if *r == request_id => Some(()),
             _ => None,
         })
         .await

@@ -161,15 +161,10 @@ pub async fn offer(
         })
         .await;
     client
-        .wait_for("mediaAnswer or error", |f| match f {
+        .answer(request_id, "mediaAnswer or error", |f| match f {
             ServerFrame::MediaAnswer {
                 request_id: r, sdp, ..
-            } if *r == request_id => Some(Ok(sdp.clone())),
-            ServerFrame::Error {
-                request_id: Some(r),
-                error,
-                ..
-            } if *r == request_id => Some(Err(error.clone())),
+            } if *r == request_id => Some(sdp.clone()),
             _ => None,
         })
         .await
@@ -198,4 +193,65 @@ pub async fn answer_offers(client: &mut Client, peer: &MediaPeer) -> usize {
     }
     client.restore_backlog(kept);
     answered
+}
+
+/// Every peer got at least `at_least` audio and video frames from each other peer.
+pub fn hears_everyone_else(peers: &[MediaPeer], at_least: usize) -> bool {
+    peers.iter().all(|peer| {
+        let counts = peer.counts();
+        peers
+            .iter()
+            .filter(|other| other.name != peer.name)
+            .all(|other| {
+                counts
+                    .get(&other.name)
+                    .is_some_and(|(audio, video)| *audio >= at_least && *video >= at_least)
+            })
+    })
+}
+
+/// No client was told that anyone left or that its call ended.
+pub async fn assert_nobody_left(clients: &mut [Client]) {
+    for client in clients {
+        let frames = client.drain().await;
+        assert!(
+            !frames.iter().any(|f| matches!(
+                f,
+                ServerFrame::ParticipantLeft { .. } | ServerFrame::CallEnded { .. }
+            )),
+            "{frames:?}"
+        );
+    }
+}
+
+/// A test's media peer, which answers the server's renegotiations for its client.
+pub trait AnswersOffers {
+    /// Answers every `mediaOffer` `client` got so far.
+    async fn answer_offers(&self, client: &mut Client);
+}
+
+impl AnswersOffers for MediaPeer {
+    async fn answer_offers(&self, client: &mut Client) {
+        answer_offers(client, self).await;
+    }
+}
+
+/// Answers the server's offers until `done` holds, for at most `limit`; whether it held.
+pub async fn serve_until<P: AnswersOffers>(
+    clients: &mut [Client],
+    peers: &[P],
+    limit: Duration,
+    done: impl Fn(&[P]) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        for (client, peer) in clients.iter_mut().zip(peers) {
+            peer.answer_offers(client).await;
+        }
+        if done(peers) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }

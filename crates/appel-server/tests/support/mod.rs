@@ -126,6 +126,56 @@ impl TestServer {
             .token
     }
 
+    /// A `voip` token for `identity`, valid for an hour, signed with the key derived from
+    /// `other_key` instead of this server's access key.
+    pub fn forged_token(&self, identity: &str, other_key: &str) -> String {
+        let now = SystemTime::now();
+        TokenKeys::from_access_key(other_key)
+            .issue(
+                identity,
+                &[VOIP_SCOPE.to_string()],
+                0,
+                now,
+                now + Duration::from_secs(3600),
+            )
+            .expect("issue")
+            .token
+    }
+
+    /// `DELETE /identities/{identity}/tokens` with the access key; 204 expected.
+    pub async fn revoke_tokens(&self, identity: &str) {
+        let response = self
+            .admin(
+                reqwest::Method::DELETE,
+                &format!("/identities/{identity}/tokens"),
+            )
+            .send()
+            .await
+            .expect("DELETE tokens");
+        assert_eq!(response.status(), 204);
+    }
+
+    /// `GET path` without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// `GET /validate` with `token`: 200 and the claims, or the problem document.
+    pub async fn validate(&self, token: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url("/validate"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /validate");
+        if response.status() == 200 {
+            (200, response.json().await.expect("json"))
+        } else {
+            problem(response).await
+        }
+    }
+
     /// A new identity, signed in on one endpoint.
     pub async fn user(&self, endpoint: &str) -> (String, Client) {
         let identity = self.create_identity().await;
@@ -153,6 +203,48 @@ impl TestServer {
     }
 }
 
+/// Who took part in [`TestServer::declined_by_both`]'s call, and the call.
+pub struct DeclinedGroupCall {
+    pub alice: String,
+    pub bob: String,
+    pub carol: String,
+    pub call: appel_protocol::CallId,
+}
+
+impl TestServer {
+    /// Alice calls Bob and Carol, who both decline; Alice is told 0/5003 (every target declined).
+    pub async fn declined_by_both(&self) -> DeclinedGroupCall {
+        let (alice, mut alice1) = self.user("alice-1").await;
+        let (bob, mut bob1) = self.user("bob-1").await;
+        let (carol, mut carol1) = self.user("carol-1").await;
+        let (call, _) = alice1.start_call(&[&bob, &carol]).await;
+        bob1.incoming().await;
+        carol1.incoming().await;
+        bob1.reject(&call).await.expect("bob rejects");
+        carol1.reject(&call).await.expect("carol rejects");
+        client::assert_reason(
+            alice1.call_ended(&call).await,
+            &appel_codes::registry::ALL_TARGETS_DECLINED,
+            "alice",
+        );
+        DeclinedGroupCall {
+            alice,
+            bob,
+            carol,
+            call,
+        }
+    }
+}
+
+/// The string `field` of each member of the array `list`, in order (members without it skipped).
+pub fn strings(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|member| member[field].as_str().map(String::from))
+        .collect()
+}
+
 /// Base64url without padding (to forge tokens).
 pub fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -169,6 +261,31 @@ pub fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// The members every problem document has.
+pub const PROBLEM_MEMBERS: [&str; 8] = [
+    "type",
+    "title",
+    "status",
+    "detail",
+    "code",
+    "subCode",
+    "resultCategory",
+    "name",
+];
+
+/// A problem document names this catalogue entry.
+pub fn assert_entry(body: &Value, code: u16, sub_code: u32, name: &str) {
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["subCode"], sub_code, "{body}");
+    assert_eq!(body["name"], name, "{body}");
+}
+
+/// A problem document names this catalogue entry, in this result category.
+pub fn assert_problem(body: &Value, code: u16, sub_code: u32, category: &str, name: &str) {
+    assert_entry(body, code, sub_code, name);
+    assert_eq!(body["resultCategory"], category, "{body}");
+}
+
 /// A problem document: its content type, every member the API promises, and a `status` equal to
 /// the HTTP status.
 pub async fn problem(response: reqwest::Response) -> (u16, Value) {
@@ -181,16 +298,7 @@ pub async fn problem(response: reqwest::Response) -> (u16, Value) {
         .to_string();
     assert_eq!(content_type, "application/problem+json", "status {status}");
     let body: Value = response.json().await.expect("problem json");
-    for member in [
-        "type",
-        "title",
-        "status",
-        "detail",
-        "code",
-        "subCode",
-        "resultCategory",
-        "name",
-    ] {
+    for member in PROBLEM_MEMBERS {
         assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
     }
     assert_eq!(body["status"], status);

@@ -46,3 +46,24 @@ impl TestServer {
             .expect("identity created")
     }
 }
+
+/// `appel ARGS` in `dir` with only the environment given (plus PATH), like a fresh shell whose home
+/// is `dir`; the caller adds the pipes it needs and runs it.
+pub fn fresh_shell(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_appel"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("LANG", "C.UTF-8");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
