@@ -553,7 +553,7 @@ async fn drive(mut peer: Peer, shared: Arc<Shared>, video_bytes: usize) -> Tally
             peer.client.handle_timeout(now);
         }
         if peer.publishes && peer.client.is_connected() {
-            if now.saturating_duration_since(next_audio) > LAG_LIMIT {
+            if peer.audio && now.saturating_duration_since(next_audio) > LAG_LIMIT {
                 tally.late += (now - next_audio).as_millis() as u64 / 20;
                 next_audio = now;
             }
