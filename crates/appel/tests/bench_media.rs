@@ -85,7 +85,10 @@ async fn bench_media_every_receiver_gets_every_publisher_and_the_report_adds_up(
     }
     for kind in ["video", "audio"] {
         for key in ["sent", "expected", "received", "loss", "streams"] {
-            assert!(json[kind][key].is_number(), "{kind}.{key} missing in {json}");
+            assert!(
+                json[kind][key].is_number(),
+                "{kind}.{key} missing in {json}"
+            );
         }
     }
 }

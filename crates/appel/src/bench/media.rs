@@ -317,10 +317,8 @@ async fn start_server(binary: PathBuf) -> Result<(OwnServer, String, String), Ca
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let data = std::env::temp_dir().join(format!(
-        "appel-bench-media-{}-{nanos}",
-        std::process::id()
-    ));
+    let data =
+        std::env::temp_dir().join(format!("appel-bench-media-{}-{nanos}", std::process::id()));
     let failed = |what: &str, e: std::io::Error| {
         CallingError::new(&registry::INTERNAL_SERVER_ERROR)
             .with_context(format!("starting `{} serve`: {what}", binary.display()))
@@ -355,7 +353,10 @@ async fn start_server(binary: PathBuf) -> Result<(OwnServer, String, String), Ca
     }
     let log = std::fs::read_to_string(server.data.join("serve.err")).unwrap_or_default();
     Err(CallingError::new(&registry::INTERNAL_SERVER_ERROR)
-        .with_context(format!("`{} serve` did not start within 20 s", binary.display()))
+        .with_context(format!(
+            "`{} serve` did not start within 20 s",
+            binary.display()
+        ))
         .with_raw_cause(log))
 }
 

@@ -104,7 +104,9 @@ pub async fn run(settings: UdpSettings) -> Result<UdpReport, CallingError> {
     let deadline = started + settings.duration;
     let tasks: Vec<_> = sockets
         .into_iter()
-        .map(|(sender, receiver, to)| tokio::spawn(pair(sender, receiver, to, settings.size, deadline)))
+        .map(|(sender, receiver, to)| {
+            tokio::spawn(pair(sender, receiver, to, settings.size, deadline))
+        })
         .collect();
     let (mut received, mut lost) = (0, 0);
     for task in tasks {
@@ -118,7 +120,11 @@ pub async fn run(settings: UdpSettings) -> Result<UdpReport, CallingError> {
     let cpu = super::media::cpu_seconds(std::process::id())? - cpu_before;
     Ok(UdpReport {
         datagrams_per_second: received as f64 / elapsed,
-        datagrams_per_cpu_second: if cpu > 0.0 { received as f64 / cpu } else { 0.0 },
+        datagrams_per_cpu_second: if cpu > 0.0 {
+            received as f64 / cpu
+        } else {
+            0.0
+        },
         cpu_us_per_datagram: if received > 0 {
             cpu * 1e6 / received as f64
         } else {
