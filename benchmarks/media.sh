@@ -47,7 +47,7 @@ for size in $SIZES; do
   audio_loss="$(echo "$json" | grep -oE '"audio":\{[^}]*\}' | grep -oE '"loss":[-0-9.e+]+' | cut -d: -f2)"
   video_streams="$(echo "$json" | grep -oE '"video":\{[^}]*\}' | grep -oE '"streams":[0-9]+' | cut -d: -f2)"
   printf '%-12s %8s %8s %10.0f %9.5f %9.5f %8.3f %10.0f %10.0f %9.3f %7s\n' \
-    "$size" "$video_streams" "$(json_num "$json" streams)" "$packets" "$video_loss" "$audio_loss" \
+    "$size" "$video_streams" "$(echo "$json" | grep -oE '"streams":[0-9]+' | tail -1 | cut -d: -f2)" "$packets" "$video_loss" "$audio_loss" \
     "$cores" "$(json_num "$json" videoStreamsPerCore)" "$(json_num "$json" rssPerStreamBytes)" \
     "$(json_num "$json" clientCores)" "$ratio"
 done

@@ -68,6 +68,8 @@ const LAG_LIMIT: Duration = Duration::from_millis(200);
 const TICK: Duration = Duration::from_millis(50);
 /// Datagrams read in one wake-up before the task looks at its timers again.
 const READ_BATCH: usize = 64;
+/// Each client socket's kernel receive buffer (capped by `net.core.rmem_max`).
+const CLIENT_SOCKET_BUFFER_BYTES: usize = 1 << 20;
 
 const WARMUP: u8 = 0;
 const WINDOW: u8 = 1;
@@ -481,6 +483,9 @@ async fn set_up_room(
                 .with_context("bind a loopback UDP socket")
                 .with_raw_cause(e.to_string())
         })?;
+        // Like the server's socket: a client task kept off the CPU for a moment on a loaded machine
+        // must not turn that into loss charged to the server.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(CLIENT_SOCKET_BUFFER_BYTES);
         let local = socket.local_addr().map_err(|e| {
             CallingError::new(&registry::INTERNAL_SERVER_ERROR).with_raw_cause(e.to_string())
         })?;
