@@ -271,7 +271,7 @@ fn check(settings: &MediaSettings) -> Result<(), CallingError> {
     super::within("--subscribers", settings.subscribers, 0, MAX_ROOM)?;
     super::within("--video-kbps", settings.video_kbps, 30, 8_000)?;
     let room = settings.publishers + settings.subscribers;
-    if room < 2 || room > MAX_ROOM {
+    if !(2..=MAX_ROOM).contains(&room) {
         return Err(invalid(format!(
             "--publishers + --subscribers = {room}: a room needs 2 to {MAX_ROOM} participants"
         )));
