@@ -330,7 +330,14 @@ async fn start_server(binary: PathBuf) -> Result<(OwnServer, String, String), Ca
     let out_path = data.join("serve.out");
     let out = std::fs::File::create(&out_path).map_err(|e| failed("output file", e))?;
     let err = std::fs::File::create(data.join("serve.err")).map_err(|e| failed("log file", e))?;
-    let key = format!("bench-media-{nanos}");
+    // The started server's admin key: unguessable, since any local process can reach its port.
+    let mut random = [0u8; 16];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| failed("/dev/urandom", e))?,
+        &mut random,
+    )
+    .map_err(|e| failed("/dev/urandom", e))?;
+    let key: String = random.iter().map(|b| format!("{b:02x}")).collect();
     let child = Command::new(&binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data.join("store"))
