@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use appel::agent::AgentSettings;
-use appel::bench::{agents::AgentsSettings, calls::CallsSettings, echo::EchoSettings};
+use appel::bench::{
+    agents::AgentsSettings, calls::CallsSettings, echo::EchoSettings, media::MediaSettings,
+    udp::UdpSettings,
+};
 use appel::catalog::{self, Coverage};
 use appel::explain::{self, QueryError};
 use appel_codes::{registry, CallingError, Entry, Locale, ResultCategory, Scope};
@@ -297,6 +300,58 @@ enum BenchTool {
         #[arg(long)]
         server_pid: Option<u32>,
         /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publishers and subscribers in group calls through the media server: forwarded packets/s,
+    /// loss, the server's CPU per stream (streams per core) and memory per stream.
+    Media {
+        /// The server: http://127.x:port. Without it, one is started for the run.
+        #[arg(long)]
+        server: Option<String>,
+        /// The server's access key (with --server).
+        #[arg(long, env = "APPEL_ACCESS_KEY", hide_env_values = true)]
+        access_key: Option<String>,
+        /// The server's process id (found from its listening socket otherwise).
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Rooms (group calls).
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
+        /// Publishers per room (audio and video each).
+        #[arg(long, default_value_t = 2)]
+        publishers: usize,
+        /// Subscribers per room (publish nothing).
+        #[arg(long, default_value_t = 4)]
+        subscribers: usize,
+        /// Time after every track arrives and before measuring.
+        #[arg(long, default_value = "3s", value_parser = parse_duration)]
+        warmup: Duration,
+        /// How long to measure.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Each publisher's video bit rate, kbit/s (30 frames a second).
+        #[arg(long, default_value_t = 500)]
+        video_kbps: u32,
+        /// Publishers send video only.
+        #[arg(long)]
+        no_audio: bool,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The raw loopback UDP datagram rate and CPU per datagram (the media benchmark's baseline).
+    Udp {
+        /// Sender/receiver socket pairs.
+        #[arg(long, default_value_t = 2)]
+        pairs: usize,
+        /// Bytes per datagram.
+        #[arg(long, default_value_t = 1200)]
+        size: usize,
+        /// How long to measure.
+        #[arg(long, default_value = "3s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -743,6 +798,58 @@ fn run_bench(args: BenchArgs) -> ExitCode {
                     count,
                     server_pid,
                     progress: progress && !json,
+                })
+                .await?;
+                Ok(if json {
+                    serde_json::to_string(&report).unwrap_or_default()
+                } else {
+                    report.table()
+                })
+            }
+            BenchTool::Media {
+                server,
+                access_key,
+                server_pid,
+                rooms,
+                publishers,
+                subscribers,
+                warmup,
+                duration,
+                video_kbps,
+                no_audio,
+                json,
+            } => {
+                let report = appel::bench::media::run(MediaSettings {
+                    // Without --server, the key from the environment is not the started server's.
+                    access_key: server.as_ref().and(access_key),
+                    server,
+                    server_pid,
+                    serve_binary: None,
+                    rooms,
+                    publishers,
+                    subscribers,
+                    warmup,
+                    duration,
+                    video_kbps,
+                    audio: !no_audio,
+                })
+                .await?;
+                Ok(if json {
+                    serde_json::to_string(&report).unwrap_or_default()
+                } else {
+                    report.table()
+                })
+            }
+            BenchTool::Udp {
+                pairs,
+                size,
+                duration,
+                json,
+            } => {
+                let report = appel::bench::udp::run(UdpSettings {
+                    pairs,
+                    size,
+                    duration,
                 })
                 .await?;
                 Ok(if json {

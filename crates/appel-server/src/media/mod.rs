@@ -18,6 +18,13 @@ use crate::config::Config;
 
 /// The largest datagram read; WebRTC stays under the path MTU, so anything larger is not ours.
 const MAX_DATAGRAM: usize = 2048;
+/// The kernel buffers asked for on the media socket. Every participant shares this one socket, so
+/// the default receive buffer (about 200 KiB, some 90 video packets) overflows as soon as the task
+/// is off the CPU for a few tens of milliseconds while many publishers send: `appel bench media`
+/// lost 11–25 % of video frames that way on a loaded machine, all of them dropped at this socket
+/// (`/proc/net/udp`'s drop count). The kernel caps the size at `net.core.rmem_max` and
+/// `net.core.wmem_max`; raise those to get all of it (docs/media.md).
+const SOCKET_BUFFER_BYTES: usize = 4 << 20;
 
 /// What the controller asks of the media server.
 #[derive(Debug)]
@@ -83,6 +90,15 @@ impl MediaShell {
                 .with_context(format!("media.bind: cannot bind UDP {}", config.media.bind))
                 .with_raw_cause(e.to_string())
         })?;
+        // A smaller buffer than asked is not an error: the socket works, it only drops sooner.
+        let sock = socket2::SockRef::from(&socket);
+        let _ = sock.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
+        let _ = sock.set_send_buffer_size(SOCKET_BUFFER_BYTES);
+        tracing::debug!(
+            receive = ?sock.recv_buffer_size(),
+            send = ?sock.send_buffer_size(),
+            "media socket buffers"
+        );
         let bound = socket.local_addr().map_err(|e| {
             CallingError::new(&registry::INTERNAL_SERVER_ERROR).with_raw_cause(e.to_string())
         })?;

@@ -3,6 +3,9 @@
 //! - [`calls`]: call cycles (start → ringing → accept → connected → hang-up) between real SDK agents.
 //! - [`agents`]: many connected idle agents, and the server's memory per agent.
 //! - [`echo`]: the raw loopback WebSocket message rate against `ws-echo`, the baseline.
+//! - [`media`]: publishers and subscribers in group calls through the media server: forwarded
+//!   packets, loss, the server's CPU per stream (streams per core) and memory per stream.
+//! - [`udp`]: the raw loopback UDP datagram rate and CPU per datagram, `media`'s baseline.
 //! - [`wire`]: a lean protocol client (no SDK) for idle agents and for counting a cycle's frames.
 //!
 //! Every tool refuses a server that is not on a loopback address (400/900800): it is meant to load
@@ -11,6 +14,8 @@
 pub mod agents;
 pub mod calls;
 pub mod echo;
+pub mod media;
+pub mod udp;
 pub mod wire;
 
 use std::net::SocketAddr;
