@@ -99,14 +99,21 @@ impl AgentShared {
         for failure in failures {
             call.push_event(crate::CallEvent::DeviceFailed(failure));
         }
-        crate::media::spawn(
-            call.clone(),
-            media,
-            link.clone(),
-            group,
-            self.options.server_url.clone(),
-            self.options.timeouts.request,
-        );
+        let server_url = self.options.server_url.clone();
+        let timeout = self.options.timeouts.request;
+        if group == crate::media::Group::Yes {
+            crate::media::spawn(call.clone(), media, link.clone(), group, server_url, timeout);
+            return;
+        }
+        // Weak: a call that never gains a third participant must not be kept alive by its own
+        // pending task.
+        let weak = Arc::downgrade(call);
+        let link = link.clone();
+        call.start_media_with_a_third(Box::new(move || {
+            if let Some(call) = weak.upgrade() {
+                crate::media::spawn(call, media, link, group, server_url, timeout);
+            }
+        }));
     }
 
     pub(crate) fn forget_call(&self, id: &CallId) -> Option<Arc<CallShared>> {

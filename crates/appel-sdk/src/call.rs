@@ -91,6 +91,10 @@ pub(crate) struct CallShared {
     /// Its devices and its connection to the media server.
     #[cfg(feature = "media")]
     media: std::sync::OnceLock<Arc<crate::media::CallMedia>>,
+    /// A one-to-one call's media task, started only once a third participant appears: most calls
+    /// stay one-to-one, and a task per call that only waits costs every call (docs/sdk.md).
+    #[cfg(feature = "media")]
+    pending_media: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 struct CallData {
@@ -131,7 +135,33 @@ impl CallShared {
             core_ref: Mutex::new(None),
             #[cfg(feature = "media")]
             media: std::sync::OnceLock::new(),
+            #[cfg(feature = "media")]
+            pending_media: Mutex::new(None),
         })
+    }
+
+    /// Keeps `start` until the call has a second remote participant, then runs it; at once if it
+    /// already has.
+    #[cfg(feature = "media")]
+    pub(crate) fn start_media_with_a_third(&self, start: Box<dyn FnOnce() + Send>) {
+        if self.remote_count() >= 2 {
+            start();
+        } else if let Ok(mut slot) = self.pending_media.lock() {
+            *slot = Some(start);
+        }
+        // A participant may have arrived between the count and the store.
+        self.start_pending_media();
+    }
+
+    #[cfg(feature = "media")]
+    fn start_pending_media(&self) {
+        if self.remote_count() < 2 || self.is_ended() {
+            return;
+        }
+        let start = self.pending_media.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(start) = start {
+            start();
+        }
     }
 
     #[cfg(feature = "media")]
@@ -247,6 +277,8 @@ impl CallShared {
         };
         drop(data);
         self.events.push(event);
+        #[cfg(feature = "media")]
+        self.start_pending_media();
     }
 
     pub(crate) fn participant_left(
