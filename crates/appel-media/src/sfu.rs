@@ -1,7 +1,7 @@
 //! The forwarding core: participants grouped in sessions, datagrams routed to their peer
 //! connection, media and keyframe requests carried between them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTi
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, RtcConfig};
 
-use crate::participant::{OutState, Participant, Slot, TrackIn, TrackOut};
+use crate::participant::{HashMap, OutState, Participant, Slot, TrackIn, TrackOut};
 use crate::{MediaConfig, MediaError, MediaEvent, ParticipantKey, Transmit};
 
 /// A layer that sent nothing for this long is taken as switched off by its publisher (a browser
@@ -142,10 +142,10 @@ impl Sfu {
             // Chosen per peer connection rather than installed process-wide, so two cores (or a
             // core and a test client) in one process never depend on global state.
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
-            participants: HashMap::new(),
-            by_key: HashMap::new(),
-            sessions: HashMap::new(),
-            by_source: HashMap::new(),
+            participants: HashMap::default(),
+            by_key: HashMap::default(),
+            sessions: HashMap::default(),
+            by_source: HashMap::default(),
             next_slot: 0,
             now,
             transmits: VecDeque::new(),
@@ -259,7 +259,7 @@ impl Sfu {
                 rtc_timeout: now,
                 flowing: false,
                 audio_muted,
-                views: HashMap::new(),
+                views: HashMap::default(),
                 estimate: None,
                 loss: None,
                 congestion: Default::default(),
