@@ -1,6 +1,5 @@
 //! One participant's peer connection and the tracks it sends and receives.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpPendingOffer;
@@ -8,6 +7,12 @@ use str0m::media::{MediaKind, Mid, Rid};
 use str0m::Rtc;
 
 use crate::ParticipantKey;
+
+/// The core's maps. They are looked up several times per forwarded packet (the source address,
+/// then the publisher and each subscriber by slot, the session by name), so they hash with
+/// foldhash rather than the standard SipHash; still seeded per process, so a sender cannot pick
+/// keys that collide.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Index of a participant in the core; never reused, so a stale one finds nobody.
 pub(crate) type Slot = u64;

@@ -1,7 +1,7 @@
 //! The forwarding core: participants grouped in sessions, datagrams routed to their peer
 //! connection, media and keyframe requests carried between them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTi
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, RtcConfig};
 
-use crate::participant::{OutState, Participant, Slot, TrackIn, TrackOut};
+use crate::participant::{HashMap, OutState, Participant, Slot, TrackIn, TrackOut};
 use crate::{MediaConfig, MediaError, MediaEvent, ParticipantKey, Transmit};
 
 /// A layer that sent nothing for this long is taken as switched off by its publisher (a browser
@@ -24,6 +24,10 @@ const LAYER_STALE: Duration = Duration::from_millis(1500);
 /// A new layered video is forwarded once it has flowed this long, so the subscriber starts on the
 /// layer that fits rather than on whichever layer's first frame happened to arrive first.
 const LAYER_SETTLE: Duration = Duration::from_millis(200);
+
+/// Sent datagrams' buffers kept for reuse: enough for a frame's packets to a full room between
+/// two turns of the shell, small enough (at most 128 × 2 KiB or so) not to matter as memory.
+const SPARE_BUFFERS: usize = 128;
 
 /// The share of its packets a subscriber may report lost before its videos step down a layer.
 const LOSS_LIMIT: f32 = 0.1;
@@ -128,6 +132,9 @@ pub struct Sfu {
     next_slot: Slot,
     now: Instant,
     transmits: VecDeque<Transmit>,
+    /// Buffers of datagrams already sent, handed back by the shell ([`Sfu::recycle`]) so the
+    /// next datagrams are copied into them instead of into new allocations.
+    spare: Vec<Vec<u8>>,
     events: VecDeque<MediaEvent>,
     /// Datagrams that no participant's peer connection accepted (stray or forged traffic).
     unmatched: u64,
@@ -142,13 +149,14 @@ impl Sfu {
             // Chosen per peer connection rather than installed process-wide, so two cores (or a
             // core and a test client) in one process never depend on global state.
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
-            participants: HashMap::new(),
-            by_key: HashMap::new(),
-            sessions: HashMap::new(),
-            by_source: HashMap::new(),
+            participants: HashMap::default(),
+            by_key: HashMap::default(),
+            sessions: HashMap::default(),
+            by_source: HashMap::default(),
             next_slot: 0,
             now,
             transmits: VecDeque::new(),
+            spare: Vec::new(),
             events: VecDeque::new(),
             unmatched: 0,
         }
@@ -259,7 +267,7 @@ impl Sfu {
                 rtc_timeout: now,
                 flowing: false,
                 audio_muted,
-                views: HashMap::new(),
+                views: HashMap::default(),
                 estimate: None,
                 loss: None,
                 congestion: Default::default(),
@@ -531,6 +539,15 @@ impl Sfu {
         self.transmits.pop_front()
     }
 
+    /// Gives back the buffer of a [`Transmit`] once it was sent, to carry a later datagram. Up to
+    /// `SPARE_BUFFERS` are kept; optional (a buffer not given back is simply freed).
+    pub fn recycle(&mut self, mut contents: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS {
+            contents.clear();
+            self.spare.push(contents);
+        }
+    }
+
     /// The next event for the shell.
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
@@ -552,6 +569,11 @@ impl Sfu {
         let mut touched_sessions: Vec<String> = Vec::new();
         while let Some(slot) = dirty.pop() {
             let propagations = self.poll_participant(slot);
+            // Most turns (a subscriber that only had packets to send) carry nothing to the
+            // others: no session name is copied for them.
+            if propagations.is_empty() {
+                continue;
+            }
             let Some(session) = self.participants.get(&slot).map(|p| p.key.session.clone()) else {
                 continue;
             };
@@ -603,11 +625,15 @@ impl Sfu {
                     p.rtc_timeout = at;
                     break;
                 }
-                Ok(Output::Transmit(t)) => self.transmits.push_back(Transmit {
-                    source: t.source,
-                    destination: t.destination,
-                    contents: t.contents.to_vec(),
-                }),
+                Ok(Output::Transmit(t)) => {
+                    let mut contents = self.spare.pop().unwrap_or_default();
+                    contents.extend_from_slice(&t.contents);
+                    self.transmits.push_back(Transmit {
+                        source: t.source,
+                        destination: t.destination,
+                        contents,
+                    });
+                }
                 Ok(Output::Event(event)) => match event {
                     Event::Connected => {
                         p.connected = true;

@@ -199,6 +199,7 @@ async fn run(
             if let Err(e) = socket.send_to(&t.contents, t.destination).await {
                 tracing::debug!(error = %e, to = %t.destination, "media datagram not sent");
             }
+            sfu.recycle(t.contents);
         }
         while let Some(event) = sfu.poll_event() {
             let (key, report) = match event {
