@@ -102,7 +102,14 @@ impl AgentShared {
         let server_url = self.options.server_url.clone();
         let timeout = self.options.timeouts.request;
         if group == crate::media::Group::Yes {
-            crate::media::spawn(call.clone(), media, link.clone(), group, server_url, timeout);
+            crate::media::spawn(
+                call.clone(),
+                media,
+                link.clone(),
+                group,
+                server_url,
+                timeout,
+            );
             return;
         }
         // Weak: a call that never gains a third participant must not be kept alive by its own

@@ -158,7 +158,11 @@ impl CallShared {
         if self.remote_count() < 2 || self.is_ended() {
             return;
         }
-        let start = self.pending_media.lock().ok().and_then(|mut slot| slot.take());
+        let start = self
+            .pending_media
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take());
         if let Some(start) = start {
             start();
         }
